@@ -1,0 +1,198 @@
+"""The `steward` command line."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import secrets
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+from bot.app import Services, build_services
+from bot.config import ConfigError, Settings, load_settings
+from storage import migrate as migrations
+from storage.db import DatabaseUnavailable
+
+app = typer.Typer(
+    help="Steward: customer-success signals from usage data, delivered to Slack and Teams.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+err = Console(stderr=True)
+out = Console()
+KINDS = ("events", "accounts", "contracts", "tickets")
+REJECTIONS_SHOWN = 50
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _ensure_schema(services: Services) -> None:
+    """Bring SQLite up to date on start; on PostgreSQL, refuse to run on an old schema."""
+    try:
+        waiting = migrations.pending(services.engine)
+    except DatabaseUnavailable as exc:
+        err.print(f"[red]Cannot reach the database: {exc}[/red]")
+        raise typer.Exit(1) from None
+    if not waiting:
+        return
+    if services.settings.is_sqlite:
+        migrations.upgrade(services.engine)
+        err.print(f"Database schema brought up to date ({len(waiting)} migration(s)).")
+        return
+    err.print(
+        f"[red]The database needs {len(waiting)} migration(s): run `steward migrate` "
+        "(the Procfile's release process does).[/red]"
+    )
+    raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default: $HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: $PORT or 8000)")] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
+) -> None:
+    """Run the web app: ingestion webhooks, reads, and health checks."""
+    import uvicorn
+
+    from bot.web import create_app
+
+    _setup_logging(log_level)
+    settings = _settings()
+    services = build_services(settings)
+    _ensure_schema(services)
+    for line in settings.feature_report():
+        err.print(line)
+    uvicorn.run(
+        create_app(services),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=log_level,
+        proxy_headers=True,
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Run the scheduler process (digests and alerts arrive in a later release)."""
+    out.print("steward worker: no scheduled jobs yet (digests and alerts are not built); exiting.")
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (the Procfile's release process)."""
+    services = build_services(_settings())
+    try:
+        waiting = migrations.pending(services.engine)
+        migrations.upgrade(services.engine)
+    except DatabaseUnavailable as exc:
+        err.print(f"[red]Cannot reach the database: {exc}[/red]")
+        raise typer.Exit(1) from None
+    if waiting:
+        out.print(f"Applied {len(waiting)} migration(s): {', '.join(waiting)}.")
+    else:
+        out.print("Database schema is up to date.")
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    kind: Annotated[str, typer.Option("--kind", help="events, accounts, contracts or tickets")],
+    file_format: Annotated[
+        str | None, typer.Option("--format", help="jsonl or csv (default: from the extension)")
+    ] = None,
+) -> None:
+    """Backfill a JSON Lines or CSV file; a re-run of the same file adds nothing."""
+    from handlers.importer import detect_format, import_file
+
+    if kind not in KINDS:
+        err.print(f"[red]--kind must be one of {', '.join(KINDS)}[/red]")
+        raise typer.Exit(2)
+    try:
+        fmt = detect_format(file, file_format)
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    services = build_services(_settings())
+    _ensure_schema(services)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err) as progress:
+        task = progress.add_task(f"importing {kind}", total=file.stat().st_size)
+        try:
+            summary = import_file(
+                services.engine,
+                file,
+                kind,  # type: ignore[arg-type]
+                file_format=fmt,
+                limits=services.settings.ingest,
+                now=services.clock,
+                progress=lambda done: progress.update(task, completed=done),
+            )
+        except DatabaseUnavailable as exc:
+            err.print(
+                f"[red]Database unavailable: {exc}. Re-run the import: it adds nothing twice.[/red]"
+            )
+            raise typer.Exit(1) from None
+    out.print(
+        f"{summary.rows} rows read: {summary.accepted} accepted, "
+        f"{summary.duplicates} duplicates, {len(summary.rejected)} rejected"
+    )
+    for rejected in summary.rejected[:REJECTIONS_SHOWN]:
+        where = f" {rejected.field}:" if rejected.field else ""
+        out.print(f"  line {rejected.line}:{where} {rejected.reason}")
+    if len(summary.rejected) > REJECTIONS_SHOWN:
+        out.print(f"  ... and {len(summary.rejected) - REJECTIONS_SHOWN} more rejected rows")
+    if summary.rejected:
+        raise typer.Exit(1)
+
+
+@app.command()
+def init(
+    env_file: Annotated[Path, typer.Option(help="Where to write the local secrets")] = Path(".env"),
+) -> None:
+    """Create local credentials (a bearer token and a webhook secret) in .env, once."""
+    existing = env_file.read_text() if env_file.exists() else ""
+    additions = []
+    if "STEWARD_API_TOKENS=" not in existing:
+        additions.append(f"STEWARD_API_TOKENS={secrets.token_urlsafe(32)}")
+    if "STEWARD_WEBHOOK_SECRETS=" not in existing:
+        key = base64.b64encode(secrets.token_bytes(32)).decode()
+        additions.append(f"STEWARD_WEBHOOK_SECRETS=whsec_{key}")
+    if not additions:
+        out.print(f"{env_file} already holds STEWARD_API_TOKENS and STEWARD_WEBHOOK_SECRETS.")
+        return
+    prefix = "" if not existing or existing.endswith("\n") else "\n"
+    with env_file.open("a") as fh:
+        fh.write(prefix + "\n".join(additions) + "\n")
+    env_file.chmod(0o600)
+    out.print(f"Wrote local credentials to {env_file} (keep it out of version control).")
+
+
+def main() -> None:
+    """Entry point of the `steward` console script."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

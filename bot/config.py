@@ -1,0 +1,198 @@
+"""One typed Settings object for the whole of Steward, validated at start.
+
+Values come from (highest priority first): environment variables, a `.env`
+file in the working directory, the TOML file named by ``STEWARD_CONFIG``
+(default ``steward.toml`` when present), then the defaults below.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_DATABASE_URL = "sqlite:///steward.db"
+PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "password", "token", "xxx"}
+
+
+def _env(*names: str) -> AliasChoices:
+    """Accept a setting under its environment name and its lower-case TOML key."""
+    return AliasChoices(*names, *(n.lower() for n in names))
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class IngestLimits(BaseModel):
+    """Limits on what one ingestion request may carry (`[ingest]` in steward.toml)."""
+
+    max_items: int = Field(5000, ge=1, le=100_000)
+    max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    future_tolerance_seconds: int = Field(300, ge=0, le=86_400)
+
+
+class Settings(BaseSettings):
+    """Steward's configuration. Only the database has a default."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias=_env("DATABASE_URL"))
+    host: str = Field("127.0.0.1", validation_alias=_env("HOST"))
+    port: int = Field(8000, ge=1, le=65535, validation_alias=_env("PORT"))
+    webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("STEWARD_WEBHOOK_SECRETS", "webhook_secrets")
+    )
+    api_tokens: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("STEWARD_API_TOKENS", "api_tokens")
+    )
+    slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
+    slack_signing_secret: SecretStr | None = Field(
+        None, validation_alias=_env("SLACK_SIGNING_SECRET")
+    )
+    slack_app_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
+    slack_api_url: str | None = Field(None, validation_alias=_env("SLACK_API_URL"))
+    microsoft_app_id: str | None = Field(None, validation_alias=_env("MICROSOFT_APP_ID"))
+    microsoft_app_password: SecretStr | None = Field(
+        None, validation_alias=_env("MICROSOFT_APP_PASSWORD")
+    )
+    microsoft_app_tenant_id: str | None = Field(
+        None, validation_alias=_env("MICROSOFT_APP_TENANT_ID")
+    )
+    openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
+    openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
+    llm_model: str | None = Field(None, validation_alias=_env("STEWARD_LLM_MODEL", "llm_model"))
+    ingest: IngestLimits = Field(default_factory=IngestLimits)
+
+    @field_validator("webhook_secrets", "api_tokens", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_database_url(cls, value: str) -> str:
+        return normalise_database_url(value)
+
+    @field_validator("webhook_secrets")
+    @classmethod
+    def _check_webhook_secrets(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for secret in value:
+            raw = secret.get_secret_value()
+            if not raw.startswith("whsec_"):
+                raise ValueError("each secret must start with 'whsec_' (Standard Webhooks format)")
+            try:
+                key = base64.b64decode(raw.removeprefix("whsec_") + "==", validate=False)
+            except (binascii.Error, ValueError) as exc:
+                raise ValueError("a secret after 'whsec_' must be base64") from exc
+            if len(key) < 24:
+                raise ValueError("each secret must hold at least 24 random bytes")
+        return value
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _check_api_tokens(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for token in value:
+            raw = token.get_secret_value()
+            if raw.lower() in PLACEHOLDER_SECRETS or len(raw) < 16:
+                raise ValueError(
+                    "each token must be at least 16 characters and not a placeholder "
+                    "(try: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+                )
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file_path())
+        return (init_settings, env_settings, dotenv_settings, toml)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def feature_report(self) -> list[str]:
+        """Say, in one line each, which optional features are on and which are off."""
+        lines = []
+        if not (self.webhook_secrets or self.api_tokens):
+            lines.append(
+                "HTTP API: OFF - no STEWARD_WEBHOOK_SECRETS or STEWARD_API_TOKENS, "
+                "every request will get 401 (run `steward init` for local secrets)"
+            )
+        else:
+            lines.append(
+                f"HTTP API: on ({len(self.webhook_secrets)} webhook secret(s), "
+                f"{len(self.api_tokens)} bearer token(s))"
+            )
+        slack_on = self.slack_bot_token and self.slack_signing_secret
+        lines.append("Slack: " + ("configured" if slack_on else "off (no SLACK_BOT_TOKEN)"))
+        teams_on = self.microsoft_app_id and self.microsoft_app_password
+        lines.append("Teams: " + ("configured" if teams_on else "off (no MICROSOFT_APP_ID)"))
+        lines.append("LLM: " + ("configured" if self.openai_api_key else "off (no OPENAI_API_KEY)"))
+        return lines
+
+
+def config_file_path() -> Path | None:
+    """Return the TOML file to read: $STEWARD_CONFIG, else ./steward.toml if present."""
+    named = os.environ.get("STEWARD_CONFIG")
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise ConfigError(f"STEWARD_CONFIG names {named!r}, which is not a readable file")
+        return path
+    default = Path("steward.toml")
+    return default if default.is_file() else None
+
+
+def normalise_database_url(url: str) -> str:
+    """Pick the driver: psycopg 3 for PostgreSQL (Heroku's postgres:// too), pysqlite for SQLite."""
+    url = url.strip()
+    if url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.removeprefix("postgres://")
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith(("postgresql+psycopg://", "sqlite://", "sqlite+pysqlite://")):
+        return url
+    raise ValueError("must be a sqlite:///path, postgresql://user@host/db or postgres:// URL")
+
+
+class ConfigError(Exception):
+    """Configuration is missing or invalid; the message says what to fix."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings, turning validation errors into one readable ConfigError."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = ".".join(str(part) for part in err["loc"]) or "settings"
+            lines.append(f"  {name.upper()}: {err['msg']}")
+        raise ConfigError("Invalid configuration:\n" + "\n".join(lines)) from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"Cannot read configuration: {exc}") from None

@@ -1,0 +1,211 @@
+"""The ASGI app: ingestion webhooks, reads of what was counted, and health checks."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import date, timedelta
+from typing import Any, cast
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bot.app import Services
+from handlers import ingest
+from handlers.auth import Unauthorized
+from handlers.errors import RejectedPayload
+from handlers.schemas import Kind
+from storage import repository
+from storage.db import DatabaseUnavailable, ping, read_connection
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 30
+DEFAULT_USAGE_DAYS = 90
+MAX_USAGE_DAYS = 3 * 366
+KINDS: tuple[Kind, ...] = ("events", "accounts", "contracts", "tickets")
+
+
+def error(status: int, code: str, message: str, **extra: Any) -> ORJSONResponse:
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
+    if status == 401:
+        headers = {"WWW-Authenticate": 'Bearer realm="steward"'}
+    return ORJSONResponse({"error": code, "message": message, **extra}, status, headers=headers)
+
+
+ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    422: "invalid",
+}
+
+
+def create_app(services: Services) -> FastAPI:
+    """Build the web app around already-built services."""
+    app = FastAPI(
+        title="Steward",
+        version="1",
+        summary="Usage, accounts, contracts and tickets in; customer-success signals out.",
+        default_response_class=ORJSONResponse,
+    )
+    app.state.services = services
+    _register_errors(app)
+    for kind in KINDS:
+        app.add_api_route(
+            f"/v1/{kind}", _ingest_endpoint(kind), methods=["POST"], summary=f"Ingest {kind}"
+        )
+    app.add_api_route("/v1/accounts/{account_id}", get_account, methods=["GET"])
+    app.add_api_route("/v1/accounts/{account_id}/usage", get_usage, methods=["GET"])
+    app.add_api_route("/healthz", healthz, methods=["GET"])
+    return app
+
+
+def _register_errors(app: FastAPI) -> None:
+    async def on_http(_: Request, exc: Exception) -> ORJSONResponse:
+        exc = cast(StarletteHTTPException, exc)
+        code = ERROR_CODES.get(exc.status_code, "error")
+        return error(exc.status_code, code, str(exc.detail))
+
+    async def on_query(_: Request, exc: Exception) -> ORJSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}"
+            for e in cast(RequestValidationError, exc).errors()
+        )
+        return error(400, "bad_request", problems)
+
+    async def on_unavailable(_: Request, exc: Exception) -> ORJSONResponse:
+        log.error("database unavailable: %s", exc)
+        return error(
+            503, "unavailable", "the database is unavailable; nothing was stored, retry later"
+        )
+
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(RequestValidationError, on_query)
+    app.add_exception_handler(DatabaseUnavailable, on_unavailable)
+
+
+def services_of(request: Request) -> Services:
+    return cast(Services, request.app.state.services)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """Read the body, refusing with 413 as soon as it is larger than the limit."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise RejectedPayload(413, f"body of {int(declared)} bytes; at most {limit} are accepted")
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RejectedPayload(413, f"body larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _ingest_endpoint(kind: Kind) -> Any:
+    async def endpoint(request: Request) -> ORJSONResponse:
+        services = services_of(request)
+        try:
+            body = await read_body(request, services.settings.ingest.max_body_bytes)
+            caller = services.auth.authenticate(request.headers, body)
+            result = await run_in_threadpool(_ingest, services, kind, body, caller.delivery_id)
+        except Unauthorized as exc:
+            return error(401, "unauthorized", str(exc))
+        except RejectedPayload as exc:
+            extra = {"errors": [e.as_dict() for e in exc.errors]} if exc.errors else {}
+            return error(exc.status, ERROR_CODES.get(exc.status, "error"), exc.message, **extra)
+        return ORJSONResponse(result)
+
+    endpoint.__name__ = f"ingest_{kind}"
+    endpoint.__doc__ = (
+        f'Store one item or a batch ({{"{kind}": [...]}}) atomically; '
+        "a batch with any invalid item stores nothing and answers 422."
+    )
+    return endpoint
+
+
+def _ingest(services: Services, kind: Kind, body: bytes, delivery_id: str | None) -> dict[str, Any]:
+    limits = services.settings.ingest
+    now = services.clock()
+    raw = ingest.parse_payload(body, kind, limits)
+    validated = ingest.validate(kind, raw, now=now, limits=limits)
+    if validated.errors:
+        bad = len({e.index for e in validated.errors})
+        raise RejectedPayload(
+            422,
+            f"{bad} of {len(raw)} {kind} invalid; nothing was stored",
+            validated.errors,
+        )
+    delivery = None
+    if delivery_id is not None:
+        delivery = ingest.Delivery(delivery_id, hashlib.sha256(body).hexdigest())
+    result = ingest.store(services.engine, kind, validated.models, now=now, delivery=delivery)
+    log.info("ingested %s: %s", kind, result)
+    return result
+
+
+def _authorize_read(request: Request) -> None:
+    services_of(request).auth.authenticate(request.headers, b"", allow_signature=False)
+
+
+def get_account(request: Request, account_id: str) -> ORJSONResponse:
+    """Return the account as stored (placeholders are accounts first seen in usage)."""
+    try:
+        _authorize_read(request)
+    except Unauthorized as exc:
+        return error(401, "unauthorized", str(exc))
+    with read_connection(services_of(request).engine) as conn:
+        account = repository.get_account(conn, account_id)
+    if account is None:
+        return error(404, "not_found", f"no account with id {account_id!r}")
+    return ORJSONResponse(account)
+
+
+def get_usage(
+    request: Request,
+    account_id: str,
+    metric: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> ORJSONResponse:
+    """Return the daily usage per metric (default: the last 90 days up to today, UTC)."""
+    try:
+        _authorize_read(request)
+    except Unauthorized as exc:
+        return error(401, "unauthorized", str(exc))
+    services = services_of(request)
+    end = end or services.clock().date()
+    start = start or end - timedelta(days=DEFAULT_USAGE_DAYS - 1)
+    if start > end:
+        return error(400, "bad_request", "start must not be after end")
+    if (end - start).days >= MAX_USAGE_DAYS:
+        return error(400, "bad_request", f"at most {MAX_USAGE_DAYS} days per request")
+    with read_connection(services.engine) as conn:
+        if repository.get_account(conn, account_id) is None:
+            return error(404, "not_found", f"no account with id {account_id!r}")
+        series = repository.daily_usage(conn, account_id, start=start, end=end, metric=metric)
+    return ORJSONResponse(
+        {
+            "account": account_id,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "metrics": series,
+        }
+    )
+
+
+def healthz(request: Request) -> ORJSONResponse:
+    """200 when the database answers, 503 otherwise (for the platform's health checks)."""
+    try:
+        ping(services_of(request).engine)
+    except DatabaseUnavailable as exc:
+        return error(503, "unavailable", f"database unreachable: {exc}")
+    return ORJSONResponse({"status": "ok", "database": "ok"})

@@ -1,0 +1,156 @@
+"""What senders may send: the validated shapes of events, accounts, contracts and tickets."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import orjson
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+MAX_PROPERTIES_BYTES = 4096
+MIN_TIMESTAMP_YEAR = 2000
+
+
+def _text(max_length: int, *, min_length: int = 0, pattern: str | None = None) -> Any:
+    return StringConstraints(
+        strict=True,
+        strip_whitespace=True,
+        min_length=min_length,
+        max_length=max_length,
+        pattern=pattern,
+    )
+
+
+def _require_string(value: Any) -> Any:
+    """Dates and times must be written as text (RFC 3339), never as epoch numbers."""
+    if not isinstance(value, str | date):
+        raise ValueError("must be a string in ISO 8601 / RFC 3339 form")
+    return value
+
+
+def _after_2000(value: datetime) -> datetime:
+    if value.year < MIN_TIMESTAMP_YEAR:
+        raise ValueError(f"must be in or after {MIN_TIMESTAMP_YEAR}")
+    return value
+
+
+Id = Annotated[str, _text(255, min_length=1)]
+Label = Annotated[str, _text(255, min_length=1)]
+MetricName = Annotated[str, _text(100, min_length=1, pattern=r"^[A-Za-z0-9_.:/-]+$")]
+Amount = Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False)]
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_require_string), AfterValidator(_after_2000)]
+Day = Annotated[date, BeforeValidator(_require_string)]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EventIn(_Input):
+    """A usage event: `quantity` of `metric` used by `account` at `timestamp`."""
+
+    id: Id
+    account: Id
+    timestamp: Timestamp
+    metric: MetricName
+    quantity: Amount = 1.0
+    user: Label | None = None
+    feature: Label | None = None
+    team: Label | None = None
+    success: StrictBool | None = None
+    properties: dict[str, Any] | None = None
+
+    @field_validator("properties")
+    @classmethod
+    def _small_properties(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and len(orjson.dumps(value)) > MAX_PROPERTIES_BYTES:
+            raise ValueError(f"must be at most {MAX_PROPERTIES_BYTES} bytes as JSON")
+        return value
+
+
+def _known_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError("must be an IANA time zone such as 'Europe/Paris'") from exc
+    return value
+
+
+class AccountIn(_Input):
+    """A customer account from the CRM; fields left out keep their stored value."""
+
+    id: Id
+    name: Label
+    domain: Annotated[str, _text(255)] | None = None
+    segment: Annotated[str, _text(100)] | None = None
+    arr: Amount | None = None
+    csm: Label | None = None
+    ae: Label | None = None
+    timezone: Annotated[str, _text(64), AfterValidator(_known_timezone)] | None = None
+    customer_since: Day | None = None
+    go_live_date: Day | None = None
+    renewal_date: Day | None = None
+    churned_date: Day | None = None
+
+
+class ContractIn(_Input):
+    """A commit or prepaid credits for an account, priced per metric."""
+
+    id: Id
+    account: Id
+    kind: Literal["commit", "prepaid_credits"] = "commit"
+    start_date: Day
+    end_date: Day
+    committed_amount: Amount
+    currency: Annotated[str, _text(3, pattern=r"^[A-Z]{3}$")] = "USD"
+    unit_prices: dict[MetricName, Amount] = Field(default_factory=dict, max_length=200)
+    monthly_budget: Amount | None = None
+
+    @model_validator(mode="after")
+    def _term_is_ordered(self) -> ContractIn:
+        if self.end_date <= self.start_date:
+            raise ValueError("end_date must be after start_date")
+        return self
+
+
+class TicketIn(_Input):
+    """A support ticket from the help desk."""
+
+    id: Id
+    account: Id
+    status: Literal["new", "open", "pending", "hold", "solved", "closed"]
+    priority: Literal["low", "normal", "high", "urgent"] = "normal"
+    subject: Annotated[str, _text(500)] | None = None
+    opened_at: Timestamp
+    solved_at: Timestamp | None = None
+    csat: Annotated[StrictInt, Field(ge=1, le=5)] | None = None
+
+    @model_validator(mode="after")
+    def _solved_after_opened(self) -> TicketIn:
+        if self.solved_at is not None and self.solved_at < self.opened_at:
+            raise ValueError("solved_at must not be before opened_at")
+        return self
+
+
+Kind = Literal["events", "accounts", "contracts", "tickets"]
+MODELS: dict[str, type[_Input]] = {
+    "events": EventIn,
+    "accounts": AccountIn,
+    "contracts": ContractIn,
+    "tickets": TicketIn,
+}

@@ -1,0 +1,128 @@
+"""Engines and transactions for SQLite (default) and PostgreSQL."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
+import psycopg.errors
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+from sqlalchemy.engine import Connection, Engine
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+WRITE_OPTION = "steward_write"
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or refused the work; the caller may retry later."""
+
+
+class TransientConflict(DatabaseUnavailable):
+    """A deadlock or serialization failure: the transaction was rolled back and can be rerun."""
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    """Create the engine for a normalised database URL (see bot.config)."""
+    if url.startswith("sqlite"):
+        return _sqlite_engine(url)
+    return sa.create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_timeout=10,
+        pool_recycle=1800,
+        json_serializer=_json_dumps,
+        connect_args={"connect_timeout": 5, "application_name": "steward"},
+    )
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = sa.create_engine(
+        url,
+        json_serializer=_json_dumps,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        pool_size=8,
+        max_overflow=8,
+        poolclass=sa.pool.QueuePool if ":memory:" not in url else sa.pool.StaticPool,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # Writers take the lock up front, so two writers queue on busy_timeout
+        # instead of failing when a read transaction tries to upgrade.
+        immediate = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """One unit of work that writes: commits on success, rolls back on any error."""
+    with (
+        translate_unavailable(),
+        engine.connect().execution_options(**{WRITE_OPTION: True}) as conn,
+        conn.begin(),
+    ):
+        yield conn
+
+
+@contextmanager
+def read_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads, with database outages raised as DatabaseUnavailable."""
+    with translate_unavailable(), engine.connect() as conn:
+        yield conn
+
+
+@contextmanager
+def translate_unavailable() -> Iterator[None]:
+    """Turn connection failures, lost connections and lock timeouts into DatabaseUnavailable."""
+    try:
+        yield
+    except exc.DBAPIError as err:
+        if isinstance(
+            err.orig, psycopg.errors.DeadlockDetected | psycopg.errors.SerializationFailure
+        ):
+            raise TransientConflict(_describe(err)) from err
+        if _is_unavailable(err):
+            raise DatabaseUnavailable(_describe(err)) from err
+        raise
+    except exc.TimeoutError as err:  # pool exhausted
+        raise DatabaseUnavailable("no database connection free in time") from err
+
+
+def _is_unavailable(err: exc.DBAPIError) -> bool:
+    if err.connection_invalidated:
+        return True
+    return isinstance(err, exc.OperationalError | exc.InterfaceError)
+
+
+def _describe(err: exc.DBAPIError) -> str:
+    first_line = str(err.orig).strip().splitlines()[0] if err.orig else type(err).__name__
+    return first_line[:200]
+
+
+def ping(engine: Engine) -> None:
+    """Raise DatabaseUnavailable unless a trivial query succeeds."""
+    with read_connection(engine) as conn:
+        conn.execute(sa.text("SELECT 1"))

@@ -1,0 +1,169 @@
+"""Reads and writes of ingested data; functions take a connection, callers own transactions."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from storage import rollups
+from storage.dialect import upsert_statement
+from storage.tables import (
+    accounts,
+    contracts,
+    support_tickets,
+    usage_daily,
+    usage_events,
+    webhook_deliveries,
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One record to upsert: all its column values, and which of them the sender gave."""
+
+    values: dict[str, Any]
+    given: frozenset[str]
+
+
+@dataclass(frozen=True)
+class PriorDelivery:
+    """A delivery already stored under the same key."""
+
+    body_sha256: str
+    result: dict[str, Any]
+
+
+def claim_delivery(
+    conn: Connection, *, endpoint: str, delivery_id: str, body_sha256: str, now: datetime
+) -> PriorDelivery | None:
+    """Record a delivery as seen, in the caller's transaction; return the earlier one if any.
+
+    On PostgreSQL a concurrent claim of the same id waits for the first transaction,
+    then sees its committed row.
+    """
+    stmt = (
+        upsert_statement(conn, webhook_deliveries)
+        .values(
+            endpoint=endpoint, id=delivery_id, body_sha256=body_sha256, received_at=now, result={}
+        )
+        .on_conflict_do_nothing(index_elements=["endpoint", "id"])
+        .returning(webhook_deliveries.c.id)
+    )
+    if conn.execute(stmt).first() is not None:
+        return None
+    prior = conn.execute(
+        sa.select(webhook_deliveries.c.body_sha256, webhook_deliveries.c.result).where(
+            webhook_deliveries.c.endpoint == endpoint, webhook_deliveries.c.id == delivery_id
+        )
+    ).one()
+    return PriorDelivery(body_sha256=prior.body_sha256, result=dict(prior.result))
+
+
+def finish_delivery(
+    conn: Connection, *, endpoint: str, delivery_id: str, result: Mapping[str, Any]
+) -> None:
+    """Keep the answer given to a delivery, so that a retry gets the same answer."""
+    conn.execute(
+        sa.update(webhook_deliveries)
+        .where(webhook_deliveries.c.endpoint == endpoint, webhook_deliveries.c.id == delivery_id)
+        .values(result=dict(result))
+    )
+
+
+def ensure_accounts(conn: Connection, account_ids: Iterable[str], *, now: datetime) -> None:
+    """Create a placeholder account for every id not yet known."""
+    rows = [
+        {
+            "id": account_id,
+            "name": account_id,
+            "is_placeholder": True,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for account_id in sorted(set(account_ids))
+    ]
+    if rows:
+        stmt = upsert_statement(conn, accounts).on_conflict_do_nothing(index_elements=["id"])
+        conn.execute(stmt, rows)
+
+
+def insert_events(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Insert event rows, skipping ids already stored; fold the new ones into the rollups.
+
+    Returns the rows that were new. Rows are inserted in id order so that concurrent
+    batches sharing ids wait on each other instead of deadlocking.
+    """
+    if not rows:
+        return []
+    ordered = sorted(rows, key=lambda r: r["id"])
+    stmt = (
+        upsert_statement(conn, usage_events)
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(usage_events.c.id)
+    )
+    stored = {r.id for r in conn.execute(stmt, ordered)}
+    if len(stored) == len(ordered):
+        new_rows: list[Mapping[str, Any]] = ordered
+    else:
+        new_rows = [r for r in ordered if r["id"] in stored]
+    rollups.apply(conn, new_rows)
+    return new_rows
+
+
+def upsert(conn: Connection, table: sa.Table, rows: Sequence[Row], *, now: datetime) -> None:
+    """Insert rows, or update only the columns the sender gave for ids already stored."""
+    groups: dict[frozenset[str], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups[row.given].append({**row.values, "created_at": now, "updated_at": now})
+    for given, group in groups.items():
+        stmt = upsert_statement(conn, table)
+        changed = {name: stmt.excluded[name] for name in given if name != "id"}
+        changed["updated_at"] = stmt.excluded.updated_at
+        if table is accounts:
+            changed["is_placeholder"] = sa.false()
+        stmt = stmt.on_conflict_do_update(index_elements=["id"], set_=changed)
+        conn.execute(stmt, sorted(group, key=lambda r: r["id"]))
+
+
+UPSERT_TABLES: dict[str, sa.Table] = {
+    "accounts": accounts,
+    "contracts": contracts,
+    "tickets": support_tickets,
+}
+
+
+def get_account(conn: Connection, account_id: str) -> dict[str, Any] | None:
+    """Return the stored account as a plain dict, or None."""
+    row = conn.execute(sa.select(accounts).where(accounts.c.id == account_id)).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def daily_usage(
+    conn: Connection, account_id: str, *, start: date, end: date, metric: str | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Return {metric: [{date, quantity, events}, ...]} for days with usage in [start, end]."""
+    query = (
+        sa.select(
+            usage_daily.c.metric, usage_daily.c.day, usage_daily.c.quantity, usage_daily.c.events
+        )
+        .where(
+            usage_daily.c.account_id == account_id,
+            usage_daily.c.day >= start,
+            usage_daily.c.day <= end,
+        )
+        .order_by(usage_daily.c.metric, usage_daily.c.day)
+    )
+    if metric is not None:
+        query = query.where(usage_daily.c.metric == metric)
+    series: dict[str, list[dict[str, Any]]] = {}
+    for row in conn.execute(query):
+        series.setdefault(row.metric, []).append(
+            {"date": row.day.isoformat(), "quantity": row.quantity, "events": row.events}
+        )
+    return series
