@@ -7,11 +7,12 @@ import logging
 from datetime import date, timedelta
 from typing import Any, cast
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 from bot.app import Services
 from handlers import ingest
@@ -22,6 +23,16 @@ from storage import repository
 from storage.db import DatabaseUnavailable, ping, read_connection
 
 log = logging.getLogger(__name__)
+
+
+class ORJSONResponse(Response):
+    """JSON rendered with orjson (dates as ISO 8601)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
 
 RETRY_AFTER_SECONDS = 30
 DEFAULT_USAGE_DAYS = 90
@@ -115,6 +126,7 @@ def _ingest_endpoint(kind: Kind) -> Any:
         services = services_of(request)
         try:
             body = await read_body(request, services.settings.ingest.max_body_bytes)
+            _require_utf8(body)
             caller = services.auth.authenticate(request.headers, body)
             result = await run_in_threadpool(_ingest, services, kind, body, caller.delivery_id)
         except Unauthorized as exc:
@@ -130,6 +142,15 @@ def _ingest_endpoint(kind: Kind) -> Any:
         "a batch with any invalid item stores nothing and answers 422."
     )
     return endpoint
+
+
+def _require_utf8(body: bytes) -> None:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RejectedPayload(
+            400, f"body is not valid JSON: not UTF-8 at byte {exc.start}"
+        ) from None
 
 
 def _ingest(services: Services, kind: Kind, body: bytes, delivery_id: str | None) -> dict[str, Any]:

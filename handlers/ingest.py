@@ -64,6 +64,8 @@ def parse_payload(body: bytes, kind: Kind, limits: IngestLimits) -> list[Any]:
         data = data[kind]
         if not isinstance(data, list):
             raise RejectedPayload(400, f'"{kind}" must be a list')
+    elif not isinstance(data, dict | list):
+        raise RejectedPayload(400, f'body must be a JSON object: one item, or {{"{kind}": [...]}}')
     items = data if isinstance(data, list) else [data]
     if len(items) > limits.max_items:
         raise RejectedPayload(
@@ -112,6 +114,8 @@ def _item_error(err: Mapping[str, Any]) -> ItemError:
     loc = err["loc"]
     path = ".".join(str(part) for part in loc[1:]) or None
     reason = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "model_type":
+        reason = "must be a JSON object"
     return ItemError(index=int(loc[0]), field=path, reason=reason)
 
 

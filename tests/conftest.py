@@ -1,0 +1,147 @@
+"""Shared fixtures: a real database (SQLite, or PostgreSQL when STEWARD_TEST_DATABASE_URL is set),
+a real uvicorn server on loopback, and a sender that signs requests like a webhook provider."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+import uvicorn
+from sqlalchemy.engine import Engine, make_url
+
+from bot.app import Services, build_services
+from bot.config import Settings, load_settings, normalise_database_url
+from bot.web import create_app
+from storage import migrate, tables
+from storage.db import make_engine
+from tests.sender import Sender
+
+TEST_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+ROTATED_SECRET = "whsec_c2Vjb25kLXNlY3JldC1mb3Itcm90YXRpb24tdGVzdHM="
+TEST_TOKEN = "test-token-0123456789abcdef"
+
+
+def _postgres_url() -> str | None:
+    url = os.environ.get("STEWARD_TEST_DATABASE_URL")
+    return normalise_database_url(url) if url else None
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh, migrated database for this test session."""
+    server_url = _postgres_url()
+    if server_url is None:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'steward-test.db'}"
+        return
+    name = f"steward_test_{uuid.uuid4().hex[:12]}"
+    admin = _admin_dsn(server_url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _admin_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    eng = make_engine(database_url)
+    migrate.upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Engine]:
+    """The session's database, emptied before each test."""
+    with engine.begin() as conn:
+        for table in reversed(tables.metadata.sorted_tables):
+            conn.execute(table.delete())
+    yield engine
+
+
+@pytest.fixture
+def is_postgres(database_url: str) -> bool:
+    return database_url.startswith("postgresql")
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return load_settings(
+        database_url=database_url,
+        webhook_secrets=[TEST_SECRET, ROTATED_SECRET],
+        api_tokens=[TEST_TOKEN],
+    )
+
+
+@pytest.fixture
+def services(settings: Settings, db: Engine) -> Services:
+    return build_services(settings, engine=db)
+
+
+class LiveServer:
+    """uvicorn serving an app on a loopback socket bound before the thread starts."""
+
+    def __init__(self, app: Any) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]})
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.sock.close()
+
+
+@pytest.fixture
+def live(services: Services) -> Iterator[LiveServer]:
+    with LiveServer(create_app(services)) as server:
+        yield server
+
+
+@pytest.fixture
+def sender(live: LiveServer) -> Iterator[Sender]:
+    with Sender(live.url, secret=TEST_SECRET, token=TEST_TOKEN) as client:
+        yield client
+
+
+def counts(engine: Engine) -> dict[str, Any]:
+    """What is stored, for asserting that a refused request changed nothing."""
+    with engine.connect() as conn:
+        return {
+            "events": conn.scalar(sa.select(sa.func.count()).select_from(tables.usage_events)),
+            "event_quantity": conn.scalar(sa.select(sa.func.sum(tables.usage_events.c.quantity))),
+            "daily_quantity": conn.scalar(sa.select(sa.func.sum(tables.usage_daily.c.quantity))),
+            "daily_events": conn.scalar(sa.select(sa.func.sum(tables.usage_daily.c.events))),
+            "accounts": conn.scalar(sa.select(sa.func.count()).select_from(tables.accounts)),
+            "deliveries": conn.scalar(
+                sa.select(sa.func.count()).select_from(tables.webhook_deliveries)
+            ),
+        }
+
+
+def fixture_path(name: str) -> Path:
+    return Path(__file__).parent / "fixtures" / name
