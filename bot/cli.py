@@ -22,6 +22,7 @@ app = typer.Typer(
     help="Steward: customer-success signals from usage data, delivered to Slack and Teams.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold secrets
 )
 err = Console(stderr=True)
 out = Console()

@@ -143,11 +143,14 @@ def _csv_rows(raw: IO[bytes]) -> Iterator[Parsed]:
     sample = text.readline()
     dialect = csv.excel_tab if "\t" in sample and "," not in sample else csv.excel
     reader = csv.DictReader(_prepend(sample, text), dialect=dialect)
-    for row in reader:
-        try:
-            yield reader.line_num, _typed(row)
-        except CellError as exc:
-            yield reader.line_num, exc
+    try:
+        for row in reader:
+            try:
+                yield reader.line_num, _typed(row)
+            except CellError as exc:
+                yield reader.line_num, exc
+    finally:
+        text.detach()  # leave the binary file open for its owner
 
 
 def _prepend(first: str, rest: IO[str]) -> Iterator[str]:

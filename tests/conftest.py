@@ -65,12 +65,12 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def db(engine: Engine) -> Iterator[Engine]:
+def db(engine: Engine) -> Engine:
     """The session's database, emptied before each test."""
     with engine.begin() as conn:
         for table in reversed(tables.metadata.sorted_tables):
             conn.execute(table.delete())
-    yield engine
+    return engine
 
 
 @pytest.fixture

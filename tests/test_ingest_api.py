@@ -36,7 +36,7 @@ def batch(count: int, start: int = 0, **fields: Any) -> dict[str, Any]:
 
 def usage_total(sender: Sender, account: str = "acme", metric: str = "tokens") -> float:
     body = sender.get(f"/v1/accounts/{account}/usage", metric=metric).json()
-    return sum(day["quantity"] for day in body["metrics"].get(metric, []))
+    return float(sum(day["quantity"] for day in body["metrics"].get(metric, [])))
 
 
 def test_signed_batch_is_stored_and_read_back(sender: Sender, db: Engine) -> None:
@@ -141,7 +141,7 @@ def test_bearer_token_with_idempotency_key(sender: Sender, db: Engine) -> None:
     assert counts(db)["events"] == 4
 
 
-BAD_AUTH = {
+BAD_AUTH: dict[str, tuple[dict[str, Any], str]] = {
     "wrong secret": ({"secret": "whsec_" + "A" * 43 + "="}, "no matching signature"),
     "stale timestamp": ({"timestamp": int(time.time()) - 600}, "more than 5 minutes old"),
     "future timestamp": ({"timestamp": int(time.time()) + 600}, "in the future"),
