@@ -1,4 +1,4 @@
-"""`steward import`: backfills through the real CLI, with the webhook's validation and idempotency."""
+"""`steward import`: backfills through the real CLI, validated and idempotent like the webhook."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -25,12 +26,12 @@ def run_import(database_url: str, cwd: Path, *args: str) -> subprocess.Completed
     )
 
 
-def write_jsonl(path: Path, rows: list[object]) -> Path:
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     path.write_bytes(b"\n".join(orjson.dumps(r) for r in rows) + b"\n")
     return path
 
 
-def events(n: int) -> list[object]:
+def events(n: int) -> list[dict[str, Any]]:
     return [
         {
             "id": f"bf_{i}",
@@ -63,7 +64,7 @@ def test_jsonl_backfill_reports_rejected_lines_and_reruns_add_nothing(
     assert "line 5001: not valid JSON" in first.stdout
     stored = counts(db)
     assert stored["events"] == stored["daily_events"] == 4998
-    expected = sum(r["quantity"] for i, r in enumerate(rows) if i not in (10, 4321))  # type: ignore[index]
+    expected = sum(r["quantity"] for i, r in enumerate(rows) if i not in (10, 4321))
     assert stored["daily_quantity"] == expected
 
     again = run_import(database_url, tmp_path, str(path), "--kind", "events")
@@ -93,7 +94,9 @@ def test_csv_accounts_and_contracts(db: Engine, database_url: str, tmp_path: Pat
     assert "line 4: arr: 'lots' is not a number" in result.stdout
     assert contract_result.returncode == 0, contract_result.stdout + contract_result.stderr
     with db.connect() as conn:
-        names = dict(conn.execute(sa.select(tables.accounts.c.id, tables.accounts.c.arr)).all())
+        names: dict[str, float | None] = dict(
+            conn.execute(sa.select(tables.accounts.c.id, tables.accounts.c.arr)).all()
+        )
         prices = conn.scalar(sa.select(tables.contracts.c.unit_prices))
     assert names == {"acme": 120000.0, "globex": None}
     assert prices == {"tokens": 0.002}
