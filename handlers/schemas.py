@@ -26,6 +26,15 @@ MAX_PROPERTIES_BYTES = 4096
 MIN_TIMESTAMP_YEAR = 2000
 
 
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+NO_NUL = AfterValidator(_no_nul)
+
+
 def _text(max_length: int, *, min_length: int = 0, pattern: str | None = None) -> Any:
     return StringConstraints(
         strict=True,
@@ -49,8 +58,8 @@ def _after_2000(value: datetime) -> datetime:
     return value
 
 
-Id = Annotated[str, _text(255, min_length=1)]
-Label = Annotated[str, _text(255, min_length=1)]
+Id = Annotated[str, _text(255, min_length=1), NO_NUL]
+Label = Annotated[str, _text(255, min_length=1), NO_NUL]
 MetricName = Annotated[str, _text(100, min_length=1, pattern=r"^[A-Za-z0-9_.:/-]+$")]
 Amount = Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False)]
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_require_string), AfterValidator(_after_2000)]
@@ -78,8 +87,13 @@ class EventIn(_Input):
     @field_validator("properties")
     @classmethod
     def _small_properties(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value is not None and len(orjson.dumps(value)) > MAX_PROPERTIES_BYTES:
+        if value is None:
+            return None
+        encoded = orjson.dumps(value)
+        if len(encoded) > MAX_PROPERTIES_BYTES:
             raise ValueError(f"must be at most {MAX_PROPERTIES_BYTES} bytes as JSON")
+        if b"\\u0000" in encoded:
+            raise ValueError("must not contain NUL characters")
         return value
 
 
@@ -96,8 +110,8 @@ class AccountIn(_Input):
 
     id: Id
     name: Label
-    domain: Annotated[str, _text(255)] | None = None
-    segment: Annotated[str, _text(100)] | None = None
+    domain: Annotated[str, _text(255), NO_NUL] | None = None
+    segment: Annotated[str, _text(100), NO_NUL] | None = None
     arr: Amount | None = None
     csm: Label | None = None
     ae: Label | None = None
@@ -135,7 +149,7 @@ class TicketIn(_Input):
     account: Id
     status: Literal["new", "open", "pending", "hold", "solved", "closed"]
     priority: Literal["low", "normal", "high", "urgent"] = "normal"
-    subject: Annotated[str, _text(500)] | None = None
+    subject: Annotated[str, _text(500), NO_NUL] | None = None
     opened_at: Timestamp
     solved_at: Timestamp | None = None
     csat: Annotated[StrictInt, Field(ge=1, le=5)] | None = None

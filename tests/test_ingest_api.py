@@ -358,3 +358,14 @@ def test_healthz(sender: Sender) -> None:
 def test_unknown_path_and_method(sender: Sender) -> None:
     assert sender.unauthenticated("GET", "/v1/nothing").status_code == 404
     assert sender.unauthenticated("GET", "/v1/events").status_code == 405
+
+
+def test_nul_characters_are_refused(sender: Sender, db: Engine) -> None:
+    payload = {"events": [event(1, account="ac\x00me"), event(2, properties={"note": "a\x00"})]}
+    response = sender.signed("/v1/events", payload)
+    assert response.status_code == 422
+    assert [(e["index"], e["field"]) for e in response.json()["errors"]] == [
+        (0, "account"),
+        (1, "properties"),
+    ]
+    assert counts(db)["events"] == 0
