@@ -1,0 +1,28 @@
+# Steward's everyday commands. Each installs what it needs into .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint clean
+
+run: $(VENV)/.installed  ## Start Steward on SQLite at http://127.0.0.1:8000 (creates local credentials in .env)
+	$(BIN)/steward init
+	$(BIN)/steward serve
+
+test: $(VENV)/.installed  ## Run the tests (SQLite; set STEWARD_TEST_DATABASE_URL for PostgreSQL)
+	$(BIN)/pytest
+
+lint: $(VENV)/.installed  ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Steward needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
