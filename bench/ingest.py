@@ -411,7 +411,7 @@ class Progress:
 def send_all(base: str, requests: Sequence[Request], concurrency: int, label: str) -> float:
     """POST every request to /v1/events, `concurrency` at a time; return the seconds taken."""
     stripes = [requests[i::concurrency] for i in range(concurrency)]
-    ready = threading.Barrier(concurrency + 1)
+    ready = threading.Barrier(concurrency + 1, timeout=60)
     progress = Progress(label, len(requests))
     with ThreadPoolExecutor(concurrency) as pool:
         futures = [pool.submit(_send, base, s, ready, progress) for s in stripes]
@@ -451,7 +451,7 @@ def check_usage_api(base: str, token: str, events: Sequence[dict[str, Any]], day
     )
     response.raise_for_status()
     series = response.json()["metrics"].values()
-    got = math.fsum(day["quantity"] for days_ in series for day in days_)
+    got = math.fsum(point["quantity"] for points in series for point in points)
     if not math.isclose(got, sums[account], rel_tol=1e-9):
         raise RuntimeError(f"usage API says {got} for {account}, sent {sums[account]}")
     return f"GET /v1/accounts/{account}/usage sum {got:.1f} == sent"
@@ -498,7 +498,9 @@ class Bench:
             log(f"({label}) sending {len(requests)} requests of {batch} event(s)")
             seconds = send_all(base, requests, self.args.concurrency, f"({label})")
             if batch > 1:
-                self.checks.append(f"(a) {check_usage_api(base, self.creds.token, events, 60)}")
+                self.checks.append(
+                    f"(a) {check_usage_api(base, self.creds.token, events, self.args.days)}"
+                )
         self.checks.append(f"({label}) {check_totals(self.target, url, events)}")
         return seconds
 
@@ -573,6 +575,13 @@ def report(bench: Bench, measures: list[Measure]) -> None:
         print(f"check    : {check}")
 
 
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -580,13 +589,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=os.environ.get("STEWARD_BENCH_DATABASE_URL"),
         help="postgresql://user@host:port/db to bench PostgreSQL (default: SQLite)",
     )
-    parser.add_argument("--events", type=int, default=100_000, help="events for (a) and (d)")
-    parser.add_argument("--batch", type=int, default=1000, help="events per request in (a)")
-    parser.add_argument("--single", type=int, default=2000, help="requests in (b)")
-    parser.add_argument("--import-events", type=int, help="events for (c) (default: --events)")
-    parser.add_argument("--concurrency", type=int, default=4, help="requests in flight")
-    parser.add_argument("--accounts", type=int, default=500)
-    parser.add_argument("--days", type=int, default=60, help="events spread over these days")
+    parser.add_argument("--events", type=positive, default=100_000, help="events for (a) and (d)")
+    parser.add_argument("--batch", type=positive, default=1000, help="events per request in (a)")
+    parser.add_argument("--single", type=positive, default=2000, help="requests in (b)")
+    parser.add_argument("--import-events", type=positive, help="events for (c) (default: --events)")
+    parser.add_argument("--concurrency", type=positive, default=4, help="requests in flight")
+    parser.add_argument("--accounts", type=positive, default=500)
+    parser.add_argument("--days", type=positive, default=60, help="events spread over these days")
     parser.add_argument("--seed", type=int, default=20261001)
     parser.add_argument("--server-log-level", default="info", help="steward serve --log-level")
     return parser.parse_args(argv)

@@ -52,13 +52,27 @@ values = st.recursive(
     max_leaves=12,
 )
 VALID = {
-    "/v1/events": {"id": "e1", "account": "acme", "timestamp": "2026-11-20T10:00:00Z",
-                   "metric": "tokens", "quantity": 3},
+    "/v1/events": {
+        "id": "e1",
+        "account": "acme",
+        "timestamp": "2026-11-20T10:00:00Z",
+        "metric": "tokens",
+        "quantity": 3,
+    },
     "/v1/accounts": {"id": "acme", "name": "Acme"},
-    "/v1/contracts": {"id": "c1", "account": "acme", "start_date": "2026-01-01",
-                      "end_date": "2026-12-31", "committed_amount": 1000},
-    "/v1/tickets": {"id": "t1", "account": "acme", "status": "open",
-                    "opened_at": "2026-11-20T10:00:00Z"},
+    "/v1/contracts": {
+        "id": "c1",
+        "account": "acme",
+        "start_date": "2026-01-01",
+        "end_date": "2026-12-31",
+        "committed_amount": 1000,
+    },
+    "/v1/tickets": {
+        "id": "t1",
+        "account": "acme",
+        "status": "open",
+        "opened_at": "2026-11-20T10:00:00Z",
+    },
 }
 items = st.dictionaries(st.sampled_from(FIELDS), values, max_size=10)
 # A valid item with one or two fields replaced: reaches the database far more often.
