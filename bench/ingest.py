@@ -350,6 +350,10 @@ def serve(database_url: str, creds: Credentials, workdir: Path, log_level: str) 
             base = f"http://{HOST}:{port}"
             wait_healthy(base, proc, log_path)
             yield base
+        except BaseException:
+            state = "running" if proc.poll() is None else f"exited with {proc.returncode}"
+            log(f"steward serve ({state}) log tail:\n{log_path.read_text()[-3000:]}")
+            raise
         finally:
             proc.terminate()
             try:
