@@ -11,14 +11,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from storage import rollups
+from storage import bulk, rollups
 from storage.dialect import upsert_statement
 from storage.tables import (
     accounts,
     contracts,
     support_tickets,
     usage_daily,
-    usage_events,
     webhook_deliveries,
 )
 
@@ -78,41 +77,23 @@ def finish_delivery(
 
 def ensure_accounts(conn: Connection, account_ids: Iterable[str], *, now: datetime) -> None:
     """Create a placeholder account for every id not yet known."""
-    rows = [
-        {
-            "id": account_id,
-            "name": account_id,
-            "is_placeholder": True,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for account_id in sorted(set(account_ids))
-    ]
-    if rows:
-        stmt = upsert_statement(conn, accounts).on_conflict_do_nothing(index_elements=["id"])
-        conn.execute(stmt, rows)
+    bulk.ensure_accounts(conn, list(account_ids), now=now)
 
 
-def insert_events(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Insert event rows, skipping ids already stored; fold the new ones into the rollups.
 
-    Returns the rows that were new. Rows are inserted in id order so that concurrent
-    batches sharing ids wait on each other instead of deadlocking.
+    Returns the rows that were new. Rows go in id order, so concurrent batches that
+    share ids wait on each other instead of deadlocking.
     """
     if not rows:
         return []
     ordered = sorted(rows, key=lambda r: r["id"])
-    stmt = (
-        upsert_statement(conn, usage_events)
-        .on_conflict_do_nothing(index_elements=["id"])
-        .returning(usage_events.c.id)
-    )
-    stored = {r.id for r in conn.execute(stmt, ordered)}
-    if len(stored) == len(ordered):
-        new_rows: list[Mapping[str, Any]] = ordered
-    else:
-        new_rows = [r for r in ordered if r["id"] in stored]
-    rollups.apply(conn, new_rows)
+    stored = bulk.insert_new_events(conn, ordered)
+    new_rows = ordered if len(stored) == len(ordered) else [r for r in ordered if r["id"] in stored]
+    daily, breakdown = rollups.aggregate(new_rows)
+    bulk.add_daily(conn, daily)
+    bulk.add_breakdown(conn, breakdown)
     return new_rows
 
 

@@ -1,7 +1,7 @@
-"""Daily rollups: fold newly stored events into per-day totals, in the same transaction.
+"""Daily rollups: sum newly stored events per account, metric and UTC day (pure).
 
 Only events that the insert actually stored (not duplicates) are folded in, so a
-rollup always equals the sum of the raw events behind it.
+rollup always equals the sum of the raw events behind it (see repository.insert_events).
 """
 
 from __future__ import annotations
@@ -10,12 +10,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date
 from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
-from storage.dialect import upsert_statement
-from storage.tables import usage_daily, usage_daily_breakdown
 
 BREAKDOWN_DIMENSIONS = (("feature", "feature"), ("team", "team"), ("user", "user_id"))
 
@@ -65,40 +59,3 @@ def aggregate(
                 btotals = breakdown[bkey] = Totals()
             btotals.add(ev["quantity"], ev["success"])
     return daily, breakdown
-
-
-def apply(conn: Connection, events: Iterable[Mapping[str, Any]]) -> None:
-    """Add the given newly stored events to the rollup tables."""
-    daily, breakdown = aggregate(events)
-    daily_keys = ("account_id", "metric", "day")
-    breakdown_keys = (*daily_keys, "dimension", "value")
-    # Sorted keys: concurrent writers lock rollup rows in one order and cannot deadlock.
-    _add(conn, usage_daily, daily_keys, sorted(daily.items()))
-    _add(conn, usage_daily_breakdown, breakdown_keys, sorted(breakdown.items()))
-
-
-def _add(
-    conn: Connection,
-    table: sa.Table,
-    key_names: tuple[str, ...],
-    items: list[tuple[tuple[Any, ...], Totals]],
-) -> None:
-    if not items:
-        return
-    rows = [
-        {
-            **dict(zip(key_names, key, strict=True)),
-            "quantity": t.quantity,
-            "events": t.events,
-            "successes": t.successes,
-            "failures": t.failures,
-        }
-        for key, t in items
-    ]
-    stmt = upsert_statement(conn, table)
-    counters = ("quantity", "events", "successes", "failures")
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(key_names),
-        set_={name: table.c[name] + stmt.excluded[name] for name in counters},
-    )
-    conn.execute(stmt, rows)

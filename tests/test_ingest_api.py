@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from storage import tables
 from tests.conftest import ROTATED_SECRET, counts
 from tests.sender import Sender, sign
 
@@ -60,6 +61,12 @@ def test_signed_batch_is_stored_and_read_back(sender: Sender, db: Engine) -> Non
     account = sender.get("/v1/accounts/acme").json()
     assert account["id"] == "acme"
     assert account["is_placeholder"] is True
+    with db.connect() as conn:
+        first = conn.execute(
+            sa.select(tables.usage_events).where(tables.usage_events.c.id == "evt_0")
+        ).one()
+    assert first.ts == datetime(2026, 11, 2, 4, 30, tzinfo=UTC)
+    assert (first.account_id, first.metric, first.quantity) == ("acme", "tokens", 10.0)
 
 
 def test_resent_batch_is_counted_once(sender: Sender, db: Engine) -> None:
