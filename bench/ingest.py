@@ -100,6 +100,25 @@ def steward_bin() -> str:
     return found
 
 
+def code_version() -> str:
+    """The git commit of the application code, and whether its files differ from it."""
+    root = Path(__file__).resolve().parent.parent
+    git = ["git", "-C", str(root)]
+    try:
+        head = subprocess.run(
+            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            [*git, "status", "--porcelain", "--", "bot", "handlers", "storage"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (no git)"
+    return f"git {head}" + (" with uncommitted changes in bot/handlers/storage" if dirty else "")
+
+
 # --- events -------------------------------------------------------------------------------
 
 
@@ -486,6 +505,7 @@ class Bench:
     rng: random.Random
     creds: Credentials
     checks: list[str] = field(default_factory=list)
+    code: str = field(default_factory=code_version)
     baseline_rows: list[tuple[Any, ...]] = field(default_factory=list)
 
     def events(self, count: int) -> list[dict[str, Any]]:
@@ -562,6 +582,7 @@ def report(bench: Bench, measures: list[Measure]) -> None:
     base = measures[-1]
     print("Steward ingestion benchmark")
     print(f"database : {target.describe()}")
+    print(f"code     : {bench.code}")
     print(
         f"machine  : {platform.system()} {platform.machine()}, os.cpu_count()={os.cpu_count()}, "
         f"Python {platform.python_version()}"

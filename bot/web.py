@@ -169,7 +169,7 @@ def _ingest(services: Services, kind: Kind, body: bytes, delivery_id: str | None
     if delivery_id is not None:
         delivery = ingest.Delivery(delivery_id, hashlib.sha256(body).hexdigest())
     result = ingest.store(services.engine, kind, validated.models, now=now, delivery=delivery)
-    log.info("ingested %s: %s", kind, result)
+    log.debug("ingested %s: %s", kind, result)
     return result
 
 

@@ -201,10 +201,8 @@ def _store(
 
 def _write(conn: Connection, kind: Kind, models: Sequence[Any], *, now: datetime) -> dict[str, Any]:
     if kind == "events":
-        rows = event_rows(models, now=now)
-        repository.ensure_accounts(conn, {r["account_id"] for r in rows}, now=now)
-        new = repository.insert_events(conn, rows)
-        return {"received": len(models), "accepted": len(new), "duplicates": len(models) - len(new)}
+        new = repository.insert_events(conn, event_rows(models, now=now), now=now)
+        return {"received": len(models), "accepted": new, "duplicates": len(models) - new}
     latest: dict[str, repository.Row] = {}
     for model in models:
         latest[model.id] = _upsert_row(model)  # within one batch, the last version wins

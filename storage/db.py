@@ -14,6 +14,8 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, Engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_CACHE_KIB = 64 * 1024
+SQLITE_CHECKPOINT_PAGES = 16_384
 WRITE_OPTION = "steward_write"
 
 
@@ -64,6 +66,12 @@ def _sqlite_engine(url: str) -> Engine:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cur.execute("PRAGMA foreign_keys=ON")
+        # A larger page cache and fewer, larger WAL checkpoints: a checkpoint (and its
+        # fsync) after every batch costs more than the batch itself. Durability is
+        # unchanged: WAL with synchronous=NORMAL survives a crash of the process.
+        cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+        cur.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}")
+        cur.execute("PRAGMA temp_store=MEMORY")
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from storage import bulk, rollups
+from storage import bulk
 from storage.dialect import upsert_statement
 from storage.tables import (
     accounts,
@@ -76,25 +76,23 @@ def finish_delivery(
 
 
 def ensure_accounts(conn: Connection, account_ids: Iterable[str], *, now: datetime) -> None:
-    """Create a placeholder account for every id not yet known."""
-    bulk.ensure_accounts(conn, list(account_ids), now=now)
+    """Create a placeholder account (named by its id) for every id not yet known."""
+    rows = [
+        {"id": i, "name": i, "is_placeholder": True, "created_at": now, "updated_at": now}
+        for i in sorted(set(account_ids))
+    ]
+    if rows:
+        stmt = upsert_statement(conn, accounts).on_conflict_do_nothing(index_elements=["id"])
+        conn.execute(stmt, rows)
 
 
-def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Insert event rows, skipping ids already stored; fold the new ones into the rollups.
+def insert_events(conn: Connection, rows: Sequence[dict[str, Any]], *, now: datetime) -> int:
+    """Store the events whose id is new, with their accounts and rollups; return how many.
 
-    Returns the rows that were new. Rows go in id order, so concurrent batches that
-    share ids wait on each other instead of deadlocking.
+    Rows go in id order, so concurrent batches sharing ids wait on each other
+    instead of deadlocking.
     """
-    if not rows:
-        return []
-    ordered = sorted(rows, key=lambda r: r["id"])
-    stored = bulk.insert_new_events(conn, ordered)
-    new_rows = ordered if len(stored) == len(ordered) else [r for r in ordered if r["id"] in stored]
-    daily, breakdown = rollups.aggregate(new_rows)
-    bulk.add_daily(conn, daily)
-    bulk.add_breakdown(conn, breakdown)
-    return new_rows
+    return bulk.store_events(conn, sorted(rows, key=lambda r: r["id"]), now=now)
 
 
 def upsert(conn: Connection, table: sa.Table, rows: Sequence[Row], *, now: datetime) -> None:

@@ -97,6 +97,8 @@ class UsageDaily(SQLModel, table=True):
     """Per account, metric and UTC day: the sum of quantities and the count of events."""
 
     __tablename__ = "usage_daily"
+    # One B-tree on SQLite (clustered on the key) instead of a table plus its key index.
+    __table_args__ = {"sqlite_with_rowid": False}
 
     account_id: str = Field(foreign_key="accounts.id", primary_key=True, max_length=255)
     metric: str = Field(primary_key=True, max_length=100)

@@ -20,7 +20,8 @@ from tests.test_ingest_api import batch
 
 @pytest.fixture
 def lose_database_at_rollups(db: Engine, is_postgres: bool) -> Iterator[list[str]]:
-    """Kill the database connection when the rollups are written, after the events insert.
+    """Kill the database connection at the statement that writes events and rollups, after
+    the placeholder accounts were written in the same transaction.
 
     On PostgreSQL the server terminates the backend (as a restart or failover would);
     on SQLite the statement fails inside the engine with an I/O-level OperationalError.
@@ -28,7 +29,8 @@ def lose_database_at_rollups(db: Engine, is_postgres: bool) -> Iterator[list[str
     fired: list[str] = []
 
     def before(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool):
-        if fired or not statement.lstrip().upper().startswith("INSERT INTO USAGE_DAILY"):
+        start = statement.lstrip().upper()
+        if fired or not start.startswith(("INSERT INTO USAGE_DAILY", "WITH NEW AS")):
             return statement, params
         fired.append(statement)
         if is_postgres:

@@ -117,6 +117,7 @@ def upgrade() -> None:
             ["accounts.id"],
         ),
         sa.PrimaryKeyConstraint("account_id", "metric", "day"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "usage_daily_breakdown",
@@ -134,6 +135,7 @@ def upgrade() -> None:
             ["accounts.id"],
         ),
         sa.PrimaryKeyConstraint("account_id", "metric", "day", "dimension", "value"),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("usage_daily_breakdown", schema=None) as batch_op:
         batch_op.create_index(
