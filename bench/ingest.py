@@ -354,11 +354,22 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(database_url: str, creds: Credentials, workdir: Path, log_level: str) -> Iterator[str]:
+def serve(
+    database_url: str, creds: Credentials, workdir: Path, log_level: str, workers: int = 1
+) -> Iterator[str]:
     """Run `steward serve` on a free port until the block ends; yield its base URL."""
     port = free_port()
     log_path = workdir / f"serve-{port}.log"
-    command = [steward_bin(), "serve", "--host", HOST, "--port", str(port)]
+    command = [
+        steward_bin(),
+        "serve",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
     with log_path.open("wb") as out:
         proc = subprocess.Popen(
             [*command, "--log-level", log_level],
@@ -515,7 +526,9 @@ class Bench:
         """Serve a fresh database, send the events in requests of `batch`, check, time."""
         webhook = Webhook(self.creds.secret)
         url = self.target.fresh_url(f"http-{label}")
-        with serve(url, self.creds, self.workdir, self.args.server_log_level) as base:
+        with serve(
+            url, self.creds, self.workdir, self.args.server_log_level, self.args.workers
+        ) as base:
             if batch == 1:
                 requests = [signed(webhook, e, 1) for e in events]
             else:
@@ -589,7 +602,7 @@ def report(bench: Bench, measures: list[Measure]) -> None:
     )
     print(
         f"client   : {args.concurrency} concurrent connections (httpx, threads); "
-        f"server log level {args.server_log_level}"
+        f"server: {args.workers} worker process(es), log level {args.server_log_level}"
     )
     print()
     print(f"{'measure':<48}{'events':>10}{'seconds':>10}{'events/s':>12}")
@@ -631,6 +644,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=20261001)
     parser.add_argument("--server-log-level", default="info", help="steward serve --log-level")
+    parser.add_argument("--workers", type=positive, default=1, help="steward serve --workers")
     return parser.parse_args(argv)
 
 

@@ -68,6 +68,9 @@ def _ensure_schema(services: Services) -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default: $HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: $PORT or 8000)")] = None,
+    workers: Annotated[
+        int, typer.Option(envvar="WEB_CONCURRENCY", min=1, help="Processes (default 1)")
+    ] = 1,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
 ) -> None:
     """Run the web app: ingestion webhooks, reads, and health checks."""
@@ -81,10 +84,23 @@ def serve(
     _ensure_schema(services)
     for line in settings.feature_report():
         err.print(line)
+    bind_host, bind_port = host or settings.host, port or settings.port
+    if workers == 1:
+        uvicorn.run(
+            create_app(services),
+            host=bind_host,
+            port=bind_port,
+            log_level=log_level,
+            proxy_headers=True,
+        )
+        return
+    services.engine.dispose()  # each worker process builds its own
     uvicorn.run(
-        create_app(services),
-        host=host or settings.host,
-        port=port or settings.port,
+        "bot.web:app_from_environment",
+        factory=True,
+        workers=workers,
+        host=bind_host,
+        port=bind_port,
         log_level=log_level,
         proxy_headers=True,
     )

@@ -14,7 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from bot.app import Services
+from bot.app import Services, build_services
+from bot.config import load_settings
 from handlers import ingest
 from handlers.auth import Unauthorized
 from handlers.errors import RejectedPayload
@@ -76,6 +77,11 @@ def create_app(services: Services) -> FastAPI:
     app.add_api_route("/v1/accounts/{account_id}/usage", get_usage, methods=["GET"])
     app.add_api_route("/healthz", healthz, methods=["GET"])
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """Build the app from the environment: the factory for uvicorn's worker processes."""
+    return create_app(build_services(load_settings()))
 
 
 def _register_errors(app: FastAPI) -> None:

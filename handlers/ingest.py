@@ -21,6 +21,7 @@ from bot.config import IngestLimits
 from handlers.errors import ItemError, RejectedPayload
 from handlers.schemas import MODELS, AccountIn, ContractIn, EventIn, Kind, TicketIn
 from storage import repository
+from storage.bulk import EventRow
 from storage.db import TransientConflict, write_transaction
 
 log = logging.getLogger(__name__)
@@ -201,7 +202,7 @@ def _store(
 
 def _write(conn: Connection, kind: Kind, models: Sequence[Any], *, now: datetime) -> dict[str, Any]:
     if kind == "events":
-        new = repository.insert_events(conn, event_rows(models, now=now), now=now)
+        new = repository.insert_events(conn, event_rows(models), now=now)
         return {"received": len(models), "accepted": new, "duplicates": len(models) - new}
     latest: dict[str, repository.Row] = {}
     for model in models:
@@ -216,25 +217,23 @@ def _write(conn: Connection, kind: Kind, models: Sequence[Any], *, now: datetime
     }
 
 
-def event_rows(models: Sequence[EventIn], *, now: datetime) -> list[dict[str, Any]]:
+def event_rows(models: Sequence[EventIn]) -> list[EventRow]:
     """Map events to usage_events rows, keeping the first of any ids repeated in the batch."""
-    rows: dict[str, dict[str, Any]] = {}
+    rows: dict[str, EventRow] = {}
     for e in models:
-        if e.id in rows:
-            continue
-        rows[e.id] = {
-            "id": e.id,
-            "account_id": e.account,
-            "metric": e.metric,
-            "ts": e.timestamp,
-            "quantity": e.quantity,
-            "user_id": e.user,
-            "feature": e.feature,
-            "team": e.team,
-            "success": e.success,
-            "properties": e.properties,
-            "received_at": now,
-        }
+        if e.id not in rows:
+            rows[e.id] = EventRow(
+                e.id,
+                e.account,
+                e.metric,
+                e.timestamp,
+                e.quantity,
+                e.user,
+                e.feature,
+                e.team,
+                e.success,
+                e.properties,
+            )
     return list(rows.values())
 
 

@@ -21,10 +21,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy.engine import Connection
+
+
+class EventRow(NamedTuple):
+    """One usage_events row, as it is written (received_at is added when it is stored)."""
+
+    id: str
+    account_id: str
+    metric: str
+    ts: datetime
+    quantity: float
+    user_id: str | None
+    feature: str | None
+    team: str | None
+    success: bool | None
+    properties: dict[str, Any] | None
+
 
 EVENT_COLUMNS = (
     "id",
@@ -50,7 +66,7 @@ _DAILY_KEY = "account_id, metric, day"
 _BREAKDOWN_KEY = "account_id, metric, day, dimension, value"
 
 
-def store_events(conn: Connection, rows: Sequence[dict[str, Any]], *, now: datetime) -> int:
+def store_events(conn: Connection, rows: Sequence[EventRow], *, now: datetime) -> int:
     """Store event rows not stored before, with placeholder accounts and rollups.
 
     Args:
@@ -76,13 +92,13 @@ def _json(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
 
-def _sqlite_store(conn: Connection, rows: Sequence[dict[str, Any]], *, now: datetime) -> int:
-    existing = _sqlite_existing_ids(conn, [r["id"] for r in rows])
-    new = [r for r in rows if r["id"] not in existing] if existing else rows
+def _sqlite_store(conn: Connection, rows: Sequence[EventRow], *, now: datetime) -> int:
+    existing = _sqlite_existing_ids(conn, [r.id for r in rows])
+    new = [r for r in rows if r.id not in existing] if existing else rows
     if not new:
         return 0
     stamp = _sqlite_time(now)
-    accounts = sorted({r["account_id"] for r in new})
+    accounts = sorted({r.account_id for r in new})
     conn.exec_driver_sql(
         "INSERT INTO accounts (id, name, is_placeholder, created_at, updated_at) "
         "VALUES (?, ?, 1, ?, ?) ON CONFLICT (id) DO NOTHING",
@@ -92,22 +108,7 @@ def _sqlite_store(conn: Connection, rows: Sequence[dict[str, Any]], *, now: date
     marks = ", ".join("?" * len(EVENT_COLUMNS))
     conn.exec_driver_sql(
         f"INSERT INTO usage_events ({_COLUMN_LIST}) VALUES ({marks})",  # noqa: S608
-        [
-            (
-                r["id"],
-                r["account_id"],
-                r["metric"],
-                _sqlite_time(r["ts"]),
-                r["quantity"],
-                r["user_id"],
-                r["feature"],
-                r["team"],
-                r["success"],
-                _json(r["properties"]),
-                stamp,
-            )
-            for r in new
-        ],
+        [(*r[:3], _sqlite_time(r.ts), *r[4:9], _json(r.properties), stamp) for r in new],
     )
     conn.exec_driver_sql(_SQLITE_DAILY, (before,))
     conn.exec_driver_sql(_SQLITE_BREAKDOWN, (before,))
@@ -153,7 +154,7 @@ ON CONFLICT ({_BREAKDOWN_KEY}) DO UPDATE SET {_ADD_COUNTERS.format(t="usage_dail
 """  # noqa: S608 - constants only
 
 
-def _pg_store(conn: Connection, rows: Sequence[dict[str, Any]], *, now: datetime) -> int:
+def _pg_store(conn: Connection, rows: Sequence[EventRow], *, now: datetime) -> int:
     conn.exec_driver_sql(
         "CREATE TEMP TABLE IF NOT EXISTS steward_stage "
         "(LIKE usage_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
@@ -162,21 +163,7 @@ def _pg_store(conn: Connection, rows: Sequence[dict[str, Any]], *, now: datetime
     copy_sql = f"COPY steward_stage ({_COLUMN_LIST}) FROM STDIN"
     with raw.cursor() as cursor, cursor.copy(copy_sql) as copy:
         for r in rows:
-            copy.write_row(
-                (
-                    r["id"],
-                    r["account_id"],
-                    r["metric"],
-                    r["ts"],
-                    r["quantity"],
-                    r["user_id"],
-                    r["feature"],
-                    r["team"],
-                    r["success"],
-                    _json(r["properties"]),
-                    now,
-                )
-            )
+            copy.write_row((*r[:9], _json(r.properties), now))
     conn.exec_driver_sql(_PG_ACCOUNTS, (now, now))
     inserted = conn.exec_driver_sql(_PG_EVENTS).scalar()
     return int(inserted or 0)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import orjson
@@ -17,6 +19,10 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_CACHE_KIB = 64 * 1024
 SQLITE_CHECKPOINT_PAGES = 16_384
 WRITE_OPTION = "steward_write"
+# SQLite has one writer at a time. Threads of one process queue on this lock, which
+# hands over at once; SQLite's own busy handler (for other processes) polls with
+# sleeps of up to 100 ms, which would leave the database idle between writers.
+_SQLITE_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
 
 
 class DatabaseUnavailable(Exception):
@@ -57,6 +63,8 @@ def _sqlite_engine(url: str) -> Engine:
         poolclass=sa.pool.QueuePool if ":memory:" not in url else sa.pool.StaticPool,
     )
 
+    _SQLITE_WRITE_LOCKS[engine] = threading.Lock()
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin.
@@ -88,6 +96,7 @@ def _sqlite_engine(url: str) -> Engine:
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """One unit of work that writes: commits on success, rolls back on any error."""
     with (
+        _SQLITE_WRITE_LOCKS.get(engine) or nullcontext(),
         translate_unavailable(),
         engine.connect().execution_options(**{WRITE_OPTION: True}) as conn,
         conn.begin(),

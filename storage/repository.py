@@ -86,13 +86,13 @@ def ensure_accounts(conn: Connection, account_ids: Iterable[str], *, now: dateti
         conn.execute(stmt, rows)
 
 
-def insert_events(conn: Connection, rows: Sequence[dict[str, Any]], *, now: datetime) -> int:
+def insert_events(conn: Connection, rows: Sequence[bulk.EventRow], *, now: datetime) -> int:
     """Store the events whose id is new, with their accounts and rollups; return how many.
 
     Rows go in id order, so concurrent batches sharing ids wait on each other
     instead of deadlocking.
     """
-    return bulk.store_events(conn, sorted(rows, key=lambda r: r["id"]), now=now)
+    return bulk.store_events(conn, sorted(rows), now=now)
 
 
 def upsert(conn: Connection, table: sa.Table, rows: Sequence[Row], *, now: datetime) -> None:

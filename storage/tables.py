@@ -100,7 +100,9 @@ class UsageDaily(SQLModel, table=True):
     # One B-tree on SQLite (clustered on the key) instead of a table plus its key index.
     __table_args__ = {"sqlite_with_rowid": False}
 
-    account_id: str = Field(foreign_key="accounts.id", primary_key=True, max_length=255)
+    # No foreign key: rows derive from usage_events, which has one; checking it again
+    # for every rollup row would cost a quarter of the ingestion time.
+    account_id: str = Field(primary_key=True, max_length=255)
     metric: str = Field(primary_key=True, max_length=100)
     day: date = Field(primary_key=True)
     quantity: float = 0.0
@@ -119,7 +121,7 @@ class UsageDailyBreakdown(SQLModel, table=True):
     __tablename__ = "usage_daily_breakdown"
     __table_args__ = (sa.Index("ix_usage_daily_breakdown_account_day", "account_id", "day"),)
 
-    account_id: str = Field(foreign_key="accounts.id", primary_key=True, max_length=255)
+    account_id: str = Field(primary_key=True, max_length=255)  # no foreign key: see above
     metric: str = Field(primary_key=True, max_length=100)
     day: date = Field(primary_key=True)
     dimension: str = Field(primary_key=True, max_length=16)

@@ -112,10 +112,6 @@ def upgrade() -> None:
         sa.Column("events", sa.Integer(), nullable=False),
         sa.Column("successes", sa.Integer(), nullable=False),
         sa.Column("failures", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["account_id"],
-            ["accounts.id"],
-        ),
         sa.PrimaryKeyConstraint("account_id", "metric", "day"),
         sqlite_with_rowid=False,
     )
@@ -130,10 +126,6 @@ def upgrade() -> None:
         sa.Column("events", sa.Integer(), nullable=False),
         sa.Column("successes", sa.Integer(), nullable=False),
         sa.Column("failures", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["account_id"],
-            ["accounts.id"],
-        ),
         sa.PrimaryKeyConstraint("account_id", "metric", "day", "dimension", "value"),
         sqlite_with_rowid=False,
     )
