@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
+from storage.db import read_connection, translate_unavailable
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -24,7 +26,7 @@ def alembic_config(url: str) -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply migrations up to `revision` on this engine's database."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
+    with translate_unavailable(), engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
 
@@ -32,7 +34,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 def pending(engine: Engine) -> list[str]:
     """The revisions not yet applied, oldest first."""
     script = ScriptDirectory.from_config(alembic_config(str(engine.url)))
-    with engine.connect() as conn:
+    with read_connection(engine) as conn:
         current = set(MigrationContext.configure(conn).get_current_heads())
     revisions = []
     for rev in script.walk_revisions():
