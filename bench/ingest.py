@@ -17,7 +17,11 @@ In one run it measures, each on an empty database:
       executemany (WAL, synchronous=NORMAL, one commit) on SQLite, psycopg COPY on
       PostgreSQL (the median of --baseline-runs runs, each into an empty table);
 
-and prints a table with the ratios a/d, b/d and c/d.
+  (e) events/s for the same events as (a) through the storage layer alone (validated
+      before the clock starts, stored by handlers.ingest.store in transactions of
+      --batch events, in this process): the ceiling for (a), all HTTP and JSON aside;
+
+and prints a table with the ratios a/d, b/d, c/d and e/d.
 
 Without --database-url (or $STEWARD_BENCH_DATABASE_URL) it runs on SQLite, one fresh
 file per measure in a temporary directory. With a PostgreSQL URL such as
@@ -63,6 +67,11 @@ import orjson
 import psycopg
 from psycopg import sql
 from standardwebhooks.webhooks import Webhook
+
+from bot.config import IngestLimits, normalise_database_url
+from handlers import ingest
+from storage import migrate
+from storage.db import make_engine
 
 HOST = "127.0.0.1"
 METRICS = ("tokens", "api_calls", "resolutions")
@@ -518,6 +527,7 @@ class Bench:
     checks: list[str] = field(default_factory=list)
     code: str = field(default_factory=code_version)
     baseline_rows: list[tuple[Any, ...]] = field(default_factory=list)
+    batch_events: list[dict[str, Any]] = field(default_factory=list)
 
     def events(self, count: int) -> list[dict[str, Any]]:
         return make_events(count, self.rng, self.args.accounts, self.args.days)
@@ -546,8 +556,33 @@ class Bench:
     def batches(self) -> Measure:
         events = self.events(self.args.events)
         seconds = self.http("a", events, self.args.batch)
+        self.batch_events = events
         self.baseline_rows = bare_rows(events)
         return Measure("a", f"webhook, {self.args.batch} events/request", len(events), seconds)
+
+    def storage_only(self) -> Measure:
+        """The same events through the storage layer alone: validated before the clock
+        starts, then stored in transactions of --batch events (no HTTP, no JSON)."""
+        events = self.batch_events
+        url = self.target.fresh_url("storage")
+        engine = make_engine(normalise_database_url(url))
+        migrate.upgrade(engine)
+        now = datetime.now(UTC)
+        limits = IngestLimits()
+        size = self.args.batch
+        chunks = [
+            ingest.validate("events", events[i : i + size], now=now, limits=limits).models
+            for i in range(0, len(events), size)
+        ]
+        log(f"(e) storage layer alone: {len(chunks)} transactions")
+        start = time.perf_counter()
+        for models in chunks:
+            ingest.store(engine, "events", models, now=now)
+        seconds = time.perf_counter() - start
+        engine.dispose()
+        self.checks.append(f"(e) {check_totals(self.target, url, events)}")
+        name = f"storage layer alone, {size}/transaction"
+        return Measure("e", name, len(events), seconds)
 
     def singles(self) -> Measure:
         events = self.events(self.args.single)
@@ -656,12 +691,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         bench = Bench(args, target, workdir, random.Random(args.seed), Credentials.random())
         try:
             a = bench.batches()
+            e = bench.storage_only()
             b = bench.singles()
             c, c_net = bench.imports()
             d = bench.baseline()
         finally:
             target.close()
-    report(bench, [a, b, c, c_net, d])
+    report(bench, [a, b, c, c_net, e, d])
 
 
 if __name__ == "__main__":
