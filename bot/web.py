@@ -103,7 +103,12 @@ def _register_errors(app: FastAPI) -> None:
             503, "unavailable", "the database is unavailable; nothing was stored, retry later"
         )
 
+    async def on_bug(_: Request, exc: Exception) -> ORJSONResponse:
+        log.exception("unexpected error", exc_info=exc)
+        return error(500, "internal", "unexpected error in Steward; nothing was stored")
+
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_bug)
     app.add_exception_handler(RequestValidationError, on_query)
     app.add_exception_handler(DatabaseUnavailable, on_unavailable)
 

@@ -91,3 +91,19 @@ def test_unreachable_database_gives_503_everywhere(unreachable_settings: Setting
         assert response.headers["retry-after"].isdigit()
         assert response.json()["error"] == "unavailable"
     services.engine.dispose()
+
+
+def test_a_bug_answers_json_500_and_stores_nothing(
+    sender: Sender, db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: Any, **__: Any) -> None:
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr("storage.repository.finish_delivery", broken)
+    response = sender.signed("/v1/events", batch(5))
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": "internal",
+        "message": "unexpected error in Steward; nothing was stored",
+    }
+    assert counts(db)["events"] == 0
