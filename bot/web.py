@@ -19,7 +19,7 @@ from bot.config import load_settings
 from handlers import ingest
 from handlers.auth import Unauthorized
 from handlers.errors import RejectedPayload
-from handlers.schemas import Kind
+from handlers.schemas import MODELS, Kind
 from storage import repository
 from storage.db import DatabaseUnavailable, ping, read_connection
 
@@ -71,12 +71,30 @@ def create_app(services: Services) -> FastAPI:
     _register_errors(app)
     for kind in KINDS:
         app.add_api_route(
-            f"/v1/{kind}", _ingest_endpoint(kind), methods=["POST"], summary=f"Ingest {kind}"
+            f"/v1/{kind}",
+            _ingest_endpoint(kind),
+            methods=["POST"],
+            summary=f"Ingest {kind}",
+            openapi_extra={"requestBody": _request_body(kind)},
         )
     app.add_api_route("/v1/accounts/{account_id}", get_account, methods=["GET"])
     app.add_api_route("/v1/accounts/{account_id}/usage", get_usage, methods=["GET"])
     app.add_api_route("/healthz", healthz, methods=["GET"])
     return app
+
+
+def _request_body(kind: Kind) -> dict[str, Any]:
+    """Document the body (read raw, for signature checks) in the OpenAPI description."""
+    item = MODELS[kind].model_json_schema()
+    batch = {
+        "type": "object",
+        "required": [kind],
+        "properties": {kind: {"type": "array", "items": item}},
+    }
+    return {
+        "required": True,
+        "content": {"application/json": {"schema": {"oneOf": [item, batch]}}},
+    }
 
 
 def app_from_environment() -> FastAPI:

@@ -376,3 +376,12 @@ def test_nul_characters_are_refused(sender: Sender, db: Engine) -> None:
         (1, "properties"),
     ]
     assert counts(db)["events"] == 0
+
+
+def test_openapi_documents_the_bodies(sender: Sender) -> None:
+    spec = sender.unauthenticated("GET", "/openapi.json").json()
+    body = spec["paths"]["/v1/events"]["post"]["requestBody"]["content"]["application/json"]
+    single, batch_schema = body["schema"]["oneOf"]
+    assert {"id", "account", "timestamp", "metric"} <= set(single["required"])
+    assert batch_schema["properties"]["events"]["items"] == single
+    assert "/v1/accounts/{account_id}/usage" in spec["paths"]
