@@ -78,7 +78,8 @@ class UsageEvent(SQLModel, table=True):
     """One raw usage event, kept once per sender id."""
 
     __tablename__ = "usage_events"
-    __table_args__ = (sa.Index("ix_usage_events_account_ts", "account_id", "ts"),)
+    # Only the key is indexed: the raw events are a log, read in bulk; every read by
+    # account goes to the rollups. Each index here would cost every ingested event.
 
     id: str = Field(primary_key=True, max_length=255)
     account_id: str = Field(foreign_key="accounts.id", max_length=255)
@@ -119,7 +120,7 @@ class UsageDailyBreakdown(SQLModel, table=True):
     """
 
     __tablename__ = "usage_daily_breakdown"
-    __table_args__ = (sa.Index("ix_usage_daily_breakdown_account_day", "account_id", "day"),)
+    __table_args__ = {"sqlite_with_rowid": False}  # reads by account use the key's prefix
 
     account_id: str = Field(primary_key=True, max_length=255)  # no foreign key: see above
     metric: str = Field(primary_key=True, max_length=100)

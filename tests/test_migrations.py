@@ -18,3 +18,15 @@ def test_migrated_schema_matches_the_tables(engine: Engine) -> None:
 
 def test_nothing_is_pending_after_upgrade(engine: Engine) -> None:
     assert migrate.pending(engine) == []
+
+
+def test_sqlite_storage_options_match_the_tables(engine: Engine) -> None:
+    """Alembic does not compare WITHOUT ROWID; the rollups rely on it for speed."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:
+        query = "SELECT name, sql FROM sqlite_master WHERE type = 'table'"
+        ddl = {row.name: str(row.sql) for row in conn.exec_driver_sql(query)}
+    for table in tables.metadata.sorted_tables:
+        declared = table.dialect_options["sqlite"]["with_rowid"] is False
+        assert ("WITHOUT ROWID" in ddl[table.name]) == declared, table.name

@@ -129,11 +129,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("account_id", "metric", "day", "dimension", "value"),
         sqlite_with_rowid=False,
     )
-    with op.batch_alter_table("usage_daily_breakdown", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_usage_daily_breakdown_account_day", ["account_id", "day"], unique=False
-        )
-
     op.create_table(
         "usage_events",
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
@@ -153,19 +148,11 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id"),
     )
-    with op.batch_alter_table("usage_events", schema=None) as batch_op:
-        batch_op.create_index("ix_usage_events_account_ts", ["account_id", "ts"], unique=False)
 
 
 def downgrade() -> None:
 
-    with op.batch_alter_table("usage_events", schema=None) as batch_op:
-        batch_op.drop_index("ix_usage_events_account_ts")
-
     op.drop_table("usage_events")
-    with op.batch_alter_table("usage_daily_breakdown", schema=None) as batch_op:
-        batch_op.drop_index("ix_usage_daily_breakdown_account_day")
-
     op.drop_table("usage_daily_breakdown")
     op.drop_table("usage_daily")
     with op.batch_alter_table("support_tickets", schema=None) as batch_op:
