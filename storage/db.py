@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: writers of several processes fall back on busy_timeout
+    fcntl = None  # type: ignore[assignment]
 
 import orjson
 import psycopg.errors
@@ -19,10 +27,64 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_CACHE_KIB = 64 * 1024
 SQLITE_CHECKPOINT_PAGES = 16_384
 WRITE_OPTION = "steward_write"
-# SQLite has one writer at a time. Threads of one process queue on this lock, which
-# hands over at once; SQLite's own busy handler (for other processes) polls with
-# sleeps of up to 100 ms, which would leave the database idle between writers.
-_SQLITE_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+LOCK_POLL_SECONDS = 0.001
+
+
+class SqliteWriterLock:
+    """Queue SQLite writers, across threads and processes, before they begin.
+
+    SQLite has one writer at a time, and its busy handler makes a waiting writer sleep
+    for up to 100 ms between tries, leaving the database idle while requests wait.
+    Threads of one process queue on a lock that hands over at once; processes (web
+    workers, `steward import`) on an exclusive flock of a file beside the database,
+    tried every millisecond for as long as SQLite's busy timeout.
+    """
+
+    def __init__(self, database: Path | None) -> None:
+        self._thread_lock = threading.Lock()
+        self._path = database.with_name(database.name + ".writer-lock") if database else None
+        self._fd: int | None = None
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._thread_lock:
+            fd = self._file()
+            if fd is None:
+                yield
+                return
+            self._lock(fd)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _file(self) -> int | None:
+        if self._path is None or fcntl is None:
+            return None
+        if self._fd is None:
+            try:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as err:
+                raise DatabaseUnavailable(f"cannot open {self._path}: {err.strerror}") from err
+        return self._fd
+
+    def _lock(self, fd: int) -> None:
+        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise DatabaseUnavailable(
+                        "another process has held the database too long"
+                    ) from None
+                time.sleep(LOCK_POLL_SECONDS)
+
+
+_SQLITE_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, SqliteWriterLock] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class DatabaseUnavailable(Exception):
@@ -63,7 +125,9 @@ def _sqlite_engine(url: str) -> Engine:
         poolclass=sa.pool.QueuePool if ":memory:" not in url else sa.pool.StaticPool,
     )
 
-    _SQLITE_WRITE_LOCKS[engine] = threading.Lock()
+    database = engine.url.database or ""
+    on_disk = database not in ("", ":memory:") and not database.startswith("file:")
+    _SQLITE_WRITE_LOCKS[engine] = SqliteWriterLock(Path(database) if on_disk else None)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
@@ -95,8 +159,10 @@ def _sqlite_engine(url: str) -> Engine:
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """One unit of work that writes: commits on success, rolls back on any error."""
+    writer = _SQLITE_WRITE_LOCKS.get(engine)
+    queue: AbstractContextManager[None] = writer.held() if writer else nullcontext()
     with (
-        _SQLITE_WRITE_LOCKS.get(engine) or nullcontext(),
+        queue,
         translate_unavailable(),
         engine.connect().execution_options(**{WRITE_OPTION: True}) as conn,
         conn.begin(),
