@@ -83,6 +83,27 @@ def store_events(conn: Connection, rows: Sequence[EventRow], *, now: datetime) -
     return _sqlite_store(conn, rows, now=now)
 
 
+def ensure_accounts(conn: Connection, account_ids: Sequence[str], *, now: datetime) -> None:
+    """Create a placeholder account (named by its id) for every id not yet known, in id order."""
+    ids = sorted(set(account_ids))
+    if not ids:
+        return
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            "INSERT INTO accounts (id, name, is_placeholder, created_at, updated_at) "
+            "SELECT id, id, true, %s, %s FROM unnest(%s::text[]) AS t(id) ORDER BY id "
+            "ON CONFLICT (id) DO NOTHING",
+            (now, now, ids),
+        )
+        return
+    stamp = _sqlite_time(now)
+    conn.exec_driver_sql(
+        "INSERT INTO accounts (id, name, is_placeholder, created_at, updated_at) "
+        "VALUES (?, ?, 1, ?, ?) ON CONFLICT (id) DO NOTHING",
+        [(i, i, stamp, stamp) for i in ids],
+    )
+
+
 def _sqlite_time(moment: datetime) -> str:
     """The text SQLAlchemy's SQLite DateTime stores (naive UTC), so both read alike."""
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
@@ -98,12 +119,7 @@ def _sqlite_store(conn: Connection, rows: Sequence[EventRow], *, now: datetime) 
     if not new:
         return 0
     stamp = _sqlite_time(now)
-    accounts = sorted({r.account_id for r in new})
-    conn.exec_driver_sql(
-        "INSERT INTO accounts (id, name, is_placeholder, created_at, updated_at) "
-        "VALUES (?, ?, 1, ?, ?) ON CONFLICT (id) DO NOTHING",
-        [(a, a, stamp, stamp) for a in accounts],
-    )
+    ensure_accounts(conn, [r.account_id for r in new], now=now)
     before = conn.exec_driver_sql("SELECT coalesce(max(rowid), 0) FROM usage_events").scalar()
     marks = ", ".join("?" * len(EVENT_COLUMNS))
     conn.exec_driver_sql(
@@ -164,17 +180,11 @@ def _pg_store(conn: Connection, rows: Sequence[EventRow], *, now: datetime) -> i
     with raw.cursor() as cursor, cursor.copy(copy_sql) as copy:
         for r in rows:
             copy.write_row((*r[:9], _json(r.properties), now))
-    conn.exec_driver_sql(_PG_ACCOUNTS, (now, now))
+    ensure_accounts(conn, [r.account_id for r in rows], now=now)
     inserted = conn.exec_driver_sql(_PG_EVENTS).scalar()
     return int(inserted or 0)
 
 
-_PG_ACCOUNTS = """
-INSERT INTO accounts (id, name, is_placeholder, created_at, updated_at)
-SELECT DISTINCT account_id, account_id, true, %s::timestamptz, %s::timestamptz
-FROM steward_stage ORDER BY 1
-ON CONFLICT (id) DO NOTHING
-"""
 _PG_DAY = "(ts AT TIME ZONE 'UTC')::date"
 _PG_SUCCESSES = "count(*) FILTER (WHERE success), count(*) FILTER (WHERE NOT success)"
 _PG_EVENTS = f"""

@@ -77,13 +77,7 @@ def finish_delivery(
 
 def ensure_accounts(conn: Connection, account_ids: Iterable[str], *, now: datetime) -> None:
     """Create a placeholder account (named by its id) for every id not yet known."""
-    rows = [
-        {"id": i, "name": i, "is_placeholder": True, "created_at": now, "updated_at": now}
-        for i in sorted(set(account_ids))
-    ]
-    if rows:
-        stmt = upsert_statement(conn, accounts).on_conflict_do_nothing(index_elements=["id"])
-        conn.execute(stmt, rows)
+    bulk.ensure_accounts(conn, list(account_ids), now=now)
 
 
 def insert_events(conn: Connection, rows: Sequence[bulk.EventRow], *, now: datetime) -> int:
