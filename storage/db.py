@@ -27,6 +27,16 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_CACHE_KIB = 64 * 1024
 SQLITE_CHECKPOINT_PAGES = 16_384
 WRITE_OPTION = "steward_write"
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or refused the work; the caller may retry later."""
+
+
+class TransientConflict(DatabaseUnavailable):
+    """A deadlock or serialization failure: the transaction was rolled back and can be rerun."""
+
+
 LOCK_POLL_SECONDS = 0.001
 
 
@@ -66,6 +76,7 @@ class SqliteWriterLock:
                 self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
             except OSError as err:
                 raise DatabaseUnavailable(f"cannot open {self._path}: {err.strerror}") from err
+            weakref.finalize(self, os.close, self._fd)
         return self._fd
 
     def _lock(self, fd: int) -> None:
@@ -85,14 +96,6 @@ class SqliteWriterLock:
 _SQLITE_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, SqliteWriterLock] = (
     weakref.WeakKeyDictionary()
 )
-
-
-class DatabaseUnavailable(Exception):
-    """The database cannot be reached or refused the work; the caller may retry later."""
-
-
-class TransientConflict(DatabaseUnavailable):
-    """A deadlock or serialization failure: the transaction was rolled back and can be rerun."""
 
 
 def _json_dumps(value: Any) -> str:
