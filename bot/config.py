@@ -23,7 +23,7 @@ from pydantic_settings import (
 )
 
 DEFAULT_DATABASE_URL = "sqlite:///steward.db"
-PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "password", "token", "xxx"}
+MIN_TOKEN_LENGTH = 16  # longer than any placeholder ("changeme", "secret", ...)
 
 
 def _env(*names: str) -> AliasChoices:
@@ -112,9 +112,9 @@ class Settings(BaseSettings):
     def _check_api_tokens(cls, value: list[SecretStr]) -> list[SecretStr]:
         for token in value:
             raw = token.get_secret_value()
-            if raw.lower() in PLACEHOLDER_SECRETS or len(raw) < 16:
+            if len(raw) < MIN_TOKEN_LENGTH:
                 raise ValueError(
-                    "each token must be at least 16 characters and not a placeholder "
+                    f"each token must be at least {MIN_TOKEN_LENGTH} characters "
                     "(try: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
                 )
         return value
