@@ -44,13 +44,17 @@ def _setup_logging(level: str) -> None:
     )
 
 
+def _unreachable(exc: DatabaseUnavailable) -> typer.Exit:
+    err.print(f"Cannot reach the database: {exc}", style="red", markup=False)
+    return typer.Exit(1)
+
+
 def _ensure_schema(services: Services) -> None:
     """Bring SQLite up to date on start; on PostgreSQL, refuse to run on an old schema."""
     try:
         waiting = migrations.pending(services.engine)
     except DatabaseUnavailable as exc:
-        err.print(f"[red]Cannot reach the database: {exc}[/red]")
-        raise typer.Exit(1) from None
+        raise _unreachable(exc) from None
     if not waiting:
         return
     if services.settings.is_sqlite:
@@ -120,8 +124,7 @@ def migrate() -> None:
         waiting = migrations.pending(services.engine)
         migrations.upgrade(services.engine)
     except DatabaseUnavailable as exc:
-        err.print(f"[red]Cannot reach the database: {exc}[/red]")
-        raise typer.Exit(1) from None
+        raise _unreachable(exc) from None
     if waiting:
         out.print(f"Applied {len(waiting)} migration(s): {', '.join(waiting)}.")
     else:
