@@ -18,7 +18,7 @@ import uvicorn
 from sqlalchemy.engine import Engine, make_url
 
 from bot.app import Services, build_services
-from bot.config import Settings, load_settings, normalise_database_url
+from bot.config import IngestLimits, Settings, load_settings, normalise_database_url
 from bot.web import create_app
 from storage import migrate, tables
 from storage.db import make_engine
@@ -84,6 +84,7 @@ def settings(database_url: str) -> Settings:
         database_url=database_url,
         webhook_secrets=[TEST_SECRET, ROTATED_SECRET],
         api_tokens=[TEST_TOKEN],
+        ingest=IngestLimits(),  # the documented defaults, whatever a local steward.toml says
     )
 
 
