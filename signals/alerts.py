@@ -1,0 +1,113 @@
+"""Alerts: conditions that appear (or clear) between two evaluations of an account."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+
+from signals.config import AlertRules
+from signals.features import AccountFeatures
+from signals.series import pct
+
+KINDS: dict[str, tuple[str, str, str]] = {
+    # kind: (severity, owner role, title)
+    "health_drop": ("high", "csm", "Health dropped"),
+    "usage_drop": ("high", "csm", "Usage dropped"),
+    "inactive": ("high", "csm", "No meaningful usage"),
+    "bill_shock": ("medium", "csm", "Bill-shock risk"),
+    "commit_early": ("medium", "ae", "Commit runs out early"),
+    "commit_under_use": ("medium", "csm", "Commit under-used"),
+    "new_use_case": ("info", "ae", "New use case"),
+    "ttv_missed": ("medium", "csm", "Time to value missed"),
+    "tier_change": ("info", "csm", "Tier changed"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One condition that appeared (or, when ``resolved``, cleared) for an account."""
+
+    account_id: str
+    day: date
+    kind: str
+    key: str  # the flag, e.g. "new_use_case:voice"; unique per account and condition
+    severity: str
+    owner: str | None  # the CSM, or the AE for expansion signals
+    owner_role: str
+    title: str
+    evidence: str
+    resolved: bool = False
+
+
+def flags(
+    f: AccountFeatures, score: float, week_ago: float | None, rules: AlertRules
+) -> dict[str, str]:
+    """The conditions in force for an account today, each with its evidence."""
+    out: dict[str, str] = {}
+    c = f.consumption
+    if week_ago is not None and week_ago - score >= rules.health_drop_points:
+        out["health_drop"] = f"Health {week_ago:.0f} -> {score:.0f} in a week."
+    if c.trend is not None and c.trend <= math.log(1 - rules.usage_drop_fraction):
+        out["usage_drop"] = c.explain()
+    days = c.days_since_meaningful
+    if days is not None and days >= rules.inactive_days:
+        out["inactive"] = f"No meaningful usage for {days} days (last {c.last_usage})."
+    if f.spend is not None and f.spend.bill_shock:
+        out["bill_shock"] = f.spend.explain()
+    if f.commit is not None and f.commit.status == "early":
+        out["commit_early"] = f.commit.explain()
+    if f.commit is not None and f.commit.status == "under_use":
+        out["commit_under_use"] = f.commit.explain()
+    for name, first in f.adoption.new_features + f.adoption.new_teams:
+        out[f"new_use_case:{name}"] = f"{name} first used on {first}; {_growth(f)}"
+    fv = f.ttv.first_value
+    if fv is not None and fv.reached is None and fv.missed:
+        out["ttv_missed"] = fv.explain()
+    return out
+
+
+def _growth(f: AccountFeatures) -> str:
+    trend = f.consumption.trend
+    return f"usage {pct(trend)} on the month before." if trend is not None else "a new account."
+
+
+def transitions(
+    f: AccountFeatures,
+    now: Mapping[str, str],
+    before: Iterable[str] | None,
+    tier_change: str | None = None,
+) -> list[Alert]:
+    """Alerts for flags that appeared since the last evaluation, and for those that cleared.
+
+    With no earlier evaluation, every flag in force is new.
+    """
+    previous = set(before or ())
+    out = [_alert(f, key, evidence) for key, evidence in sorted(now.items()) if key not in previous]
+    out += [
+        _alert(f, key, "The condition has cleared.", resolved=True)
+        for key in sorted(previous - set(now))
+        if before is not None
+    ]
+    if tier_change:
+        out.append(_alert(f, "tier_change", tier_change))
+    return out
+
+
+def _alert(f: AccountFeatures, key: str, evidence: str, *, resolved: bool = False) -> Alert:
+    kind = key.split(":", 1)[0]
+    severity, role, title = KINDS[kind]
+    owner = f.account.ae if role == "ae" and f.account.ae else f.account.csm
+    return Alert(
+        account_id=f.account.id,
+        day=f.as_of,
+        kind=kind,
+        key=key,
+        severity="info" if resolved else severity,
+        owner=owner,
+        owner_role="ae" if role == "ae" and f.account.ae else "csm",
+        title=("Resolved: " if resolved else "") + title,
+        evidence=evidence,
+        resolved=resolved,
+    )

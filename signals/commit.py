@@ -1,0 +1,292 @@
+"""Commit and spend: burndown, exhaustion forecast, month-end projection and bill shock."""
+
+from __future__ import annotations
+
+import calendar
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from signals.config import AlertRules
+from signals.model import ContractTerms, MetricSeries
+from signals.series import days_back, dense, window_sum
+
+MIN_DAYS_FOR_UNDER_USE = 14
+BASELINE_MONTH_DAYS = 90
+
+
+def contract_in_force(contracts: Sequence[ContractTerms], as_of: date) -> ContractTerms | None:
+    """The contract covering as_of (the latest started, if several), else the last one ended."""
+    started = [c for c in contracts if c.start <= as_of]
+    current = [c for c in started if as_of <= c.end]
+    if current:
+        return max(current, key=lambda c: (c.start, c.id))
+    return max(started, key=lambda c: (c.end, c.id)) if started else None
+
+
+def spend_between(
+    metrics: Sequence[MetricSeries], prices: Mapping[str, float], first: date, last: date
+) -> float:
+    """Money spent on days first..last at the given unit prices."""
+    return sum(
+        prices.get(m.metric, 0.0) * window_sum(m.days, m.quantity, first, last) for m in metrics
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CommitForecast:
+    """Where a commit stands on as_of, and when it runs out at the current burn."""
+
+    contract_id: str
+    start: date
+    end: date
+    committed: float
+    currency: str
+    consumed: float
+    elapsed_fraction: float
+    daily_burn: float  # average spend per day over the last 28 days of the term
+    burn_range: tuple[float, float]  # slowest and fastest of the 7/28/56-day burns
+    exhaustion_date: date | None  # None when nothing is being spent
+    exhaustion_range: tuple[date | None, date | None]  # at the fastest and slowest burn
+    projected_utilization: float  # at term end, at the current burn
+    status: str  # exhausted | early | on_track | under_use | ended | no_prices | no_commit
+
+    @property
+    def utilization(self) -> float:
+        """Share of the commit consumed so far."""
+        return self.consumed / self.committed if self.committed > 0 else 0.0
+
+    @property
+    def remaining(self) -> float:
+        """Commit left to consume."""
+        return max(0.0, self.committed - self.consumed)
+
+    @property
+    def days_early(self) -> int | None:
+        """Days between the forecast exhaustion and the term end (positive: runs out early)."""
+        if self.exhaustion_date is None:
+            return None
+        return (self.end - self.exhaustion_date).days
+
+    def explain(self) -> str:
+        """Where the commit stands, in one or two sentences."""
+        money = _money(self.currency)
+        head = (
+            f"{self.utilization:.0%} of the {money(self.committed)} commit used with "
+            f"{self.elapsed_fraction:.0%} of the term gone ({self.start} to {self.end})."
+        )
+        if self.status == "no_prices":
+            return head + " No unit prices on the contract, so spend cannot be measured."
+        if self.status == "no_commit":
+            return f"Contract {self.contract_id} has no committed amount to burn down."
+        if self.status == "ended":
+            return head + " The term has ended."
+        if self.status == "exhausted":
+            return head + " The commit is used up."
+        if self.exhaustion_date is None:
+            return head + " Nothing is being spent: the commit will not be used."
+        lo, hi = self.exhaustion_range
+        when = f"runs out on {self.exhaustion_date}"
+        if lo and hi and lo != hi:
+            when += f" (between {lo} and {hi})"
+        tail = {
+            "early": f", {self.days_early} days before the term ends: an expansion conversation.",
+            "under_use": f"; only {self.projected_utilization:.0%} of it would be used by "
+            "term end: an adoption risk.",
+        }.get(self.status, ", on track for the term.")
+        return f"{head} At {money(self.daily_burn)}/day it {when}{tail}"
+
+
+def commit_forecast(
+    metrics: Sequence[MetricSeries],
+    contracts: Sequence[ContractTerms],
+    as_of: date,
+    rules: AlertRules,
+) -> CommitForecast | None:
+    """Burn down the contract in force on as_of; None without any contract started by then."""
+    contract = contract_in_force(contracts, as_of)
+    if contract is None:
+        return None
+    last = min(as_of, contract.end)
+    term_days = (contract.end - contract.start).days + 1
+    elapsed = (last - contract.start).days + 1
+    consumed = spend_between(metrics, contract.unit_prices, contract.start, last)
+    burns = _burns(metrics, contract, last, elapsed)
+    burn = burns[1]
+    status, exhaustion, ex_range, projected = _project(
+        contract, consumed, burn, (min(burns), max(burns)), last, rules, elapsed
+    )
+    if as_of > contract.end:
+        status = "exhausted" if consumed >= contract.committed_amount > 0 else "ended"
+    return CommitForecast(
+        contract_id=contract.id,
+        start=contract.start,
+        end=contract.end,
+        committed=contract.committed_amount,
+        currency=contract.currency,
+        consumed=consumed,
+        elapsed_fraction=min(1.0, elapsed / term_days),
+        daily_burn=burn,
+        burn_range=(min(burns), max(burns)),
+        exhaustion_date=exhaustion,
+        exhaustion_range=ex_range,
+        projected_utilization=projected,
+        status=status,
+    )
+
+
+def _burns(
+    metrics: Sequence[MetricSeries], contract: ContractTerms, last: date, elapsed: int
+) -> tuple[float, float, float]:
+    """Average daily spend over the last 7, 28 and 56 days of the term so far."""
+    out = []
+    for n in (7, 28, 56):
+        days = min(n, elapsed)
+        out.append(spend_between(metrics, contract.unit_prices, days_back(last, days), last) / days)
+    return out[0], out[1], out[2]
+
+
+def _project(
+    contract: ContractTerms,
+    consumed: float,
+    burn: float,
+    burn_range: tuple[float, float],
+    last: date,
+    rules: AlertRules,
+    elapsed: int,
+) -> tuple[str, date | None, tuple[date | None, date | None], float]:
+    committed = contract.committed_amount
+    if committed <= 0:
+        return "no_commit", None, (None, None), 0.0
+    if not any(p > 0 for p in contract.unit_prices.values()):
+        return "no_prices", None, (None, None), 0.0
+    days_left = (contract.end - last).days
+    projected = (consumed + burn * days_left) / committed
+    if consumed >= committed:
+        return "exhausted", last, (last, last), projected
+    remaining = committed - consumed
+    exhaustion = _run_out(last, remaining, burn)
+    ex_range = (_run_out(last, remaining, burn_range[1]), _run_out(last, remaining, burn_range[0]))
+    early_by = rules.early_exhaustion_days
+    if exhaustion is not None and exhaustion <= contract.end - timedelta(days=early_by):
+        status = "early"
+    elif projected < rules.under_use_fraction and elapsed >= MIN_DAYS_FOR_UNDER_USE:
+        status = "under_use"
+    else:
+        status = "on_track"
+    return status, exhaustion, ex_range, projected
+
+
+def _run_out(last: date, remaining: float, burn: float) -> date | None:
+    if burn <= 0:
+        return None
+    days = math.ceil(remaining / burn)
+    return last + timedelta(days=days) if days < 365 * 50 else None
+
+
+def burndown(
+    metrics: Sequence[MetricSeries], contract: ContractTerms, as_of: date
+) -> list[tuple[date, float]]:
+    """Commit remaining at the end of each day of the term up to as_of (for charts)."""
+    last = min(as_of, contract.end)
+    if last < contract.start:
+        return []
+    daily = [0.0] * ((last - contract.start).days + 1)
+    for m in metrics:
+        price = contract.unit_prices.get(m.metric, 0.0)
+        for i, q in enumerate(dense(m.days, m.quantity, contract.start, last)):
+            daily[i] += q * price
+    remaining, points = contract.committed_amount, []
+    for i, spent in enumerate(daily):
+        remaining -= spent
+        points.append((contract.start + timedelta(days=i), remaining))
+    return points
+
+
+@dataclass(frozen=True, slots=True)
+class SpendProjection:
+    """This calendar month's spend, projected to month end, against budget and baseline."""
+
+    month: date  # the first day of the month
+    spent: float
+    projected: float
+    daily_rate: float  # the last 7 days' average, used for the rest of the month
+    budget: float | None
+    baseline: float | None  # a usual month: the trailing 90 days scaled to this month
+    currency: str
+    bill_shock: bool
+
+    @property
+    def vs_budget(self) -> float | None:
+        """Projection over budget (1.2 = 20% over)."""
+        return self.projected / self.budget if self.budget else None
+
+    @property
+    def vs_baseline(self) -> float | None:
+        """Projection over the usual month."""
+        return self.projected / self.baseline if self.baseline else None
+
+    def explain(self) -> str:
+        """The projection in one sentence."""
+        money = _money(self.currency)
+        text = (
+            f"{self.month:%B} spend so far {money(self.spent)}; at {money(self.daily_rate)}/day "
+            f"the month ends near {money(self.projected)}"
+        )
+        if self.vs_baseline is not None and self.baseline:
+            text += f", {self.vs_baseline:.1f}x a usual month ({money(self.baseline)})"
+        if self.vs_budget is not None and self.budget:
+            text += f", {self.vs_budget:.0%} of the {money(self.budget)} budget"
+        return text + ("; bill-shock risk." if self.bill_shock else ".")
+
+
+def spend_projection(
+    metrics: Sequence[MetricSeries],
+    contracts: Sequence[ContractTerms],
+    as_of: date,
+    rules: AlertRules,
+) -> SpendProjection | None:
+    """Project this month's spend; None when no contract gives prices."""
+    contract = contract_in_force(contracts, as_of)
+    if contract is None or not any(p > 0 for p in contract.unit_prices.values()):
+        return None
+    prices = contract.unit_prices
+    month = as_of.replace(day=1)
+    month_days = calendar.monthrange(as_of.year, as_of.month)[1]
+    spent = spend_between(metrics, prices, month, as_of)
+    rate = spend_between(metrics, prices, days_back(as_of, 7), as_of) / 7
+    projected = spent + rate * (month_days - as_of.day)
+    history = spend_between(
+        metrics, prices, month - timedelta(days=BASELINE_MONTH_DAYS), month - timedelta(days=1)
+    )
+    baseline = history / BASELINE_MONTH_DAYS * month_days if history > 0 else None
+    budget = contract.monthly_budget
+    over_baseline = baseline is not None and projected >= rules.bill_shock_ratio * baseline
+    over_budget = budget is not None and budget > 0 and projected > budget
+    return SpendProjection(
+        month=month,
+        spent=spent,
+        projected=projected,
+        daily_rate=rate,
+        budget=budget,
+        baseline=baseline,
+        currency=contract.currency,
+        bill_shock=over_baseline or over_budget,
+    )
+
+
+def _money(currency: str) -> _Money:
+    return _Money(currency)
+
+
+class _Money:
+    """Formats amounts for sentences: '$12,400' or '12,400 EUR'."""
+
+    def __init__(self, currency: str) -> None:
+        self.currency = currency
+
+    def __call__(self, amount: float) -> str:
+        if self.currency == "USD":
+            return f"${amount:,.0f}" if abs(amount) >= 100 else f"${amount:,.2f}"
+        return f"{amount:,.0f} {self.currency}"

@@ -1,0 +1,203 @@
+"""Score a whole book for one day: peers, health, risks, tiers and alerts, explained."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from signals.alerts import Alert, flags, transitions
+from signals.config import ScoringConfig
+from signals.consumption import percentile_rank
+from signals.features import AccountFeatures
+from signals.health import Health, Mover, health, movers
+from signals.model import Snapshot
+from signals.risk import RiskScore, feature_vector, predict
+from signals.tiers import TierDecision, TierState, decide_tier
+
+MIN_PEERS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSignals:
+    """Everything Steward says about one account on one day."""
+
+    features: AccountFeatures
+    health: Health
+    churn: RiskScore
+    expansion: RiskScore
+    tier: TierDecision
+    flags: Mapping[str, str]
+    alerts: tuple[Alert, ...]
+    week_ago: float | None
+    movers: tuple[Mover, ...]
+
+    @property
+    def account_id(self) -> str:
+        """The account's id."""
+        return self.features.account.id
+
+    @property
+    def change(self) -> float | None:
+        """Points gained (or lost) since the evaluation a week earlier."""
+        return None if self.week_ago is None else round(self.health.score - self.week_ago, 1)
+
+    def reasons(self, n: int = 3) -> list[str]:
+        """The sentences that best explain the score: what pulls it down, then what holds it up."""
+        risks = [f"{c.label}: {c.detail}" for c in self.health.risks(n)]
+        strengths = [f"{c.label}: {c.detail}" for c in self.health.strengths(n)]
+        return (risks + strengths)[:n]
+
+
+def peer_percentiles(features: Sequence[AccountFeatures]) -> list[float | None]:
+    """Each account's usage standing within its segment (None with too few peers)."""
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, f in enumerate(features):
+        if f.consumption.first_usage is not None:
+            groups[f.account.segment or ""].append(i)
+    out: list[float | None] = [None] * len(features)
+    for members in groups.values():
+        if len(members) < MIN_PEERS:
+            continue
+        by_spend = sum(1 for i in members if features[i].consumption.recent_spend > 0)
+        use_spend = by_spend >= 0.8 * len(members)
+        volume = [_volume(features[i], use_spend) for i in members]
+        ordered = sorted(volume)
+        for i, v in zip(members, volume, strict=True):
+            out[i] = percentile_rank(v, ordered)
+    return out
+
+
+def _volume(f: AccountFeatures, use_spend: bool) -> float:
+    return f.consumption.recent_spend if use_spend else float(f.consumption.recent_events)
+
+
+def score_book(
+    features: Sequence[AccountFeatures],
+    config: ScoringConfig,
+    *,
+    previous: Mapping[str, Snapshot] | None = None,
+    week_ago: Mapping[str, Snapshot] | None = None,
+) -> list[AccountSignals]:
+    """Score every account of a book for the same day.
+
+    Args:
+        features: per-account features, all for the same as_of day.
+        config: weights, thresholds and models.
+        previous: each account's latest earlier snapshot (tiers and alerts build on it).
+        week_ago: each account's snapshot from a week earlier (for the change and movers).
+    """
+    previous = previous or {}
+    week_ago = week_ago or {}
+    peers = peer_percentiles(features)
+    return [
+        score_account(
+            f.with_peer(p), config, previous.get(f.account.id), week_ago.get(f.account.id)
+        )
+        for f, p in zip(features, peers, strict=True)
+    ]
+
+
+def score_account(
+    f: AccountFeatures,
+    config: ScoringConfig,
+    previous: Snapshot | None = None,
+    week_ago: Snapshot | None = None,
+) -> AccountSignals:
+    """Score one account whose peer standing is known."""
+    h = health(f, config)
+    vector = feature_vector(f)
+    prior = tier_state(previous)
+    tier = decide_tier(
+        value=f.annual_value, health=h.score, as_of=f.as_of, previous=prior, rules=config.tiers
+    )
+    before = week_ago.score if week_ago else None
+    now = flags(f, h.score, before, config.alerts)
+    tier_text = None
+    if tier.changed:
+        tier_text = f"{tier.previous} -> {tier.state.tier}: {tier.reason}."
+    alerts = transitions(f, now, previous.flags if previous else None, tier_text)
+    moved = movers(h, week_ago.components) if week_ago else []
+    return AccountSignals(
+        features=f,
+        health=h,
+        churn=predict(config.churn_model, vector),
+        expansion=predict(config.expansion_model, vector),
+        tier=tier,
+        flags=now,
+        alerts=tuple(alerts),
+        week_ago=before,
+        movers=tuple(moved),
+    )
+
+
+def tier_state(snapshot: Snapshot | None) -> TierState | None:
+    """The tier state an earlier snapshot recorded."""
+    if snapshot is None:
+        return None
+    detail = snapshot.detail.get("tier")
+    info: Mapping[str, Any] = detail if isinstance(detail, Mapping) else {}
+    healthy = info.get("healthy_since")
+    return TierState(
+        tier=snapshot.tier,
+        since=snapshot.tier_since,
+        value_tier=str(info.get("value_tier", snapshot.tier)),
+        escalated=bool(info.get("escalated", False)),
+        healthy_since=date.fromisoformat(healthy) if isinstance(healthy, str) else None,
+    )
+
+
+def to_snapshot(s: AccountSignals) -> Snapshot:
+    """What is stored of an evaluation: figures, flags, reasons and the explanation."""
+    f, state = s.features, s.tier.state
+    return Snapshot(
+        account_id=s.account_id,
+        day=f.as_of,
+        score=s.health.score,
+        band=s.health.band,
+        churn_risk=round(s.churn.probability, 4),
+        expansion_likelihood=round(s.expansion.probability, 4),
+        tier=state.tier,
+        tier_since=state.since,
+        exhaustion_date=f.commit.exhaustion_date if f.commit else None,
+        projected_month_spend=round(f.spend.projected, 2) if f.spend else None,
+        components={c.name: _round(c.score) for c in s.health.components},
+        flags=tuple(sorted(s.flags)),
+        reasons=tuple(s.reasons()),
+        detail=_detail(s),
+    )
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def _detail(s: AccountSignals) -> dict[str, object]:
+    f, state = s.features, s.tier.state
+    return {
+        "components": [
+            {
+                "name": c.name,
+                "score": _round(c.score),
+                "weight": round(c.weight, 3),
+                "why": c.detail,
+            }
+            for c in s.health.components
+        ],
+        "churn_drivers": s.churn.top(5),
+        "expansion_drivers": s.expansion.top(5),
+        "commit": f.commit.explain() if f.commit else None,
+        "spend": f.spend.explain() if f.spend else None,
+        "time_to_value": [m.explain() for m in f.ttv.milestones],
+        "value": f.value.explain(),
+        "movers": [m.words() for m in s.movers],
+        "flags": dict(s.flags),
+        "tier": {
+            "value_tier": state.value_tier,
+            "escalated": state.escalated,
+            "healthy_since": state.healthy_since.isoformat() if state.healthy_since else None,
+            "reason": s.tier.reason,
+        },
+    }

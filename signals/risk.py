@@ -1,0 +1,112 @@
+"""Churn risk and expansion likelihood: explainable logistic models over named features."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from signals.features import AccountFeatures
+
+METRIC_PREFIX = "metric:"
+
+FEATURE_LABELS: dict[str, tuple[str, str]] = {
+    # name: (what a rise means, what a fall means) in words a CSM would use
+    "trend": ("usage is growing", "usage is falling"),
+    "short_trend": ("the last week is above the month", "the last week is below the month"),
+    "inactive_days": ("days without meaningful usage", "recent meaningful usage"),
+    "breadth_trend": ("more users, features and teams", "fewer users, features and teams"),
+    "stickiness": ("users come back often (DAU/MAU)", "users rarely come back (DAU/MAU)"),
+    "commit_gap": ("on course to use more than the commit", "on course to under-use the commit"),
+    "support_load": ("heavy support load", "light support load"),
+    "low_csat": ("low satisfaction on recent tickets", "good satisfaction on recent tickets"),
+    "success_rate": ("a high success rate", "a low success rate"),
+    "volatility": ("erratic week-to-week usage", "steady week-to-week usage"),
+    "peer": ("uses more than segment peers", "uses less than segment peers"),
+    "tenure": ("a long-standing customer", "a new customer"),
+    "new_use_case": ("a new use case or team", "no new use case"),
+}
+
+
+def feature_vector(f: AccountFeatures) -> dict[str, float]:
+    """The named, scaled inputs of the risk models (0 means typical or unknown)."""
+    c, a, s = f.consumption, f.adoption, f.support
+    inactive = c.days_since_meaningful
+    stickiness = a.stickiness
+    rate = f.value.success_rate
+    vector = {
+        "trend": c.trend or 0.0,
+        "short_trend": c.short_trend or 0.0,
+        "inactive_days": math.log1p(inactive if inactive is not None else 90) - 1.0,
+        "breadth_trend": a.breadth_trend or 0.0,
+        "stickiness": 5 * (stickiness - 0.2) if stickiness is not None else 0.0,
+        "commit_gap": _commit_gap(f),
+        "support_load": math.log1p(s.load),
+        "low_csat": 1.0 if s.low_csat else 0.0,
+        "success_rate": 5 * (rate - 0.85) if rate is not None else 0.0,
+        "volatility": min(3.0, c.volatility or 0.0),
+        "peer": 2 * (f.peer_percentile - 0.5) if f.peer_percentile is not None else 0.0,
+        "tenure": math.log1p(c.history_days / 30) - 1.0,
+        "new_use_case": 1.0 if a.new_features or a.new_teams else 0.0,
+    }
+    for m in c.metrics:
+        vector[METRIC_PREFIX + m.metric] = m.log_ratio
+    return vector
+
+
+def _commit_gap(f: AccountFeatures) -> float:
+    fc = f.commit
+    if fc is None or fc.status in ("ended", "no_prices", "no_commit"):
+        return 0.0
+    return max(-1.0, min(1.0, fc.projected_utilization - 1.0))
+
+
+@dataclass(frozen=True, slots=True)
+class Driver:
+    """One feature's push on a risk, in log-odds, with its words."""
+
+    feature: str
+    value: float
+    contribution: float
+
+    def words(self) -> str:
+        """What this driver means, e.g. 'usage is falling'."""
+        if self.feature.startswith(METRIC_PREFIX):
+            metric = self.feature.removeprefix(METRIC_PREFIX)
+            return f"{metric} {'rising' if self.value > 0 else 'falling'}"
+        rise, fall = FEATURE_LABELS.get(self.feature, (self.feature, self.feature))
+        return rise if self.value > 0 else fall
+
+
+@dataclass(frozen=True, slots=True)
+class RiskScore:
+    """A probability-like figure with the drivers behind it, strongest first."""
+
+    probability: float
+    drivers: tuple[Driver, ...]
+
+    def top(self, n: int = 3) -> list[str]:
+        """The drivers that raise it most, in words."""
+        return [d.words() for d in self.drivers if d.contribution > 0.05][:n]
+
+
+def predict(model: Mapping[str, float], vector: Mapping[str, float]) -> RiskScore:
+    """Apply a logistic model to a feature vector."""
+    logit = model.get("intercept", 0.0)
+    drivers = []
+    for name, coef in model.items():
+        if name == "intercept" or not coef:
+            continue
+        value = vector.get(name, 0.0)
+        logit += coef * value
+        if value:
+            drivers.append(Driver(name, value, coef * value))
+    drivers.sort(key=lambda d: (-d.contribution, d.feature))
+    return RiskScore(_sigmoid(logit), tuple(drivers))
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
