@@ -1,0 +1,188 @@
+"""Backtests: what happened after a cut-off, and how well scores ranked it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from signals.commit import contract_in_force
+from signals.model import AccountData, MetricSeries
+from signals.series import days_back, window_sum
+
+OUTCOME_WINDOW = 28
+CHURN_RATIO = 0.3  # the horizon's last 28 days at or below 30% of the 28 days before the cut-off
+EXPAND_RATIO = 1.5  # ... or at or above 150%
+QUIET_DAYS = 14  # no usage at all in the horizon's last 14 days is churn too
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What an account did in the horizon after a cut-off."""
+
+    eligible: bool  # active before the cut-off for at least a window, so it can churn or grow
+    churned: bool
+    expanded: bool
+    before: float  # usage measure over the 28 days to the cut-off
+    after: float  # ... over the horizon's last 28 days
+    measure: str  # "spend" or "events"
+
+
+def usage_measure(data: AccountData, as_of: date) -> tuple[str, Callable[[date, date], float]]:
+    """Spend when the contract in force prices every metric, else the count of events."""
+    contract = contract_in_force(data.contracts, as_of)
+    prices = contract.unit_prices if contract else {}
+    metrics = data.metrics
+    if metrics and all(prices.get(m.metric, 0.0) > 0 for m in metrics):
+
+        def spend(first: date, last: date) -> float:
+            return sum(
+                prices[m.metric] * window_sum(m.days, m.quantity, first, last) for m in metrics
+            )
+
+        return "spend", spend
+
+    def events(first: date, last: date) -> float:
+        return sum(window_sum(m.days, m.events, first, last) for m in metrics)
+
+    return "events", events
+
+
+def outcome(data: AccountData, as_of: date, horizon_days: int) -> Outcome:
+    """Label an account: churned, expanded or neither, over the horizon after as_of.
+
+    Churned: the horizon's last 28 days hold at most 30% of the usage of the 28
+    days before the cut-off, or nothing at all in its last 14 days, or the CRM
+    marks it churned within the horizon. Expanded: those 28 days hold at least
+    150% of it. Only accounts with usage in the 28 days before the cut-off, and
+    some before that, are eligible.
+    """
+    name, measure = usage_measure(data, as_of)
+    before = measure(days_back(as_of, OUTCOME_WINDOW), as_of)
+    end = as_of + timedelta(days=horizon_days)
+    after = measure(days_back(end, OUTCOME_WINDOW), end)
+    first_use = min((m.days[0] for m in data.metrics if m.days), default=None)
+    eligible = (
+        before > 0
+        and first_use is not None
+        and first_use <= as_of - timedelta(days=OUTCOME_WINDOW)
+        and (data.account.churned_date is None or data.account.churned_date > as_of)
+    )
+    quiet = measure(days_back(end, QUIET_DAYS), end) <= 0
+    crm_churn = data.account.churned_date is not None and as_of < data.account.churned_date <= end
+    churned = eligible and (after <= CHURN_RATIO * before or quiet or crm_churn)
+    expanded = eligible and not churned and after >= EXPAND_RATIO * before
+    return Outcome(eligible, churned, expanded, before, after, name)
+
+
+@dataclass(frozen=True, slots=True)
+class Baselines:
+    """Simple predictors a CS team could compute by hand, for comparison."""
+
+    days_since_last_use: float
+    volume_28d: float
+    trend_28d: float  # log ratio of the last 28 days to the 28 before
+
+
+def baselines(data: AccountData, as_of: date) -> Baselines:
+    """The simple predictors, from the same usage measure as the outcome."""
+    _, measure = usage_measure(data, as_of)
+    recent = measure(days_back(as_of, 28), as_of)
+    prior = measure(days_back(as_of - timedelta(days=28), 28), as_of - timedelta(days=28))
+    return Baselines(
+        days_since_last_use=float(_days_since_last(data.metrics, as_of)),
+        volume_28d=recent,
+        trend_28d=math.log((recent + 1.0) / (prior + 1.0)),
+    )
+
+
+def _days_since_last(metrics: Sequence[MetricSeries], as_of: date) -> int:
+    best: date | None = None
+    for m in metrics:
+        for day in reversed(m.days):
+            if day <= as_of:
+                best = day if best is None or day > best else best
+                break
+    return (as_of - best).days if best else 10_000
+
+
+def roc_auc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:
+    """Area under the ROC curve (ties count half); None when only one class is present."""
+    pos = sum(1 for y in labels if y)
+    neg = len(labels) - pos
+    if not pos or not neg:
+        return None
+    order = sorted(range(len(scores)), key=lambda i: scores[i])
+    ranks = [0.0] * len(scores)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and scores[order[j + 1]] == scores[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    rank_sum = sum(r for r, y in zip(ranks, labels, strict=True) if y)
+    return (rank_sum - pos * (pos + 1) / 2) / (pos * neg)
+
+
+@dataclass(frozen=True, slots=True)
+class Decile:
+    """One tenth of the accounts, highest scores first."""
+
+    decile: int
+    accounts: int
+    positives: int
+    rate: float
+    lift: float
+
+
+def lift_by_decile(scores: Sequence[float], labels: Sequence[bool], bins: int = 10) -> list[Decile]:
+    """Outcome rate per decile of score (1 = highest scores) over the overall rate."""
+    n = len(scores)
+    if not n:
+        return []
+    base = sum(labels) / n
+    order = sorted(range(n), key=lambda i: (-scores[i], i))
+    out = []
+    for b in range(bins):
+        members = order[b * n // bins : (b + 1) * n // bins]
+        if not members:
+            continue
+        positives = sum(1 for i in members if labels[i])
+        rate = positives / len(members)
+        out.append(Decile(b + 1, len(members), positives, rate, rate / base if base else 0.0))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class PredictorResult:
+    """How one predictor ranked one outcome."""
+
+    target: str  # "churn" or "expansion"
+    predictor: str
+    auc: float | None
+    top_decile_lift: float | None
+    is_model: bool
+
+
+def compare(
+    target: str,
+    labels: Sequence[bool],
+    predictors: Sequence[tuple[str, Sequence[float], bool]],
+) -> list[PredictorResult]:
+    """AUC and top-decile lift of each (name, scores, is_model) for one outcome."""
+    out = []
+    for name, scores, is_model in predictors:
+        deciles = lift_by_decile(scores, labels)
+        out.append(
+            PredictorResult(
+                target=target,
+                predictor=name,
+                auc=roc_auc(scores, labels),
+                top_decile_lift=deciles[0].lift if deciles else None,
+                is_model=is_model,
+            )
+        )
+    return out

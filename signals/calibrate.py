@@ -1,0 +1,113 @@
+"""Fit the risk models and health weights to a book's own outcomes (regularised logistic)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from signals.config import COMPONENTS
+from signals.risk import METRIC_PREFIX
+
+Array = npt.NDArray[np.float64]
+MIN_POSITIVES = 5
+METRIC_SIGNAL = 0.15  # a metric's standardised churn coefficient above this flips its weight
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingRow:
+    """One account at one training cut-off: its features and what happened next."""
+
+    vector: Mapping[str, float]
+    components: Mapping[str, float | None]
+    churned: bool
+    expanded: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Fitted:
+    """A fitted model: intercept and coefficients in the features' own units."""
+
+    coefficients: dict[str, float]
+    positives: int
+    rows: int
+
+
+def fit_logistic(x: Array, y: Array, l2: float = 1.0, iterations: int = 50) -> Array:
+    """L2-regularised logistic regression by Newton's method; column 0 is the intercept."""
+    w = np.zeros(x.shape[1])
+    penalty = np.full(x.shape[1], l2)
+    penalty[0] = 0.0
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -30, 30)))
+        grad = x.T @ (p - y) + penalty * w
+        hess = (x * (p * (1 - p))[:, None]).T @ x + np.diag(penalty) + 1e-9 * np.eye(x.shape[1])
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if float(np.max(np.abs(step))) < 1e-8:
+            break
+    return w
+
+
+def fit_model(rows: Sequence[TrainingRow], target: str, names: Sequence[str]) -> Fitted | None:
+    """Fit one outcome ("churned" or "expanded") on the named features; None if too few cases."""
+    y = np.array([1.0 if getattr(r, target) else 0.0 for r in rows])
+    positives = int(y.sum())
+    if positives < MIN_POSITIVES or len(rows) - positives < MIN_POSITIVES:
+        return None
+    raw = np.array([[r.vector.get(n, 0.0) for n in names] for r in rows], dtype=np.float64)
+    mean, std = raw.mean(axis=0), raw.std(axis=0)
+    std[std < 1e-9] = 1.0
+    x = np.hstack([np.ones((len(rows), 1)), (raw - mean) / std])
+    w = fit_logistic(x, y, l2=max(1.0, 0.01 * len(rows)))
+    coef = w[1:] / std
+    intercept = float(w[0] - np.sum(coef * mean))
+    coefficients = {"intercept": round(intercept, 4)}
+    for name, c, s in zip(names, coef, w[1:], strict=True):
+        if abs(s) >= 1e-3:
+            coefficients[name] = round(float(c), 4)
+    return Fitted(coefficients, positives, len(rows))
+
+
+def fit_health_weights(rows: Sequence[TrainingRow]) -> dict[str, float] | None:
+    """Weights over the health components: how much each one's fall foretold churn."""
+    y = np.array([1.0 if r.churned else 0.0 for r in rows])
+    if y.sum() < MIN_POSITIVES or len(rows) - y.sum() < MIN_POSITIVES:
+        return None
+    raw = np.array(
+        [[_filled(r.components.get(c)) for c in COMPONENTS] for r in rows], dtype=np.float64
+    )
+    std = raw.std(axis=0)
+    std[std < 1e-9] = 1.0
+    x = np.hstack([np.ones((len(rows), 1)), (raw - raw.mean(axis=0)) / std])
+    w = fit_logistic(x, y, l2=max(1.0, 0.01 * len(rows)))
+    per_point = np.maximum(0.0, -w[1:] / std)  # a component protects when its rise lowers churn
+    if float(per_point.sum()) <= 0:
+        return None
+    weights = per_point / per_point.sum()
+    return {c: round(float(v), 4) for c, v in zip(COMPONENTS, weights, strict=True)}
+
+
+def _filled(score: float | None) -> float:
+    return 50.0 if score is None else score
+
+
+def metric_weights(churn: Fitted, current: Mapping[str, float]) -> dict[str, float]:
+    """Metrics whose rise foretold churn count against the usage trend; the others for it."""
+    out = dict(current)
+    for name, coef in churn.coefficients.items():
+        if name.startswith(METRIC_PREFIX):
+            metric = name.removeprefix(METRIC_PREFIX)
+            out[metric] = -1.0 if coef > METRIC_SIGNAL else out.get(metric, 1.0)
+    return out
+
+
+def feature_names(rows: Sequence[TrainingRow]) -> list[str]:
+    """Every feature seen in the rows, model features first, then per-metric ones."""
+    names: set[str] = set()
+    for r in rows:
+        names.update(r.vector)
+    base = sorted(n for n in names if not n.startswith(METRIC_PREFIX))
+    return base + sorted(n for n in names if n.startswith(METRIC_PREFIX))
