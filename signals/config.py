@@ -79,6 +79,7 @@ class Bands:
 
     healthy: float = 70.0
     at_risk: float = 40.0
+    critical_margin: float = 35.0  # the score stays within this of its weakest usage component
 
     def band(self, score: float) -> str:
         """Name the band a score falls in."""
@@ -220,7 +221,7 @@ class ScoringConfig:
         """The config as a TOML-ready table (the inverse of ``from_mapping``)."""
         out: dict[str, Any] = {
             "weights": dict(self.weights),
-            "bands": {"healthy": self.bands.healthy, "at_risk": self.bands.at_risk},
+            "bands": {f.name: getattr(self.bands, f.name) for f in fields(self.bands)},
             "metric_weights": dict(self.metric_weights),
             "churn_model": dict(self.churn_model),
             "expansion_model": dict(self.expansion_model),

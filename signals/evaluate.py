@@ -47,6 +47,10 @@ class AccountSignals:
     def reasons(self, n: int = 3) -> list[str]:
         """The sentences that best explain the score: what pulls it down, then what holds it up."""
         risks = [f"{c.label}: {c.detail}" for c in self.health.risks(n)]
+        capped = self.health.component(self.health.capped_by or "")
+        if capped is not None:
+            note = f"{capped.label} holds the score down: {capped.detail}"
+            risks = [note] + [r for r in risks if not r.startswith(capped.label + ":")]
         strengths = [f"{c.label}: {c.detail}" for c in self.health.strengths(n)]
         return (risks + strengths)[:n]
 

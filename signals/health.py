@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from signals.config import ScoringConfig
 from signals.features import AccountFeatures
 from signals.series import clamp, squash
+
+CRITICAL = ("usage_trend", "activity")
 
 LABELS = {
     "usage_trend": "Usage trend",
@@ -49,6 +51,7 @@ class Health:
     score: float
     band: str
     components: tuple[Component, ...]
+    capped_by: str | None = None  # a usage component so weak that it holds the score down
 
     def component(self, name: str) -> Component | None:
         """Find a component by name."""
@@ -141,8 +144,19 @@ def health(f: AccountFeatures, config: ScoringConfig) -> Health:
         if n in scores
     )
     score = sum(c.weight * c.score for c in components if c.score is not None) if total else 50.0
+    bands = config.bands_for(f.account.segment)
+    capped_by = _weakest_critical(components)
+    if capped_by is not None and capped_by.score is not None:
+        score = min(score, capped_by.score + bands.critical_margin)
+        if score < capped_by.score + bands.critical_margin:
+            capped_by = None
     score = round(clamp(score), 1)
-    return Health(score, config.bands_for(f.account.segment).band(score), components)
+    return Health(score, bands.band(score), components, capped_by.name if capped_by else None)
+
+
+def _weakest_critical(components: Sequence[Component]) -> Component | None:
+    critical = [c for c in components if c.name in CRITICAL and c.score is not None and c.weight]
+    return min(critical, key=lambda c: (c.score or 0.0, c.name)) if critical else None
 
 
 @dataclass(frozen=True, slots=True)
