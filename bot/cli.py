@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import base64
-import logging
 import secrets
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from bot.app import Services, build_services
-from bot.config import ConfigError, Settings, load_settings
+from bot import cli_scores
+from bot.app import build_services
+from bot.cli_common import ensure_schema, err, out, settings, setup_logging, unreachable
 from storage import migrate as migrations
 from storage.db import DatabaseUnavailable
 
@@ -24,48 +23,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,  # locals may hold secrets
 )
-err = Console(stderr=True)
-out = Console()
+cli_scores.register(app)
 KINDS = ("events", "accounts", "contracts", "tickets")
 REJECTIONS_SHOWN = 50
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
-
-
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-
-
-def _unreachable(exc: DatabaseUnavailable) -> typer.Exit:
-    err.print(f"Cannot reach the database: {exc}", style="red", markup=False)
-    return typer.Exit(1)
-
-
-def _ensure_schema(services: Services) -> None:
-    """Bring SQLite up to date on start; on PostgreSQL, refuse to run on an old schema."""
-    try:
-        waiting = migrations.pending(services.engine)
-    except DatabaseUnavailable as exc:
-        raise _unreachable(exc) from None
-    if not waiting:
-        return
-    if services.settings.is_sqlite:
-        migrations.upgrade(services.engine)
-        err.print(f"Database schema brought up to date ({len(waiting)} migration(s)).")
-        return
-    err.print(
-        f"[red]The database needs {len(waiting)} migration(s): run `steward migrate` "
-        "(the Procfile's release process does).[/red]"
-    )
-    raise typer.Exit(1)
 
 
 @app.command()
@@ -82,13 +42,13 @@ def serve(
 
     from bot.web import create_app
 
-    _setup_logging(log_level)
-    settings = _settings()
-    services = build_services(settings)
-    _ensure_schema(services)
-    for line in settings.feature_report():
+    setup_logging(log_level)
+    config = settings()
+    services = build_services(config)
+    ensure_schema(services)
+    for line in config.feature_report():
         err.print(line)
-    bind_host, bind_port = host or settings.host, port or settings.port
+    bind_host, bind_port = host or config.host, port or config.port
     if workers == 1:
         uvicorn.run(
             create_app(services),
@@ -119,12 +79,12 @@ def worker() -> None:
 @app.command()
 def migrate() -> None:
     """Apply database migrations (the Procfile's release process)."""
-    services = build_services(_settings())
+    services = build_services(settings())
     try:
         waiting = migrations.pending(services.engine)
         migrations.upgrade(services.engine)
     except DatabaseUnavailable as exc:
-        raise _unreachable(exc) from None
+        raise unreachable(exc) from None
     if waiting:
         out.print(f"Applied {len(waiting)} migration(s): {', '.join(waiting)}.")
     else:
@@ -150,8 +110,8 @@ def import_(
     except ValueError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-    services = build_services(_settings())
-    _ensure_schema(services)
+    services = build_services(settings())
+    ensure_schema(services)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),

@@ -22,6 +22,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from signals.config import ConfigValueError, ScoringConfig
+
 DEFAULT_DATABASE_URL = "sqlite:///steward.db"
 MIN_TOKEN_LENGTH = 16  # longer than any placeholder ("changeme", "secret", ...)
 
@@ -81,6 +83,20 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
     llm_model: str | None = Field(None, validation_alias=_env("STEWARD_LLM_MODEL", "llm_model"))
     ingest: IngestLimits = Field(default_factory=IngestLimits)
+    scoring: dict[str, Any] = Field(default_factory=dict)  # [scoring]: see signals/config.py
+
+    @field_validator("scoring")
+    @classmethod
+    def _check_scoring(cls, value: dict[str, Any]) -> dict[str, Any]:
+        try:
+            ScoringConfig.from_mapping(value)
+        except ConfigValueError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    def scoring_config(self) -> ScoringConfig:
+        """The signals' weights, thresholds and models from `[scoring]`."""
+        return ScoringConfig.from_mapping(self.scoring)
 
     @field_validator("webhook_secrets", "api_tokens", mode="before")
     @classmethod

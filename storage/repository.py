@@ -140,3 +140,8 @@ def daily_usage(
             {"date": row.day.isoformat(), "quantity": row.quantity, "events": row.events}
         )
     return series
+
+
+def account_names(conn: Connection) -> dict[str, str]:
+    """Every account's display name by id."""
+    return {row.id: row.name for row in conn.execute(sa.select(accounts.c.id, accounts.c.name))}

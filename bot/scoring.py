@@ -1,0 +1,251 @@
+"""Run the signals over the stored book: daily snapshots, backtests and calibration.
+
+The one place where storage meets ``signals/``: read plain records, call the pure
+functions, write snapshots back. The CLI and the worker's jobs call these.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from signals.alerts import Alert
+from signals.backtest import (
+    Baselines,
+    Outcome,
+    PredictorResult,
+    baselines,
+    compare,
+    lift_by_decile,
+    outcome,
+)
+from signals.config import ScoringConfig
+from signals.evaluate import AccountSignals, score_book, to_snapshot
+from signals.features import AccountFeatures, extract
+from signals.model import AccountData
+from storage import history
+from storage.db import read_connection, write_transaction
+from storage.tables import accounts
+
+LOOKBACK_DAYS = 731  # history read for one day's score: commit terms and time to value
+Progress = Callable[[int], None]
+
+
+class ScoringError(Exception):
+    """Scoring cannot run as asked; the message says why and what to do."""
+
+
+def _noop(_: int) -> None:
+    return None
+
+
+def data_span(engine: Engine) -> tuple[date, date] | None:
+    """First and last day with usage in the database."""
+    with read_connection(engine) as conn:
+        return history.data_span(conn)
+
+
+def default_as_of(engine: Engine, today: date) -> date:
+    """The last day with usage (not after today): what `steward score` scores by default."""
+    span = data_span(engine)
+    if span is None:
+        raise ScoringError("No usage stored yet: send events to /v1/events or `steward import`.")
+    return min(span[1], today)
+
+
+def stream(
+    engine: Engine,
+    *,
+    since: date | None,
+    until: date | None,
+    account_ids: Sequence[str] | None = None,
+    batch_size: int = 500,
+) -> Iterator[AccountData]:
+    """Every account's data between two days, one account at a time."""
+    with read_connection(engine) as conn:
+        yield from history.iter_account_data(
+            conn, since=since, until=until, account_ids=account_ids, batch_size=batch_size
+        )
+
+
+def count_accounts(engine: Engine) -> int:
+    """How many accounts a full pass reads (for progress bars)."""
+    with read_connection(engine) as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(accounts)).scalar_one())
+
+
+@dataclass
+class ScoreRun:
+    """What one day's scoring produced."""
+
+    as_of: date
+    signals: list[AccountSignals] = field(default_factory=list)
+
+    @property
+    def alerts(self) -> list[Alert]:
+        """Every alert raised (or resolved) by this run."""
+        return [a for s in self.signals for a in s.alerts]
+
+    def bands(self) -> Counter[str]:
+        """Accounts per health band."""
+        return Counter(s.health.band for s in self.signals)
+
+    def tiers(self) -> Counter[str]:
+        """Accounts per tier."""
+        return Counter(s.tier.state.tier for s in self.signals)
+
+
+def score_day(
+    engine: Engine,
+    *,
+    as_of: date,
+    config: ScoringConfig,
+    now: datetime,
+    progress: Progress = _noop,
+    store: bool = True,
+    account_ids: Sequence[str] | None = None,
+) -> ScoreRun:
+    """Score every account (or those named) as of one day from the data up to it."""
+    since = as_of - timedelta(days=LOOKBACK_DAYS)
+    features = [
+        _extract(data, as_of, config, progress)
+        for data in stream(engine, since=since, until=as_of, account_ids=account_ids)
+    ]
+    with read_connection(engine) as conn:
+        previous = history.latest_snapshots_before(conn, day=as_of)
+        week_ago = history.snapshots_on(conn, day=as_of - timedelta(days=7))
+    signals = score_book(features, config, previous=previous, week_ago=week_ago)
+    if store:
+        with write_transaction(engine) as conn:
+            history.write_snapshots(conn, (to_snapshot(s) for s in signals), computed_at=now)
+    return ScoreRun(as_of, signals)
+
+
+def _extract(
+    data: AccountData, as_of: date, config: ScoringConfig, progress: Progress
+) -> AccountFeatures:
+    features = extract(data, as_of, config)
+    progress(1)
+    return features
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """How the scores at a cut-off ranked what happened over the horizon."""
+
+    as_of: date
+    horizon_days: int
+    accounts: int  # eligible accounts
+    churned: int
+    expanded: int
+    results: list[PredictorResult]
+    churn_deciles: list[tuple[int, int, int, float]]  # decile, accounts, churned, lift
+    expansion_deciles: list[tuple[int, int, int, float]]
+
+    def model(self, target: str) -> PredictorResult | None:
+        """The model's result for 'churn' or 'expansion'."""
+        return next((r for r in self.results if r.target == target and r.is_model), None)
+
+    def best_baseline(self, target: str) -> PredictorResult | None:
+        """The strongest simple baseline for a target."""
+        base = [r for r in self.results if r.target == target and not r.is_model and r.auc]
+        return max(base, key=lambda r: r.auc or 0.0) if base else None
+
+
+def check_horizon(engine: Engine, as_of: date, horizon_days: int) -> None:
+    """Refuse a cut-off whose horizon runs past the stored data."""
+    span = data_span(engine)
+    if span is None:
+        raise ScoringError("No usage stored yet: nothing to backtest.")
+    end = as_of + timedelta(days=horizon_days)
+    if end > span[1]:
+        latest = span[1] - timedelta(days=horizon_days)
+        raise ScoringError(
+            f"A {horizon_days}-day horizon after {as_of} needs data until {end}; stored usage "
+            f"ends on {span[1]}. Use --as-of {latest} or earlier, or a shorter --horizon."
+        )
+    if as_of - timedelta(days=56) < span[0]:
+        raise ScoringError(
+            f"The cut-off {as_of} leaves under 8 weeks of history (usage starts {span[0]})."
+        )
+
+
+def backtest(
+    engine: Engine,
+    *,
+    as_of: date,
+    horizon_days: int,
+    config: ScoringConfig,
+    progress: Progress = _noop,
+) -> BacktestResult:
+    """Score every account with the data before the cut-off, then label what came after."""
+    check_horizon(engine, as_of, horizon_days)
+    features, outcomes, simple = [], [], []
+    until = as_of + timedelta(days=horizon_days)
+    for data in stream(engine, since=as_of - timedelta(days=LOOKBACK_DAYS), until=until):
+        progress(1)
+        result = outcome(data, as_of, horizon_days)
+        if not result.eligible:
+            continue
+        features.append(extract(data, as_of, config))
+        outcomes.append(result)
+        simple.append(baselines(data, as_of))
+    signals = score_book(features, config)
+    return _report(as_of, horizon_days, signals, outcomes, simple)
+
+
+def _report(
+    as_of: date,
+    horizon_days: int,
+    signals: Sequence[AccountSignals],
+    outcomes: Sequence[Outcome],
+    simple: Sequence[Baselines],
+) -> BacktestResult:
+    churn = [o.churned for o in outcomes]
+    grow = [o.expanded for o in outcomes]
+    risk = [s.churn.probability for s in signals]
+    likely = [s.expansion.probability for s in signals]
+    health_risk = [100.0 - s.health.score for s in signals]
+    quiet = [b.days_since_last_use for b in simple]
+    volume = [b.volume_28d for b in simple]
+    trend = [b.trend_28d for b in simple]
+    results = compare(
+        "churn",
+        churn,
+        [
+            ("churn risk", risk, True),
+            ("100 - health score", health_risk, False),
+            ("days since last use", quiet, False),
+            ("low last-28-day volume", [-v for v in volume], False),
+            ("falling 28-day trend", [-t for t in trend], False),
+        ],
+    ) + compare(
+        "expansion",
+        grow,
+        [
+            ("expansion likelihood", likely, True),
+            ("health score", [100.0 - h for h in health_risk], False),
+            ("recent use (few idle days)", [-q for q in quiet], False),
+            ("high last-28-day volume", volume, False),
+            ("rising 28-day trend", trend, False),
+        ],
+    )
+    return BacktestResult(
+        as_of=as_of,
+        horizon_days=horizon_days,
+        accounts=len(outcomes),
+        churned=sum(churn),
+        expanded=sum(grow),
+        results=results,
+        churn_deciles=[
+            (d.decile, d.accounts, d.positives, d.lift) for d in lift_by_decile(risk, churn)
+        ],
+        expansion_deciles=[
+            (d.decile, d.accounts, d.positives, d.lift) for d in lift_by_decile(likely, grow)
+        ],
+    )
