@@ -73,8 +73,8 @@ def time_to_value(
     if start is None or start > as_of:
         return TimeToValue(start, None, None, None)
     elapsed = (as_of - start).days
-    active = _active_days(metrics, start, as_of)
-    first = _first_sustained(active, start)
+    daily = _daily_events(metrics, start, as_of)
+    first = _first_sustained(daily, start)
     first_value = _milestone("First value", start, first, targets.first_value_days, elapsed)
     target = _target_consumption(metrics, contracts, start, as_of, targets)
     consumption = None
@@ -82,7 +82,7 @@ def time_to_value(
         consumption = _milestone(
             "Target consumption", start, target, targets.target_consumption_days, elapsed
         )
-    growth = _first_growth(metrics, first, as_of) if first else None
+    growth = _first_growth(daily[(first - start).days :], first) if first else None
     expansion = _milestone(
         "First expansion signal", start, growth, targets.first_expansion_days, elapsed
     )
@@ -110,19 +110,22 @@ def _start(
     return min(starts) if starts else None
 
 
-def _active_days(metrics: Sequence[MetricSeries], start: date, as_of: date) -> list[bool]:
-    active = [False] * ((as_of - start).days + 1)
+def _daily_events(metrics: Sequence[MetricSeries], start: date, as_of: date) -> list[float]:
+    totals = [0.0] * ((as_of - start).days + 1)
     for m in metrics:
         for i, events in enumerate(dense(m.days, m.events, start, as_of)):
-            if events > 0:
-                active[i] = True
-    return active
+            totals[i] += events
+    return totals
 
 
-def _first_sustained(active: Sequence[bool], start: date) -> date | None:
+def _first_sustained(daily: Sequence[float], start: date) -> date | None:
     """The day the account first had usage on 3 days within a week."""
-    for i in range(len(active)):
-        if active[i] and sum(active[max(0, i - 6) : i + 1]) >= SUSTAINED_DAYS:
+    active = 0
+    for i, events in enumerate(daily):
+        active += events > 0
+        if i >= 7:
+            active -= daily[i - 7] > 0
+        if events > 0 and active >= SUSTAINED_DAYS:
             return start + timedelta(days=i)
     return None
 
@@ -147,21 +150,18 @@ def _target_consumption(
         if price > 0:
             for i, q in enumerate(dense(m.days, m.quantity, first, as_of)):
                 daily[i] += q * price
-    for i in range(len(daily)):
-        if sum(daily[max(0, i - 6) : i + 1]) >= weekly_target > 0:
+    running = 0.0
+    for i, spent in enumerate(daily):
+        running += spent - (daily[i - 7] if i >= 7 else 0.0)
+        if running >= weekly_target > 0:
             return first + timedelta(days=i)
     return None
 
 
-def _first_growth(metrics: Sequence[MetricSeries], first: date, as_of: date) -> date | None:
+def _first_growth(totals: Sequence[float], first: date) -> date | None:
     """The first day the trailing 28 days reached 1.5x the 28 days after first value."""
-    base_end = first + timedelta(days=27)
-    if base_end >= as_of:
+    if len(totals) <= 28:
         return None
-    totals = [0.0] * ((as_of - first).days + 1)
-    for m in metrics:
-        for i, e in enumerate(dense(m.days, m.events, first, as_of)):
-            totals[i] += e
     base = sum(totals[:28])
     if base <= 0:
         return None
