@@ -99,6 +99,7 @@ def consumption(
     """Compute the consumption signals from daily series, using days up to as_of only."""
     w = config.windows
     prices = prices or {}
+    metrics = [m for m in metrics if m.days and m.days[0] <= as_of]  # none yet: not in use
     recent_first = days_back(as_of, w.recent_days)
     base_last = recent_first - timedelta(days=1)
     base_first = days_back(base_last, w.baseline_days)
@@ -124,7 +125,11 @@ def consumption(
         last_usage=_last_usage(metrics, as_of),
         days_since_meaningful=_days_since_meaningful(events, threshold, metrics, as_of),
         meaningful_threshold=threshold,
-        anomalies=tuple(a for m in metrics for a in _anomalies(m.metric, arrays[m.metric], as_of)),
+        anomalies=tuple(
+            a
+            for m in metrics
+            for a in _anomalies(m.metric, arrays[m.metric], as_of, (m.days[0] - base_first).days)
+        ),
         recent_spend=sum(sum(arrays[m][recent]) * prices.get(m, 0.0) for m in arrays),
         recent_events=int(sum(events[recent])),
     )
@@ -157,15 +162,21 @@ def _shares(
     arrays: Mapping[str, list[float]],
     prices: Mapping[str, float],
 ) -> dict[str, float]:
-    """Each metric's share of the account's usage: by spend when every metric is priced."""
+    """Each metric's share of the account's usage: by spend when every metric is priced.
+
+    Only metrics used in the window share it: one last used long ago would otherwise
+    count as "no change" and dilute the trend of the ones in use.
+    """
     if not metrics:
         return {}
-    if all(prices.get(m.metric, 0.0) > 0 for m in metrics):
-        spend = {m.metric: sum(arrays[m.metric]) * prices[m.metric] for m in metrics}
+    used = [m for m in metrics if any(arrays[m.metric])] or list(metrics)
+    if all(prices.get(m.metric, 0.0) > 0 for m in used):
+        spend = {m.metric: sum(arrays[m.metric]) * prices[m.metric] for m in used}
         total = sum(spend.values())
         if total > 0:
-            return {k: v / total for k, v in spend.items()}
-    return {m.metric: 1.0 / len(metrics) for m in metrics}
+            return {m.metric: spend.get(m.metric, 0.0) / total for m in metrics}
+    names = {m.metric for m in used}
+    return {m.metric: 1.0 / len(used) if m.metric in names else 0.0 for m in metrics}
 
 
 def _metric_trend(
@@ -236,13 +247,18 @@ def _days_since_meaningful(
     return (as_of - last).days if last else None
 
 
-def _anomalies(metric: str, values: Sequence[float], as_of: date) -> list[Anomaly]:
-    """Days of the last week far from the median of the same weekday in the weeks before."""
+def _anomalies(metric: str, values: Sequence[float], as_of: date, start: int) -> list[Anomaly]:
+    """Days of the last week far from the median of the same weekday in the weeks before.
+
+    ``start`` is the index of the metric's first day of use: the days before it are
+    not a weekday's usual zero, so a young account's ordinary days are not spikes.
+    """
     found = []
     n = len(values)
+    first = max(0, start)
     for back in range(7):
         i = n - 1 - back
-        history = [values[i - 7 * k] for k in range(1, ANOMALY_WEEKS + 1) if i - 7 * k >= 0]
+        history = [values[i - 7 * k] for k in range(1, ANOMALY_WEEKS + 1) if i - 7 * k >= first]
         if len(history) < 4:
             continue
         expected = median(history)
