@@ -119,6 +119,8 @@ def commit_forecast(
     )
     if as_of > contract.end:
         status = "exhausted" if consumed >= contract.committed_amount > 0 else "ended"
+        if status == "ended":  # a term that is over does not run out later
+            exhaustion, ex_range = None, (None, None)
     return CommitForecast(
         contract_id=contract.id,
         start=contract.start,
@@ -213,7 +215,7 @@ class SpendProjection:
     projected: float
     daily_rate: float  # the last 7 days' average, used for the rest of the month
     budget: float | None
-    baseline: float | None  # a usual month: the trailing 90 days scaled to this month
+    baseline: float | None  # a usual month: the trailing 90 days (or since first use) scaled
     currency: str
     bill_shock: bool
 
@@ -257,10 +259,17 @@ def spend_projection(
     spent = spend_between(metrics, prices, month, as_of)
     rate = spend_between(metrics, prices, days_back(as_of, 7), as_of) / 7
     projected = spent + rate * (month_days - as_of.day)
-    history = spend_between(
-        metrics, prices, month - timedelta(days=BASELINE_MONTH_DAYS), month - timedelta(days=1)
+    # The trailing 90 days, or fewer when priced usage began later: a young account's
+    # usual month is not its few weeks of history spread over 90 days.
+    history_first = month - timedelta(days=BASELINE_MONTH_DAYS)
+    first_use = min(
+        (m.days[0] for m in metrics if m.days and prices.get(m.metric, 0.0) > 0), default=None
     )
-    baseline = history / BASELINE_MONTH_DAYS * month_days if history > 0 else None
+    if first_use is not None and first_use > history_first:
+        history_first = first_use
+    history_days = (month - history_first).days
+    history = spend_between(metrics, prices, history_first, month - timedelta(days=1))
+    baseline = history / history_days * month_days if history > 0 and history_days > 0 else None
     budget = contract.monthly_budget
     over_baseline = baseline is not None and projected >= rules.bill_shock_ratio * baseline
     over_budget = budget is not None and budget > 0 and projected > budget
