@@ -106,7 +106,8 @@ def _start(
         return account.go_live_date
     if account.customer_since:
         return account.customer_since
-    starts = [c.start for c in contracts] + [m.days[0] for m in metrics if m.days]
+    starts = [c.start for c in contracts if c.start <= as_of]
+    starts += [m.days[0] for m in metrics if m.days and m.days[0] <= as_of]
     return min(starts) if starts else None
 
 
@@ -153,7 +154,7 @@ def _target_consumption(
     running = 0.0
     for i, spent in enumerate(daily):
         running += spent - (daily[i - 7] if i >= 7 else 0.0)
-        if running >= weekly_target > 0:
+        if running >= weekly_target * (1 - 1e-9) and weekly_target > 0:  # float drift
             return first + timedelta(days=i)
     return None
 
