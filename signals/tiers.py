@@ -81,7 +81,7 @@ def _target(
     rules: TierRules,
 ) -> tuple[str, bool, str]:
     if base != "digital":
-        if base != previous.value_tier:
+        if base != previous.tier:
             return base, False, f"Annual value now puts it in {base}"
         return base, False, f"Annual value keeps it in {base}"
     if health < rules.escalate_below:
@@ -106,7 +106,7 @@ def _target(
                 ),
             )
         return "scaled", True, "Escalated until health has recovered for a while"
-    if previous.value_tier != "digital":
+    if previous.value_tier != "digital" or previous.tier != "digital":
         return "digital", False, "Annual value fell below the scaled threshold"
     return "digital", False, "Annual value and health keep it digital"
 
