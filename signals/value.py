@@ -122,6 +122,8 @@ def value_realized(
     """Total outcomes and value for days first..last."""
     out = []
     for m in metrics:
+        if not m.days or m.days[0] > last:
+            continue  # not in use yet by the end of the period
         lo, hi = span(m.days, first, last)
         quantity = float(sum(m.quantity[lo:hi]))
         factor = factors.get(m.metric)

@@ -262,6 +262,14 @@ def test_no_value_factor_no_value() -> None:
     assert v.explain() == "2026-06-03 to 2026-06-30: 280 tokens."
 
 
+def test_value_ignores_metrics_not_in_use_by_the_end_of_the_period() -> None:
+    tokens = steady("tokens", 10, WINDOW_FIRST, AS_OF)
+    later = steady("images", 10, AS_OF + timedelta(days=1), AS_OF + timedelta(days=9))
+    v = value_realized([tokens, later], [], WINDOW_FIRST, AS_OF, {"images": 1.0}, {})
+    assert v == value_realized([tokens], [], WINDOW_FIRST, AS_OF, {"images": 1.0}, {})
+    assert v.explain() == "2026-06-03 to 2026-06-30: 280 tokens."
+
+
 @pytest.mark.parametrize(
     ("successes", "failures", "rate"),
     [
