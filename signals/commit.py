@@ -183,8 +183,8 @@ def _project(
 def _run_out(last: date, remaining: float, burn: float) -> date | None:
     if burn <= 0:
         return None
-    days = math.ceil(remaining / burn)
-    return last + timedelta(days=days) if days < 365 * 50 else None
+    days = remaining / burn  # may overflow to infinity for a vanishing burn
+    return last + timedelta(days=math.ceil(days)) if days < 365 * 50 else None
 
 
 def burndown(

@@ -124,6 +124,15 @@ def test_no_usage_against_a_commit() -> None:
     assert fc.projected_utilization == 0.0
 
 
+def test_a_vanishing_burn_never_runs_out() -> None:
+    tiny = series("tokens", {AS_OF: 1e-310})
+    fc = commit_forecast([tiny], [year(36_500)], AS_OF, RULES)
+    assert fc is not None
+    assert fc.exhaustion_date is None
+    assert fc.exhaustion_range == (None, None)
+    assert fc.status == "under_use"
+
+
 @pytest.mark.parametrize(
     "prices",
     [pytest.param({}, id="no-prices"), pytest.param({"tokens": 0.0}, id="zero-price")],
