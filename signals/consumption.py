@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from signals.config import ScoringConfig
+from signals.config import ScoringConfig, Windows
 from signals.model import MetricSeries
 from signals.series import days_back, dense, log_ratio, mean, median, pct, stdev
 
@@ -106,7 +106,7 @@ def consumption(
     first_usage = _first_usage(metrics, as_of)
     arrays = {m.metric: dense(m.days, m.quantity, base_first, as_of) for m in metrics}
     events = _events_total(metrics, base_first, as_of)
-    shares = _shares(metrics, arrays, prices)
+    shares = _shares(metrics, arrays, prices, w)
     trends = tuple(
         _metric_trend(m, arrays[m.metric], as_of, config, shares[m.metric]) for m in metrics
     )
@@ -161,22 +161,31 @@ def _shares(
     metrics: Sequence[MetricSeries],
     arrays: Mapping[str, list[float]],
     prices: Mapping[str, float],
+    w: Windows,
 ) -> dict[str, float]:
     """Each metric's share of the account's usage: by spend when every metric is priced.
 
     Only metrics used in the window share it: one last used long ago would otherwise
-    count as "no change" and dilute the trend of the ones in use.
+    count as "no change" and dilute the trend of the ones in use. A metric's spend is
+    the larger of its baseline pace and its recent spend, so that a metric's fall does
+    not shrink its own say in the trend (a steeper fall must never read as better).
     """
     if not metrics:
         return {}
     used = [m for m in metrics if any(arrays[m.metric])] or list(metrics)
     if all(prices.get(m.metric, 0.0) > 0 for m in used):
-        spend = {m.metric: sum(arrays[m.metric]) * prices[m.metric] for m in used}
+        spend = {m.metric: _size(arrays[m.metric], w) * prices[m.metric] for m in used}
         total = sum(spend.values())
         if total > 0:
             return {m.metric: spend.get(m.metric, 0.0) / total for m in metrics}
     names = {m.metric for m in used}
     return {m.metric: 1.0 / len(used) if m.metric in names else 0.0 for m in metrics}
+
+
+def _size(values: Sequence[float], w: Windows) -> float:
+    """A metric's usual recent-window total: its baseline pace or its recent total if larger."""
+    base = sum(values[: w.baseline_days]) * w.recent_days / w.baseline_days
+    return max(base, sum(values[w.baseline_days :]))
 
 
 def _metric_trend(

@@ -95,14 +95,15 @@ def test_a_metric_that_counts_against_health_reverses_its_trend() -> None:
 
 
 def test_priced_metrics_count_in_the_trend_by_their_share_of_spend() -> None:
-    # tokens: 8,400 spent over the 84 days; images: 5,600 x $0.10 = 560, a 1/16 share.
+    # A usual 28 days: tokens 2,800 x $1; images 2,800 x $0.10 = 280 at their
+    # baseline pace, before they stopped: a 1/11 share of the spend.
     tokens = steady("tokens", 100, HISTORY_START, AS_OF)
     images = two_level("images", AS_OF, 100, 0)
     prices = {"tokens": 1.0, "images": 0.1}
 
     c = consumption([tokens, images], AS_OF, CONFIG, prices)
 
-    assert c.trend == pytest.approx(560 / 8960 * -3.0)
+    assert c.trend == pytest.approx(280 / 3080 * -3.0)
     assert c.recent_spend == pytest.approx(2800.0)
     assert c.recent_events == 2800
 
