@@ -162,6 +162,34 @@ class WebhookDelivery(SQLModel, table=True):
     result: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
 
 
+class HealthSnapshot(SQLModel, table=True):
+    """One account's evaluation for one UTC day (signals.model.Snapshot), rewritten by reruns.
+
+    Digests read one day for the whole book (the index on ``day``); an account's history
+    reads a prefix of the key. No foreign key, as for the rollups: snapshots are derived
+    data, written in bulk for accounts that exist. Rows keep their rowid on SQLite:
+    ``detail`` is too large for a WITHOUT ROWID table to pay off.
+    """
+
+    __tablename__ = "health_snapshots"
+
+    account_id: str = Field(primary_key=True, max_length=255)
+    day: date = Field(primary_key=True, index=True)
+    score: float
+    band: str = Field(max_length=16)
+    churn_risk: float
+    expansion_likelihood: float
+    tier: str = Field(max_length=16)
+    tier_since: date
+    exhaustion_date: date | None = None
+    projected_month_spend: float | None = None
+    components: dict[str, float | None] = Field(default_factory=dict, sa_type=sa.JSON)
+    flags: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    reasons: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    computed_at: datetime = Field(sa_type=UTCDateTime)
+
+
 metadata = SQLModel.metadata
 accounts = Account.__table__  # type: ignore[attr-defined]
 contracts = Contract.__table__  # type: ignore[attr-defined]
@@ -170,3 +198,4 @@ usage_daily = UsageDaily.__table__  # type: ignore[attr-defined]
 usage_daily_breakdown = UsageDailyBreakdown.__table__  # type: ignore[attr-defined]
 support_tickets = SupportTicket.__table__  # type: ignore[attr-defined]
 webhook_deliveries = WebhookDelivery.__table__  # type: ignore[attr-defined]
+health_snapshots = HealthSnapshot.__table__  # type: ignore[attr-defined]
