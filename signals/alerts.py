@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from signals.config import AlertRules
 from signals.features import AccountFeatures
@@ -56,7 +56,7 @@ def flags(
         out["inactive"] = f"No meaningful usage for {days} days (last {c.last_usage})."
     if f.spend is not None and f.spend.bill_shock:
         out["bill_shock"] = f.spend.explain()
-    if f.commit is not None and f.commit.status == "early":
+    if f.commit is not None and _early(f, rules):
         out["commit_early"] = f.commit.explain()
     if f.commit is not None and f.commit.status == "under_use":
         out["commit_under_use"] = f.commit.explain()
@@ -66,6 +66,16 @@ def flags(
     if fv is not None and fv.reached is None and fv.missed:
         out["ttv_missed"] = fv.explain()
     return out
+
+
+def _early(f: AccountFeatures, rules: AlertRules) -> bool:
+    """Runs out early, or has: used up well before the term ends is still the same news."""
+    fc = f.commit
+    if fc is None:
+        return False
+    if fc.status == "exhausted" and fc.exhaustion_date is not None:
+        return fc.exhaustion_date <= fc.end - timedelta(days=rules.early_exhaustion_days)
+    return fc.status == "early"
 
 
 def _growth(f: AccountFeatures) -> str:

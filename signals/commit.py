@@ -121,6 +121,9 @@ def commit_forecast(
         status = "exhausted" if consumed >= contract.committed_amount > 0 else "ended"
         if status == "ended":  # a term that is over does not run out later
             exhaustion, ex_range = None, (None, None)
+    if status == "exhausted":  # the day it ran out, not each day since
+        exhaustion = _used_up(metrics, contract, last) or exhaustion
+        ex_range = (exhaustion, exhaustion)
     return CommitForecast(
         contract_id=contract.id,
         start=contract.start,
@@ -178,6 +181,11 @@ def _project(
     else:
         status = "on_track"
     return status, exhaustion, ex_range, projected
+
+
+def _used_up(metrics: Sequence[MetricSeries], contract: ContractTerms, last: date) -> date | None:
+    """The first day the spend reached the commit."""
+    return next((day for day, left in burndown(metrics, contract, last) if left <= 0), None)
 
 
 def _run_out(last: date, remaining: float, burn: float) -> date | None:

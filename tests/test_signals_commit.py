@@ -61,6 +61,16 @@ def test_commit_status_and_exhaustion(
     assert fc.remaining == pytest.approx(max(0, committed - 10_000))
 
 
+def test_a_used_up_commit_keeps_the_day_it_ran_out() -> None:
+    # 19,000 at 100/day is gone on day 190, 9 July; asked on 1 August
+    fc = commit_forecast([hundred_a_day()], [year(19_000)], d("2026-08-01"), RULES)
+    assert fc is not None
+    assert fc.status == "exhausted"
+    assert fc.exhaustion_date == d("2026-07-09")
+    assert fc.exhaustion_range == (d("2026-07-09"), d("2026-07-09"))
+    assert fc.days_early == 175
+
+
 def test_early_exhaustion_counts_the_days_before_the_term_ends() -> None:
     fc = commit_forecast([hundred_a_day()], [year(19_000)], AS_OF, RULES)
     assert fc is not None
@@ -158,7 +168,7 @@ def test_a_contract_without_a_committed_amount() -> None:
     [
         # an ended term does not "run out" in 2028 at the burn it had when it ended
         pytest.param(100_000, "ended", None, id="ended-unused"),
-        pytest.param(30_000, "exhausted", YEAR_END, id="ended-used-up"),
+        pytest.param(30_000, "exhausted", d("2026-10-27"), id="ended-used-up-on-day-300"),
     ],
 )
 def test_a_contract_that_ended(committed: float, status: str, exhaustion: date | None) -> None:

@@ -407,6 +407,35 @@ def test_commit_flags_and_bill_shock() -> None:
     assert "bill_shock" in under_flags  # June heads for 3,000 against a 100 budget
 
 
+def test_a_commit_running_out_early_alerts_once_and_does_not_resolve_when_it_runs_out() -> None:
+    # 19,000 at 100/day runs out on 9 July, 175 days before the term ends.
+    terms = contract(d("2026-01-01"), d("2026-12-31"), 19_000, {"tokens": 1.0})
+    tokens = steady("tokens", 100, d("2026-01-01"), d("2026-12-31"))
+    data = account(metrics=[tokens], contracts=[terms], ae="ann@example.com")
+    previous = None
+    seen = []
+    for day in ["2026-07-07", "2026-07-08", "2026-07-09", "2026-07-10", "2026-12-15"]:
+        s = score(data, d(day), previous=previous)
+        seen.append((day, "commit_early" in s.flags, [a.title for a in s.alerts]))
+        previous = to_snapshot(s)
+    assert seen == [
+        ("2026-07-07", True, ["Commit runs out early"]),
+        ("2026-07-08", True, []),
+        ("2026-07-09", True, []),  # used up: the news stands, it is not "resolved"
+        ("2026-07-10", True, []),
+        ("2026-12-15", True, []),
+    ]
+
+
+def test_a_commit_used_up_on_its_last_day_is_not_early() -> None:
+    terms = contract(d("2026-01-01"), d("2026-12-31"), 36_500, {"tokens": 1.0})
+    tokens = steady("tokens", 100, d("2026-01-01"), d("2026-12-31"))
+    f = extract(account(metrics=[tokens], contracts=[terms]), d("2026-12-31"), CONFIG)
+    assert f.commit is not None
+    assert f.commit.status == "exhausted"
+    assert "commit_early" not in flags(f, 70.0, None, AlertRules())
+
+
 def test_new_use_case_flag_per_feature() -> None:
     dims = [
         dimension("team", "support", days(HISTORY_START, AS_OF)),
