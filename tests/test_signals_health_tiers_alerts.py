@@ -120,6 +120,41 @@ def test_no_usage_at_all() -> None:
     assert 0.0 <= s.health.score <= 100.0
 
 
+@pytest.mark.parametrize(
+    ("committed", "prices", "as_of", "pace"),
+    [
+        # 36,500 of 100,000 by term end at 100/day: (0.365 - 0.3) / 0.6
+        pytest.param(100_000, {"tokens": 1.0}, d("2026-04-10"), 0.065 / 0.6 * 100, id="under"),
+        pytest.param(36_500, {"tokens": 1.0}, d("2026-04-10"), 100.0, id="on-pace"),
+        pytest.param(100_000, {"tokens": 1.0}, d("2027-01-15"), None, id="ended"),
+        pytest.param(100_000, {"tokens": 0.0}, d("2026-04-10"), None, id="zero-prices"),
+        pytest.param(0, {"tokens": 1.0}, d("2026-04-10"), None, id="no-commit"),
+    ],
+)
+def test_commit_pace_counts_only_for_a_live_priced_commit(
+    committed: float, prices: dict[str, float], as_of: date, pace: float | None
+) -> None:
+    terms = contract(d("2026-01-01"), d("2026-12-31"), committed, prices)
+    tokens = steady("tokens", 100, d("2026-01-01"), as_of)
+    s = score(account(metrics=[tokens], contracts=[terms]), as_of)
+    component = s.health.component("commit_pace")
+    assert component is not None
+    assert component.score == (None if pace is None else pytest.approx(pace))
+    assert (s.features.spend is None) is (prices["tokens"] == 0.0)
+
+
+def test_leap_day_scoring() -> None:
+    leap = d("2028-02-29")
+    terms = contract(d("2027-10-01"), d("2028-09-30"), 36_600, {"tokens": 1.0})
+    tokens = steady("tokens", 100, d("2027-10-01"), leap)
+    s = score(account(metrics=[tokens], contracts=[terms]), leap)
+    snap = to_snapshot(s)
+    assert snap.day == leap
+    assert snap.projected_month_spend == 2_900.0
+    assert snap.exhaustion_date == d("2028-09-30")  # 36,600 at 100/day: the last day
+    assert s.health.band == "healthy"
+
+
 def test_movers_name_what_changed_the_score_most() -> None:
     # weights 0.26, 0.18 and 0.04 of 0.58: activity 100 -> 2.8 moves it most
     s = score(account(metrics=[two_level("tokens", AS_OF, 100, 0)]))
