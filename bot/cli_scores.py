@@ -269,7 +269,7 @@ def backtest_json(result: BacktestResult) -> dict[str, Any]:
                 "predictor": r.predictor,
                 "auc": r.auc,
                 "top_decile_lift": r.top_decile_lift,
-                "model": r.is_model,
+                "kind": r.kind,
             }
             for r in result.results
         ],

@@ -153,7 +153,7 @@ class BacktestResult:
 
     def best_baseline(self, target: str) -> PredictorResult | None:
         """The strongest simple baseline for a target."""
-        base = [r for r in self.results if r.target == target and not r.is_model and r.auc]
+        base = [r for r in self.results if r.target == target and r.kind == "baseline" and r.auc]
         return max(base, key=lambda r: r.auc or 0.0) if base else None
 
 
@@ -218,21 +218,21 @@ def _report(
         "churn",
         churn,
         [
-            ("churn risk", risk, True),
-            ("100 - health score", health_risk, False),
-            ("days since last use", quiet, False),
-            ("low last-28-day volume", [-v for v in volume], False),
-            ("falling 28-day trend", [-t for t in trend], False),
+            ("churn risk", risk, "model"),
+            ("100 - health score", health_risk, "score"),
+            ("days since last use", quiet, "baseline"),
+            ("low last-28-day volume", [-v for v in volume], "baseline"),
+            ("falling 28-day trend", [-t for t in trend], "baseline"),
         ],
     ) + compare(
         "expansion",
         grow,
         [
-            ("expansion likelihood", likely, True),
-            ("health score", [100.0 - h for h in health_risk], False),
-            ("recent use (few idle days)", [-q for q in quiet], False),
-            ("high last-28-day volume", volume, False),
-            ("rising 28-day trend", trend, False),
+            ("expansion likelihood", likely, "model"),
+            ("health score", [100.0 - h for h in health_risk], "score"),
+            ("recent use (few idle days)", [-q for q in quiet], "baseline"),
+            ("high last-28-day volume", volume, "baseline"),
+            ("rising 28-day trend", trend, "baseline"),
         ],
     )
     return BacktestResult(

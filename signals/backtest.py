@@ -164,17 +164,22 @@ class PredictorResult:
     predictor: str
     auc: float | None
     top_decile_lift: float | None
-    is_model: bool
+    kind: str  # "model", "score" (the health score) or "baseline" (a simple predictor)
+
+    @property
+    def is_model(self) -> bool:
+        """True for the model built to predict this outcome."""
+        return self.kind == "model"
 
 
 def compare(
     target: str,
     labels: Sequence[bool],
-    predictors: Sequence[tuple[str, Sequence[float], bool]],
+    predictors: Sequence[tuple[str, Sequence[float], str]],
 ) -> list[PredictorResult]:
-    """AUC and top-decile lift of each (name, scores, is_model) for one outcome."""
+    """AUC and top-decile lift of each (name, scores, kind) for one outcome."""
     out = []
-    for name, scores, is_model in predictors:
+    for name, scores, kind in predictors:
         deciles = lift_by_decile(scores, labels)
         out.append(
             PredictorResult(
@@ -182,7 +187,7 @@ def compare(
                 predictor=name,
                 auc=roc_auc(scores, labels),
                 top_decile_lift=deciles[0].lift if deciles else None,
-                is_model=is_model,
+                kind=kind,
             )
         )
     return out

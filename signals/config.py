@@ -41,30 +41,29 @@ DEFAULT_WEIGHTS: dict[str, float] = {
 # defaults encode how consumption businesses usually behave and are replaced by
 # `steward calibrate` when the book's own history says otherwise.
 DEFAULT_CHURN_MODEL: dict[str, float] = {
-    "intercept": -2.2,
+    "intercept": -3.3,
     "trend": -0.9,
     "short_trend": -0.7,
     "inactive_days": 1.1,
-    "breadth_trend": -0.5,
+    "breadth_trend": -1.2,
     "stickiness": -0.2,
     "commit_gap": -0.2,
     "support_load": 0.35,
-    "low_csat": 0.3,
-    "success_rate": -0.2,
+    "low_csat": 0.6,
+    "success_rate": -0.3,
     "volatility": 0.2,
     "peer": -0.3,
     "tenure": -0.1,
 }
 
 DEFAULT_EXPANSION_MODEL: dict[str, float] = {
-    "intercept": -2.4,
-    "trend": 1.0,
+    "intercept": -2.2,
+    "trend": 0.8,
     "short_trend": 0.4,
     "inactive_days": -0.6,
-    "breadth_trend": 0.5,
-    "commit_gap": 0.7,
-    "new_use_case": 0.5,
-    "peer": 0.4,
+    "breadth_trend": 1.2,
+    "commit_gap": 0.4,
+    "new_use_case": 0.9,
     "support_load": -0.1,
 }
 

@@ -37,7 +37,7 @@ def feature_vector(f: AccountFeatures) -> dict[str, float]:
     vector = {
         "trend": c.trend or 0.0,
         "short_trend": c.short_trend or 0.0,
-        "inactive_days": math.log1p(inactive if inactive is not None else 90) - 1.0,
+        "inactive_days": math.log1p(max(0, (inactive if inactive is not None else 90) - 3)),
         "breadth_trend": a.breadth_trend or 0.0,
         "stickiness": 5 * (stickiness - 0.2) if stickiness is not None else 0.0,
         "commit_gap": _commit_gap(f),

@@ -166,7 +166,7 @@ def test_compare_reports_auc_and_top_decile_lift_per_predictor() -> None:
     labels = [i >= 18 for i in range(20)]
     good = [float(i) for i in range(20)]
     bad = [-x for x in good]
-    results = compare("churn", labels, [("model", good, True), ("volume", bad, False)])
+    results = compare("churn", labels, [("model", good, "model"), ("volume", bad, "baseline")])
     assert [(r.predictor, r.auc, r.top_decile_lift, r.is_model) for r in results] == [
         ("model", 1.0, 10.0, True),
         ("volume", 0.0, 0.0, False),
