@@ -167,11 +167,11 @@ def write_scoring(path: Path, config: ScoringConfig, *, note: str, now: datetime
         tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else tomlkit.document()
     )
     if "scoring" not in document:
-        document["scoring"] = tomlkit.table()
+        document["scoring"] = tomlkit.table(is_super_table=True)
     scoring = document["scoring"]
     assert isinstance(scoring, tomlkit.items.Table)
     fitted = config.to_mapping()
-    scoring.comment(f"calibrated {now:%Y-%m-%d %H:%M} UTC: {note}")
+    scoring.add(tomlkit.comment(f"calibrated {now:%Y-%m-%d %H:%M} UTC: {note}"))
     for key in ("weights", "metric_weights", "churn_model", "expansion_model"):
         scoring[key] = fitted[key]
     tmp = path.with_suffix(path.suffix + ".tmp")
