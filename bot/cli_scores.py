@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
@@ -23,6 +23,7 @@ from bot.calibration import CalibrationResult, calibrate, write_scoring
 from bot.cli_common import ensure_schema, err, out, settings, unreachable
 from bot.config import config_file_path
 from bot.scoring import BacktestResult, ScoreRun, ScoringError
+from signals.evaluate import AccountSignals
 from signals.model import Snapshot
 from storage import history, repository
 from storage.db import DatabaseUnavailable, read_connection
@@ -141,21 +142,12 @@ def _print_run(run: ScoreRun, top: int, *, replayed: int) -> None:
     )
     if not run.signals or top <= 0:
         return
-    table = Table("account", "health", "change", "churn risk", "expansion", "tier", "why")
     worst = sorted(run.signals, key=lambda s: (s.health.score, s.account_id))[:top]
-    for s in worst:
-        change = "" if s.change is None else f"{s.change:+.0f}"
-        reasons = s.reasons(1)
-        table.add_row(
-            escape(s.features.account.name),
-            f"{s.health.score:.0f} {s.health.band}",
-            change,
-            f"{s.churn.probability:.0%}",
-            f"{s.expansion.probability:.0%}",
-            s.tier.state.tier,
-            escape(reasons[0] if reasons else ""),
-        )
-    out.print(table)
+    out.print(_table("Lowest health", worst, lambda s: s.reasons(1)))
+    churn = sorted(run.signals, key=lambda s: (-s.churn.probability, s.account_id))[:top]
+    out.print(_table("Most likely to churn", churn, lambda s: s.churn.top(2)))
+    grow = sorted(run.signals, key=lambda s: (-s.expansion.probability, s.account_id))[:top]
+    out.print(_table("Most likely to expand", grow, lambda s: s.expansion.top(2)))
     for alert in run.alerts[:top]:
         owner = f" -> {alert.owner}" if alert.owner else ""
         out.print(
@@ -164,6 +156,23 @@ def _print_run(run: ScoreRun, top: int, *, replayed: int) -> None:
         )
     if len(run.alerts) > top:
         out.print(f"... and {len(run.alerts) - top} more alert(s)")
+
+
+def _table(
+    title: str, ranked: list[AccountSignals], why: Callable[[AccountSignals], list[str]]
+) -> Table:
+    table = Table("account", "health", "churn", "expand", "tier", "why", title=title)
+    for s in ranked:
+        change = "" if s.change is None else f" ({s.change:+.0f})"
+        table.add_row(
+            escape(s.features.account.name),
+            f"{s.health.score:.0f} {s.health.band}{change}",
+            f"{s.churn.probability:.0%}",
+            f"{s.expansion.probability:.0%}",
+            s.tier.state.tier,
+            escape("; ".join(why(s))),
+        )
+    return table
 
 
 def scores(

@@ -198,6 +198,19 @@ def _detail(s: AccountSignals) -> dict[str, object]:
         "value": f.value.explain(),
         "movers": [m.words() for m in s.movers],
         "flags": dict(s.flags),
+        "alerts": [
+            {
+                "kind": a.kind,
+                "key": a.key,
+                "severity": a.severity,
+                "owner": a.owner,
+                "owner_role": a.owner_role,
+                "title": a.title,
+                "evidence": a.evidence,
+                "resolved": a.resolved,
+            }
+            for a in s.alerts
+        ],
         "tier": {
             "value_tier": state.value_tier,
             "escalated": state.escalated,
