@@ -11,6 +11,8 @@ from signals.config import AlertRules
 from signals.features import AccountFeatures
 from signals.series import pct
 
+NO_FOLLOW_UP = frozenset({"new_use_case"})  # news, not problems: nothing to resolve
+
 KINDS: dict[str, tuple[str, str, str]] = {
     # kind: (severity, owner role, title)
     "health_drop": ("high", "csm", "Health dropped"),
@@ -98,7 +100,7 @@ def transitions(
     out += [
         _alert(f, key, "The condition has cleared.", resolved=True)
         for key in sorted(previous - set(now))
-        if before is not None
+        if before is not None and key.split(":", 1)[0] not in NO_FOLLOW_UP
     ]
     if tier_change:
         out.append(_alert(f, "tier_change", tier_change))

@@ -73,7 +73,7 @@ def component_scores(f: AccountFeatures) -> dict[str, tuple[float | None, str]]:
     c, a, s, v = f.consumption, f.adoption, f.support, f.value
     out: dict[str, tuple[float | None, str]] = {
         "usage_trend": (None if c.trend is None else squash(c.trend), c.explain()),
-        "activity": (_activity(c.days_since_meaningful), _activity_text(f)),
+        "activity": (_activity(c.days_since_meaningful, _onboarding(f)), _activity_text(f)),
         "adoption": (_adoption(a.breadth_trend, a.stickiness), a.explain()),
         "support": (clamp(100 - 15 * s.load - (20 if s.low_csat else 0)), s.explain()),
     }
@@ -103,16 +103,23 @@ def component_scores(f: AccountFeatures) -> dict[str, tuple[float | None, str]]:
     return out
 
 
-def _activity(days: int | None) -> float:
+def _activity(days: int | None, onboarding: bool) -> float:
     if days is None:
-        return 0.0
+        return 50.0 if onboarding else 0.0
     return 100.0 if days <= 3 else 100 * math.exp(-(days - 3) / 7)
+
+
+def _onboarding(f: AccountFeatures) -> bool:
+    """Not used yet, but still within the target days to first value."""
+    milestone = f.ttv.first_value
+    return milestone is None or (milestone.reached is None and not milestone.missed)
 
 
 def _activity_text(f: AccountFeatures) -> str:
     days = f.consumption.days_since_meaningful
     if days is None:
-        return "Never used."
+        fv = f.ttv.first_value
+        return fv.explain() if fv is not None else "Not used yet."
     if days == 0:
         return "Meaningful usage today."
     return f"Last meaningful usage {days} day{'s' if days != 1 else ''} ago."

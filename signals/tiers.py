@@ -66,7 +66,8 @@ def decide_tier(
     moving_down = ORDER.index(tier) < ORDER.index(previous.tier)
     if tier != previous.tier and moving_down and _dwell(previous, as_of) < rules.min_dwell_days:
         tier, escalated = previous.tier, previous.escalated
-        reason = f"Stays {tier}: moved here {_dwell(previous, as_of)} days ago"
+        dwell = _dwell(previous, as_of)
+        reason = f"Stays {tier}: moved here {dwell} day{'s' if dwell != 1 else ''} ago"
     since = previous.since if tier == previous.tier else as_of
     state = TierState(tier, since, base, escalated, healthy_since)
     return TierDecision(state, previous.tier, reason)

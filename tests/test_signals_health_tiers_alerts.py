@@ -110,14 +110,39 @@ def test_a_collapsing_usage_trend_caps_the_score() -> None:
     assert s.flags.keys() == {"usage_drop"}
 
 
-def test_no_usage_at_all() -> None:
+def test_no_usage_and_no_start_date_is_neutral_activity() -> None:
     s = score(account())
     activity = s.health.component("activity")
     assert activity is not None
-    assert activity.score == 0.0
-    assert activity.detail == "Never used."
+    assert activity.score == 50.0
+    assert activity.detail == "Not used yet."
     assert s.health.component("usage_trend") is not None
     assert 0.0 <= s.health.score <= 100.0
+
+
+@pytest.mark.parametrize(
+    ("go_live", "activity_score", "detail"),
+    [
+        # live 10 days ago, not used yet: still onboarding, neither good nor bad
+        pytest.param(AS_OF - timedelta(days=10), 50.0, "not yet (10 of 14 days)", id="onboarding"),
+        # live 40 days ago and never used: time to value missed, activity counts as none
+        pytest.param(AS_OF - timedelta(days=40), 0.0, "not reached after 40 days", id="never-used"),
+    ],
+)
+def test_an_account_not_used_yet_is_judged_by_its_time_to_value(
+    go_live: date, activity_score: float, detail: str
+) -> None:
+    s = score(account(go_live_date=go_live))
+    activity = s.health.component("activity")
+    assert activity is not None
+    assert activity.score == activity_score
+    assert detail in activity.detail
+    if activity_score:
+        assert s.health.band != "at risk"
+        assert "ttv_missed" not in s.flags
+    else:
+        assert s.health.band == "at risk"
+        assert "ttv_missed" in s.flags
 
 
 @pytest.mark.parametrize(
@@ -502,3 +527,9 @@ def test_snapshot_records_what_the_next_evaluation_builds_on() -> None:
     tier_detail = snap.detail["tier"]
     assert isinstance(tier_detail, Mapping)
     assert tier_detail["escalated"] == s.tier.state.escalated
+
+
+def test_news_is_not_followed_by_a_resolved_alert_but_problems_are() -> None:
+    f = extract(account(csm="csm@x", ae="ae@x"), AS_OF, ScoringConfig())
+    cleared = transitions(f, {}, ["new_use_case:voice", "usage_drop"])
+    assert [(a.key, a.resolved, a.owner) for a in cleared] == [("usage_drop", True, "csm@x")]
