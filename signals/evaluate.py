@@ -18,6 +18,7 @@ from signals.risk import RiskScore, feature_vector, predict
 from signals.tiers import TierDecision, TierState, decide_tier
 
 MIN_PEERS = 5
+NOTABLE_CHANGE = 5.0  # points in a week that earn a place among the reasons
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +53,14 @@ class AccountSignals:
             note = f"{capped.label} holds the score down: {capped.detail}"
             risks = [note] + [r for r in risks if not r.startswith(capped.label + ":")]
         strengths = [f"{c.label}: {c.detail}" for c in self.health.strengths(n)]
-        return (risks + strengths)[:n]
+        return (self._week() + risks + strengths)[:n]
+
+    def _week(self) -> list[str]:
+        """The week's change and what moved it, when the score moved notably."""
+        change = self.change
+        if change is None or abs(change) < NOTABLE_CHANGE or not self.movers:
+            return []
+        return [f"{change:+.0f} since last week: {self.movers[0].words()}"]
 
 
 def peer_percentiles(features: Sequence[AccountFeatures]) -> list[float | None]:

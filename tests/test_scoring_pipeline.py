@@ -165,3 +165,22 @@ def test_a_backtest_past_the_data_names_the_latest_cutoff_that_works(
     assert result.returncode == 1
     assert "needs data until" in result.stderr
     assert "Use --as-of" in result.stderr
+
+
+def test_events_delivered_twice_change_no_signal(
+    small_book: Book, sender: Sender, database_url: str, tmp_path: Path
+) -> None:
+    day = (END - timedelta(days=3)).isoformat()
+    run(database_url, tmp_path, "score", "--as-of", day)
+    first = json.loads(run(database_url, tmp_path, "scores", "--as-of", day, "--format", "json"))
+
+    for kind, items in book_payload_batches(small_book, batch_size=2000):
+        if kind == "events":
+            answer = sender.signed("/v1/events", {"events": items}).json()
+            assert answer["accepted"] == 0
+            assert answer["duplicates"] == len(items)
+    run(database_url, tmp_path, "score", "--as-of", day)
+    again = json.loads(run(database_url, tmp_path, "scores", "--as-of", day, "--format", "json"))
+
+    assert again == first
+    assert len(first) == 20

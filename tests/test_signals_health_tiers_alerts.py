@@ -533,3 +533,14 @@ def test_news_is_not_followed_by_a_resolved_alert_but_problems_are() -> None:
     f = extract(account(csm="csm@x", ae="ae@x"), AS_OF, ScoringConfig())
     cleared = transitions(f, {}, ["new_use_case:voice", "usage_drop"])
     assert [(a.key, a.resolved, a.owner) for a in cleared] == [("usage_drop", True, "csm@x")]
+
+
+def test_a_notable_week_leads_the_reasons_with_what_moved_it() -> None:
+    data = account(metrics=[two_level("tokens", AS_OF, 100, 0)])
+    now = score(data)
+    before = {**{c.name: c.score for c in now.health.components}, "activity": 100.0}
+    week_ago = replace(to_snapshot(now), score=now.health.score + 12, components=before)
+    s = score(data, week_ago=week_ago)
+    assert s.reasons()[0].startswith("-12 since last week: Recent activity fell from 100 to ")
+    quiet_week = replace(week_ago, score=now.health.score + 3)
+    assert not score(data, week_ago=quiet_week).reasons()[0].startswith("-3 since last week")
