@@ -132,7 +132,8 @@ def score(
 
 def _print_run(run: ScoreRun, top: int, *, replayed: int) -> None:
     bands, tiers = run.bands(), run.tiers()
-    head = f"Scored {len(run.signals)} accounts as of {run.as_of}"
+    n = len(run.signals)
+    head = f"Scored {n} account{'' if n == 1 else 's'} as of {run.as_of}"
     if replayed > 1:
         head += f" (replayed {replayed} days)"
     out.print(

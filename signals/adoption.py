@@ -29,6 +29,7 @@ class Adoption:
     new_teams: tuple[tuple[str, date], ...]
     has_users: bool
     has_breadth: bool
+    has_previous: bool  # the account was active before this window: there is a "was"
 
     @property
     def stickiness(self) -> float | None:
@@ -47,7 +48,7 @@ class Adoption:
             pairs.append((len(self.features), self.previous_features))
             pairs.append((len(self.teams), self.previous_teams))
         pairs = [p for p in pairs if p[0] or p[1]]
-        if not pairs:
+        if not pairs or not self.has_previous:
             return None
         return sum(math.log((a + 1) / (b + 1)) for a, b in pairs) / len(pairs)
 
@@ -84,11 +85,14 @@ def adoption(dimensions: Sequence[DimensionActivity], as_of: date, window_days: 
         return [d for d in by_kind[kind] if _active_days(d, lo, hi)]
 
     users = active("user", first, as_of)
+    observed = window_days
+    if account_start is not None and account_start > first:
+        observed = (as_of - account_start).days + 1
     return Adoption(
         window_days=window_days,
         active_users=len(users),
         previous_users=len(active("user", prev_first, prev_last)),
-        daily_active_users=sum(_active_days(u, first, as_of) for u in users) / window_days,
+        daily_active_users=sum(_active_days(u, first, as_of) for u in users) / observed,
         features=tuple(sorted(d.value for d in active("feature", first, as_of))),
         previous_features=len(active("feature", prev_first, prev_last)),
         teams=tuple(sorted(d.value for d in active("team", first, as_of))),
@@ -97,6 +101,7 @@ def adoption(dimensions: Sequence[DimensionActivity], as_of: date, window_days: 
         new_teams=_new(by_kind["team"], first, account_start),
         has_users=bool(by_kind["user"]),
         has_breadth=bool(by_kind["feature"] or by_kind["team"]),
+        has_previous=account_start is not None and account_start < first,
     )
 
 

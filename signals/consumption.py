@@ -111,6 +111,7 @@ def consumption(
         _metric_trend(m, arrays[m.metric], as_of, config, shares[m.metric]) for m in metrics
     )
     has_baseline = first_usage is not None and first_usage <= base_last
+    full_window = first_usage is not None and first_usage <= recent_first
     threshold = _meaningful_threshold(events, w.baseline_days, w.meaningful_fraction)
     recent = slice(w.baseline_days, None)
     return Consumption(
@@ -119,8 +120,8 @@ def consumption(
         baseline_window=(base_first, base_last),
         metrics=trends,
         trend=_combine(trends, "log_ratio") if has_baseline else None,
-        short_trend=_combine(trends, "short_log_ratio") if first_usage else None,
-        volatility=_weighted(trends, "weekly_cv") if first_usage else None,
+        short_trend=_combine(trends, "short_log_ratio") if full_window else None,
+        volatility=_weighted(trends, "weekly_cv") if full_window else None,
         first_usage=first_usage,
         last_usage=_last_usage(metrics, as_of),
         days_since_meaningful=_days_since_meaningful(events, threshold, metrics, as_of),
@@ -198,7 +199,10 @@ def _metric_trend(
     baseline = sum(base[-base_len:]) * w.recent_days / base_len
     recent_total = sum(recent)
     short = sum(recent[-w.short_days :]) * w.recent_days / w.short_days
-    weekly = [sum(values[i : i + 7]) for i in range(len(values) - 56, len(values), 7)]
+    used_from = len(values) - _active_span(series, as_of, len(values))
+    weekly = [
+        sum(values[i : i + 7]) for i in range(len(values) - 56, len(values), 7) if i >= used_from
+    ]
     weekly_mean = mean(weekly)
     lo = bisect_right(series.days, as_of)
     return MetricTrend(

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from signals.adoption import adoption
-from signals.config import TimeToValueTargets, ValueFactor
+from signals.config import ScoringConfig, TimeToValueTargets, ValueFactor
+from signals.consumption import consumption
 from signals.model import AccountInfo, DimensionActivity, MetricSeries
 from signals.support import support_load
 from signals.ttv import time_to_value
@@ -392,3 +393,27 @@ def test_support_ignores_tickets_after_as_of() -> None:
     now = [ticket("a", d("2026-06-10"), priority="high")]
     later = [*now, ticket("b", d("2026-07-01"), priority="urgent", solved=d("2026-07-02"), csat=1)]
     assert support_load(later, AS_OF, WINDOW) == support_load(now, AS_OF, WINDOW)
+
+
+def test_a_brand_new_account_has_no_breadth_trend_and_full_stickiness() -> None:
+    today = d("2026-11-20")
+    a = adoption(
+        [dimension("user", "u1", [today]), dimension("feature", "chat", [today])], today, 28
+    )
+    assert a.breadth_trend is None  # nothing before to compare with
+    assert a.stickiness == 1.0  # one user, active on the one day there is
+    assert a.new_features == ()
+
+
+def test_a_young_account_has_no_short_trend_or_volatility_yet() -> None:
+    today = d("2026-11-20")
+    young = consumption(
+        [steady("tokens", 100, today - timedelta(days=9), today)], today, ScoringConfig()
+    )
+    assert young.short_trend is None
+    assert young.volatility is None
+    settled = consumption(
+        [steady("tokens", 100, today - timedelta(days=60), today)], today, ScoringConfig()
+    )
+    assert settled.short_trend == pytest.approx(0.0)
+    assert settled.volatility == pytest.approx(0.0)
