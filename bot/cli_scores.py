@@ -25,7 +25,7 @@ from bot.config import config_file_path
 from bot.scoring import BacktestResult, ScoreRun, ScoringError
 from signals.evaluate import AccountSignals
 from signals.model import Snapshot
-from storage import history, repository
+from storage import repository, snapshots
 from storage.db import DatabaseUnavailable, read_connection
 
 AsOf = Annotated[
@@ -201,7 +201,7 @@ def scores(
 
 def _snapshot_rows(services: Services, day: date) -> list[dict[str, Any]]:
     with read_connection(services.engine) as conn:
-        snaps = history.snapshots_on(conn, day=day)
+        snaps = snapshots.snapshots_on(conn, day=day)
         names = repository.account_names(conn)
     if not snaps:
         err.print(f"No snapshots for {day} yet: scoring that day now.")

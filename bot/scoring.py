@@ -28,7 +28,7 @@ from signals.config import ScoringConfig
 from signals.evaluate import AccountSignals, score_book, to_snapshot
 from signals.features import AccountFeatures, extract
 from signals.model import AccountData
-from storage import history
+from storage import history, snapshots
 from storage.db import read_connection, write_transaction
 from storage.tables import accounts
 
@@ -117,12 +117,12 @@ def score_day(
         for data in stream(engine, since=since, until=as_of, account_ids=account_ids)
     ]
     with read_connection(engine) as conn:
-        previous = history.latest_snapshots_before(conn, day=as_of)
-        week_ago = history.snapshots_on(conn, day=as_of - timedelta(days=7))
+        previous = snapshots.latest_snapshots_before(conn, day=as_of)
+        week_ago = snapshots.snapshots_on(conn, day=as_of - timedelta(days=7))
     signals = score_book(features, config, previous=previous, week_ago=week_ago)
     if store:
         with write_transaction(engine) as conn:
-            history.write_snapshots(conn, (to_snapshot(s) for s in signals), computed_at=now)
+            snapshots.write_snapshots(conn, (to_snapshot(s) for s in signals), computed_at=now)
     return ScoreRun(as_of, signals)
 
 

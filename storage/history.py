@@ -1,11 +1,12 @@
-"""What the signals read and write: every account's history, and the daily health snapshots.
+"""What the signals read: every account's history, and the span of the data.
 
 Functions take a connection; callers own transactions. ``iter_account_data`` reads the
 book a batch of accounts at a time, each table with one range query on its key prefix
 (``account_id`` between the batch's first and last id, in the database's own order), so
 that memory holds one batch and the number of queries does not grow with the accounts.
 The two large reads (the daily rollups) go through the driver's cursor as plain tuples:
-SQLAlchemy's per-row work would about double their cost.
+SQLAlchemy's per-row work would about double their cost. The snapshots the signals write
+back are in ``storage.snapshots``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
-from itertools import chain, groupby, islice
+from itertools import chain, groupby
 from operator import itemgetter
 from typing import Any, TypeAlias
 
@@ -28,23 +29,16 @@ from signals.model import (
     ContractTerms,
     DimensionActivity,
     MetricSeries,
-    Snapshot,
     Ticket,
 )
-from storage.dialect import upsert_statement
-from storage.tables import accounts, contracts, health_snapshots, support_tickets, usage_daily
+from storage.tables import accounts, contracts, support_tickets, usage_daily
 
-WRITE_CHUNK = 1000  # snapshots per executemany
-IN_CHUNK = 500  # ids per IN (...) list
 FETCH_CHUNK = 5000  # rows per fetch from the driver
 
 _BY_ACCOUNT = itemgetter(0)
 _BY_METRIC = itemgetter(1)
 _BY_DIMENSION_VALUE = itemgetter(1, 2)
 _INFO_COLUMNS = tuple(accounts.c[f.name] for f in fields(AccountInfo))
-_SNAPSHOT_FIELDS = tuple(f.name for f in fields(Snapshot))
-_SNAPSHOT_COLUMNS = tuple(health_snapshots.c[name] for name in _SNAPSHOT_FIELDS)
-_SNAPSHOT_KEY = ("account_id", "day")
 
 _USAGE_SQL = """
 SELECT account_id, metric, day, quantity, events, successes, failures
@@ -330,133 +324,6 @@ def _driver_rows(conn: Connection, sql: str, params: list[Any]) -> Iterator[Iter
         raise sa.exc.DBAPIError.instance(sql, params, err, error) from err
     finally:
         cursor.close()
-
-
-# -- snapshots ------------------------------------------------------------------------------
-
-
-def write_snapshots(
-    conn: Connection, snapshots: Iterable[Snapshot], *, computed_at: datetime
-) -> int:
-    """Insert or replace snapshots by (account_id, day); return how many were written.
-
-    Within a chunk of WRITE_CHUNK, a later snapshot of the same account and day wins.
-    """
-    stmt = upsert_statement(conn, health_snapshots)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(_SNAPSHOT_KEY),
-        set_={
-            column.name: stmt.excluded[column.name]
-            for column in health_snapshots.c
-            if column.name not in _SNAPSHOT_KEY
-        },
-    )
-    written = 0
-    iterator = iter(snapshots)
-    while chunk := list(islice(iterator, WRITE_CHUNK)):
-        rows = {(s.account_id, s.day): _snapshot_row(s, computed_at) for s in chunk}
-        conn.execute(stmt, [rows[key] for key in sorted(rows)])  # key order: no deadlocks
-        written += len(chunk)
-    return written
-
-
-def _snapshot_row(snapshot: Snapshot, computed_at: datetime) -> dict[str, Any]:
-    row = {name: getattr(snapshot, name) for name in _SNAPSHOT_FIELDS}
-    row.update(
-        components=dict(snapshot.components),
-        flags=list(snapshot.flags),
-        reasons=list(snapshot.reasons),
-        detail=dict(snapshot.detail),
-        computed_at=computed_at,
-    )
-    return row
-
-
-def snapshots_on(
-    conn: Connection, *, day: date, account_ids: Sequence[str] | None = None
-) -> dict[str, Snapshot]:
-    """{account_id: snapshot} of one day, for every account or those named."""
-    query = sa.select(*_SNAPSHOT_COLUMNS).where(health_snapshots.c.day == day)
-    if account_ids is None:
-        return _snapshots_by_account(conn, query)
-    found: dict[str, Snapshot] = {}
-    wanted = sorted(set(account_ids))
-    for start in range(0, len(wanted), IN_CHUNK):
-        chunk = wanted[start : start + IN_CHUNK]
-        found.update(
-            _snapshots_by_account(conn, query.where(health_snapshots.c.account_id.in_(chunk)))
-        )
-    return found
-
-
-def latest_snapshots_before(conn: Connection, *, day: date) -> dict[str, Snapshot]:
-    """{account_id: its most recent snapshot from before ``day``}, for accounts that have one.
-
-    Goes through the accounts table: one index look-up per account rather than a scan of
-    every snapshot (snapshots of an id missing from ``accounts`` are not found).
-    """
-    if conn.dialect.name == "postgresql":
-        return _snapshots_by_account(conn, _latest_lateral(day))
-    return _snapshots_by_account(conn, _latest_correlated(day))
-
-
-def _latest_lateral(day: date) -> sa.Select[Any]:
-    """PostgreSQL: per account, the first row of a backward index scan (LATERAL ... LIMIT 1)."""
-    h = health_snapshots
-    latest = (
-        sa.select(*_SNAPSHOT_COLUMNS)
-        .where(h.c.account_id == accounts.c.id, h.c.day < day)
-        .order_by(h.c.day.desc())
-        .limit(1)
-        .lateral("latest")
-    )
-    return sa.select(latest).select_from(accounts).join(latest, sa.true())
-
-
-def _latest_correlated(day: date) -> sa.Select[Any]:
-    """SQLite: per account, max(day) by the key's prefix, then that row by its key.
-
-    The outer join keeps accounts as the outer loop (SQLite has no LATERAL, and its
-    planner, without statistics, would otherwise scan every snapshot); accounts
-    without a snapshot come out as rows of NULLs, which the caller drops.
-    """
-    h = health_snapshots
-    earlier = h.alias("earlier")
-    last_day = (
-        sa.select(sa.func.max(earlier.c.day))
-        .where(earlier.c.account_id == accounts.c.id, earlier.c.day < day)
-        .scalar_subquery()
-    )
-    return (
-        sa.select(*_SNAPSHOT_COLUMNS)
-        .select_from(accounts)
-        .outerjoin(h, sa.and_(h.c.account_id == accounts.c.id, h.c.day == last_day))
-    )
-
-
-def snapshot_history(
-    conn: Connection, *, account_id: str, since: date, until: date
-) -> list[Snapshot]:
-    """One account's snapshots from ``since`` to ``until`` (both inclusive), oldest first."""
-    h = health_snapshots.c
-    query = (
-        sa.select(*_SNAPSHOT_COLUMNS)
-        .where(h.account_id == account_id, h.day >= since, h.day <= until)
-        .order_by(h.day)
-    )
-    return [_snapshot(row) for row in conn.execute(query)]
-
-
-def _snapshots_by_account(conn: Connection, query: sa.Select[Any]) -> dict[str, Snapshot]:
-    return {
-        row.account_id: _snapshot(row) for row in conn.execute(query) if row.account_id is not None
-    }
-
-
-def _snapshot(row: AnyRow) -> Snapshot:
-    values = dict(row._mapping)
-    values.update(flags=tuple(values["flags"]), reasons=tuple(values["reasons"]))
-    return Snapshot(**values)
 
 
 # -- the span of the data -------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""storage.history: accounts with their history as the signals read them, and the snapshots."""
+"""storage.history and storage.snapshots: accounts with their history, and the snapshots."""
 
 from __future__ import annotations
 
@@ -15,6 +15,12 @@ from signals.model import AccountData, ContractTerms, DimensionActivity, MetricS
 from signals.model import Ticket as TicketRecord
 from storage import history, repository, tables
 from storage.db import write_transaction
+from storage.snapshots import (
+    latest_snapshots_before,
+    snapshot_history,
+    snapshots_on,
+    write_snapshots,
+)
 from tests.sender import Sender
 
 _ids = itertools.count()
@@ -370,7 +376,7 @@ def add_accounts(db: Engine, *ids: str) -> None:
 
 def write(db: Engine, snapshots: Iterable[Snapshot], computed_at: datetime = COMPUTED) -> int:
     with write_transaction(db) as conn:
-        return history.write_snapshots(conn, snapshots, computed_at=computed_at)
+        return write_snapshots(conn, snapshots, computed_at=computed_at)
 
 
 def test_snapshots_round_trip(db: Engine) -> None:
@@ -384,8 +390,8 @@ def test_snapshots_round_trip(db: Engine) -> None:
     assert write(db, stored) == 3
 
     with db.connect() as conn:
-        on_d1 = history.snapshots_on(conn, day=D1)
-        only_globex = history.snapshots_on(conn, day=D1, account_ids=["globex", "nobody"])
+        on_d1 = snapshots_on(conn, day=D1)
+        only_globex = snapshots_on(conn, day=D1, account_ids=["globex", "nobody"])
         computed = conn.scalars(sa.select(tables.health_snapshots.c.computed_at)).all()
     assert on_d1 == {"acme": stored[0], "globex": stored[1]}
     assert only_globex == {"globex": stored[1]}
@@ -401,7 +407,7 @@ def test_writing_again_replaces_the_days_snapshot(db: Engine) -> None:
     assert write(db, [again], computed_at=later) == 1
 
     with db.connect() as conn:
-        assert history.snapshots_on(conn, day=D1) == {"acme": again}
+        assert snapshots_on(conn, day=D1) == {"acme": again}
         row = conn.execute(sa.select(tables.health_snapshots)).one()
     assert row.computed_at == later
 
@@ -409,7 +415,7 @@ def test_writing_again_replaces_the_days_snapshot(db: Engine) -> None:
 def test_writes_in_chunks_and_the_last_of_a_key_wins(
     db: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(history, "WRITE_CHUNK", 2)
+    monkeypatch.setattr("storage.snapshots.WRITE_CHUNK", 2)
     add_accounts(db, "a", "b", "c")
     days = [D1 + timedelta(days=n) for n in range(3)]
     snapshots = [snapshot(a, d) for a in ("c", "a", "b") for d in days]
@@ -419,7 +425,7 @@ def test_writes_in_chunks_and_the_last_of_a_key_wins(
 
     with db.connect() as conn:
         count = conn.scalar(sa.select(sa.func.count()).select_from(tables.health_snapshots))
-        assert history.snapshots_on(conn, day=D1)["c"].score == 1.0
+        assert snapshots_on(conn, day=D1)["c"].score == 1.0
     assert count == 9
 
 
@@ -437,7 +443,7 @@ def test_latest_snapshots_before_takes_each_accounts_most_recent_earlier_day(db:
     )
 
     with db.connect() as conn:
-        before = {day: history.latest_snapshots_before(conn, day=day) for day in d}
+        before = {day: latest_snapshots_before(conn, day=day) for day in d}
 
     scores = {day: {a: s.score for a, s in found.items()} for day, found in before.items()}
     assert scores == {
@@ -460,8 +466,8 @@ def test_snapshot_history_is_one_accounts_days_in_order(db: Engine) -> None:
     )
 
     with db.connect() as conn:
-        found = history.snapshot_history(conn, account_id="a", since=days[1], until=days[3])
-        nothing = history.snapshot_history(conn, account_id="z", since=days[0], until=days[4])
+        found = snapshot_history(conn, account_id="a", since=days[1], until=days[3])
+        nothing = snapshot_history(conn, account_id="z", since=days[0], until=days[4])
 
     assert [(s.account_id, s.day, s.score) for s in found] == [
         ("a", days[1], 2.0),

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from bot.book import Book, book_payload_batches, generate_book
 from bot.cli_scores import EXPORT_COLUMNS
-from storage import history
+from storage import snapshots
 from tests.sender import Sender
 from tests.test_cli import steward
 
@@ -119,7 +119,7 @@ def test_replaying_days_keeps_a_snapshot_per_day_with_alerts_for_the_silent(
     )
     assert f"as of {last} (replayed 5 days)" in out
     with db.connect() as conn:
-        days = [history.snapshots_on(conn, day=first + timedelta(days=i)) for i in range(5)]
+        days = [snapshots.snapshots_on(conn, day=first + timedelta(days=i)) for i in range(5)]
     assert all(len(day) == 20 for day in days)
     silent = [
         a
