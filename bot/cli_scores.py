@@ -32,6 +32,7 @@ AsOf = Annotated[
     str | None, typer.Option("--as-of", help="Day to score, YYYY-MM-DD (default: last usage day)")
 ]
 Horizon = Annotated[str, typer.Option(help="How far ahead outcomes are judged: 60d, 8w or 90")]
+FEW_OUTCOMES = 10
 EXPORT_COLUMNS = (
     "account_id",
     "name",
@@ -308,6 +309,12 @@ def print_backtest(result: BacktestResult) -> None:
     ):
         lifts = "  ".join(f"{d}:{lift:.1f}x" for d, _, _, lift in deciles)
         out.print(f"{target} lift by decile (1 = highest score): {lifts}")
+    for target, count in (("churn", result.churned), ("expansion", result.expanded)):
+        if count < FEW_OUTCOMES:
+            out.print(
+                f"{target}: only {count} account(s) had this outcome; the AUC moves a lot "
+                "with each one (try another --as-of or a longer --horizon)."
+            )
     for target in ("churn", "expansion"):
         model, base = result.model(target), result.best_baseline(target)
         if model and base and model.auc is not None and base.auc is not None:

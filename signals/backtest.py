@@ -55,7 +55,9 @@ def outcome(data: AccountData, as_of: date, horizon_days: int) -> Outcome:
     Churned: the horizon's last 28 days hold at most 30% of the usage of the 28
     days before the cut-off, or nothing at all in its last 14 days, or the CRM
     marks it churned within the horizon. Expanded: those 28 days hold at least
-    150% of it. Only accounts with usage in the 28 days before the cut-off, and
+    150% of it, and so do at least three of their four weeks against an average
+    week before the cut-off, so that a one-off spike counts as a bill shock, not
+    an expansion. Only accounts with usage in the 28 days before the cut-off, and
     some before that, are eligible.
     """
     name, measure = usage_measure(data, as_of)
@@ -72,7 +74,11 @@ def outcome(data: AccountData, as_of: date, horizon_days: int) -> Outcome:
     quiet = measure(days_back(end, QUIET_DAYS), end) <= 0
     crm_churn = data.account.churned_date is not None and as_of < data.account.churned_date <= end
     churned = eligible and (after <= CHURN_RATIO * before or quiet or crm_churn)
-    expanded = eligible and not churned and after >= EXPAND_RATIO * before
+    weeks = sorted(
+        measure(end - timedelta(days=7 * k + 6), end - timedelta(days=7 * k)) for k in range(4)
+    )
+    sustained = weeks[1] >= EXPAND_RATIO * before / 4  # three weeks of four: not one spike
+    expanded = eligible and not churned and after >= EXPAND_RATIO * before and sustained
     return Outcome(eligible, churned, expanded, before, after, name)
 
 

@@ -65,6 +65,7 @@ DEFAULT_EXPANSION_MODEL: dict[str, float] = {
     "commit_gap": 0.4,
     "new_use_case": 0.9,
     "support_load": -0.1,
+    "seasonal_echo": 0.6,
 }
 
 

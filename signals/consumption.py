@@ -7,14 +7,17 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from signals.config import ScoringConfig, Windows
 from signals.model import MetricSeries
-from signals.series import days_back, dense, log_ratio, mean, median, pct, stdev
+from signals.series import days_back, dense, log_ratio, mean, median, pct, stdev, window_sum
 
 TREND_CLIP = 3.0
 ANOMALY_Z = 4.0
 ANOMALY_WEEKS = 8
+ECHO_PERIODS = (364, 91)  # whole weeks, so that weekdays line up
+ECHO_AHEAD = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,8 @@ class Consumption:
     anomalies: tuple[Anomaly, ...]
     recent_spend: float
     recent_events: int
+    seasonal_echo: float | None = None  # log change in the 2 months after this date a period ago
+    echo_period: int | None = None  # 364 (a year) or 91 (a quarter) days
 
     @property
     def history_days(self) -> int:
@@ -133,6 +138,7 @@ def consumption(
         ),
         recent_spend=sum(sum(arrays[m][recent]) * prices.get(m, 0.0) for m in arrays),
         recent_events=int(sum(events[recent])),
+        **_echo(metrics, trends, as_of, first_usage),
     )
 
 
@@ -228,6 +234,34 @@ def _active_span(series: MetricSeries, as_of: date, cap: int) -> int:
 
 def _clip(value: float) -> float:
     return max(-TREND_CLIP, min(TREND_CLIP, value))
+
+
+def _echo(
+    metrics: Sequence[MetricSeries],
+    trends: Sequence[MetricTrend],
+    as_of: date,
+    first_usage: date | None,
+) -> dict[str, Any]:
+    """How usage moved in the two months after this date one year (or quarter) ago.
+
+    The month ending ECHO_AHEAD days after the date a period back, against the
+    month ending on it: what seasonality alone would predict for the months ahead.
+    """
+    for period in ECHO_PERIODS:
+        then = as_of - timedelta(days=period)
+        if first_usage is None or first_usage > then - timedelta(days=27):
+            continue
+        after_last = then + timedelta(days=ECHO_AHEAD)
+        total = sum(abs(t.weight) for t in trends)
+        if total <= 0:
+            return {}
+        echo = 0.0
+        for m, t in zip(metrics, trends, strict=True):
+            before = window_sum(m.days, m.quantity, days_back(then, 28), then)
+            after = window_sum(m.days, m.quantity, days_back(after_last, 28), after_last)
+            echo += t.weight * _clip(log_ratio(after, before))
+        return {"seasonal_echo": echo / total, "echo_period": period}
+    return {}
 
 
 def _combine(trends: Sequence[MetricTrend], attr: str) -> float | None:

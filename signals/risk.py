@@ -25,6 +25,10 @@ FEATURE_LABELS: dict[str, tuple[str, str]] = {
     "peer": ("uses more than segment peers", "uses less than segment peers"),
     "tenure": ("a long-standing customer", "a new customer"),
     "new_use_case": ("a new use case or team", "no new use case"),
+    "seasonal_echo": (
+        "usage rose in the same season last period",
+        "usage fell in the same season last period",
+    ),
 }
 
 
@@ -48,6 +52,7 @@ def feature_vector(f: AccountFeatures) -> dict[str, float]:
         "peer": 2 * (f.peer_percentile - 0.5) if f.peer_percentile is not None else 0.0,
         "tenure": math.log1p(c.history_days / 30) - 1.0,
         "new_use_case": 1.0 if a.new_features or a.new_teams else 0.0,
+        "seasonal_echo": c.seasonal_echo or 0.0,
     }
     for m in c.metrics:
         vector[METRIC_PREFIX + m.metric] = m.log_ratio

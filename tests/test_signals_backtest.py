@@ -262,3 +262,24 @@ def test_feature_names_put_model_features_first() -> None:
         TrainingRow({"peer": 1.0, "metric:api": 0.1}, {}, False, False),
     ]
     assert feature_names(rows) == ["peer", "trend", "metric:api", "metric:tokens"]
+
+
+@pytest.mark.parametrize(
+    ("spike_days", "expanded"),
+    [
+        # a one-week burst at 4x: the month totals 1.75x, but three weeks are as usual
+        pytest.param(range(1, 8), False, id="one-week-spike"),
+        # the same 4x over the last three weeks and a day: sustained growth
+        pytest.param(range(8, 29), True, id="three-weeks-up"),
+    ],
+)
+def test_a_one_off_spike_is_not_an_expansion(spike_days: range, expanded: bool) -> None:
+    spike = {END - timedelta(days=28 - k) for k in spike_days}
+
+    def rate(day: date) -> float:
+        return 400 if day in spike else 100
+
+    data = account(metrics=[series("tokens", usage(rate, FIRST_USE, END))])
+    o = outcome(data, CUT, HORIZON)
+    assert o.after >= 1.5 * o.before
+    assert o.expanded is expanded
