@@ -317,3 +317,25 @@ def test_series_helpers_stay_finite_at_zero() -> None:
     assert math.isfinite(log_ratio(5.0, 0.0))
     assert squash(0.0) == 50.0
     assert 0.0 <= squash(-10.0) < 50.0 < squash(10.0) <= 100.0
+
+
+def test_seasonal_echo_reads_what_the_same_weeks_brought_a_year_ago() -> None:
+    today = d("2026-10-01")
+    year_ago = today - timedelta(days=364)
+
+    def rate(day: date) -> float:  # every autumn usage doubles for a while
+        return 200 if year_ago + timedelta(days=5) <= day <= year_ago + timedelta(days=90) else 100
+
+    seasonal = consumption([series("tokens", usage(rate, d("2025-06-01"), today))], today, CONFIG)
+    assert seasonal.echo_period == 364
+    assert seasonal.seasonal_echo == pytest.approx(math.log(2), abs=0.05)
+
+    flat = consumption([steady("tokens", 100, d("2025-06-01"), today)], today, CONFIG)
+    assert flat.seasonal_echo == pytest.approx(0.0)
+
+    # five months of history: no year yet, a quarter back is the echo
+    quarter = consumption([steady("tokens", 100, d("2026-05-01"), today)], today, CONFIG)
+    assert quarter.echo_period == 91
+
+    young = consumption([steady("tokens", 100, d("2026-08-01"), today)], today, CONFIG)
+    assert young.seasonal_echo is None
