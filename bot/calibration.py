@@ -27,6 +27,7 @@ from signals.health import health
 from signals.risk import feature_vector
 
 MIN_HISTORY_DAYS = 84
+FEW_OUTCOMES = 10  # fewer held-out churners (or expanders) than this: that AUC is noise
 WORSE_TOLERANCE = 0.01  # no target may lose more AUC than this for the new weights to be kept
 
 
@@ -47,11 +48,16 @@ class CalibrationResult:
         result = which.model(target)
         return result.auc if result else None
 
+    def judged(self) -> list[str]:
+        """The outcomes with enough cases in the held-out period to compare AUCs on."""
+        counts = {"churn": self.before.churned, "expansion": self.before.expanded}
+        return [t for t, n in counts.items() if n >= FEW_OUTCOMES]
+
     @property
     def improved(self) -> bool:
-        """Better overall on the held-out period, and no target clearly worse."""
+        """Better overall on the held-out period, and no judged target clearly worse."""
         deltas = []
-        for target in ("churn", "expansion"):
+        for target in self.judged():
             old, new = self.auc(self.before, target), self.auc(self.after, target)
             if old is None or new is None:
                 continue

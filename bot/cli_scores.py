@@ -19,7 +19,7 @@ from rich.table import Table
 
 from bot import scoring
 from bot.app import Services, build_services
-from bot.calibration import CalibrationResult, calibrate, write_scoring
+from bot.calibration import FEW_OUTCOMES, CalibrationResult, calibrate, write_scoring
 from bot.cli_common import ensure_schema, err, out, settings, unreachable
 from bot.config import config_file_path
 from bot.scoring import BacktestResult, ScoreRun, ScoringError
@@ -32,7 +32,6 @@ AsOf = Annotated[
     str | None, typer.Option("--as-of", help="Day to score, YYYY-MM-DD (default: last usage day)")
 ]
 Horizon = Annotated[str, typer.Option(help="How far ahead outcomes are judged: 60d, 8w or 90")]
-FEW_OUTCOMES = 10
 EXPORT_COLUMNS = (
     "account_id",
     "name",
@@ -393,6 +392,12 @@ def _print_calibration(result: CalibrationResult) -> None:
     out.print(table)
     for note in result.notes:
         out.print(note)
+    for target in ("churn", "expansion"):
+        if target not in result.judged():
+            out.print(
+                f"Too few {target} outcomes in the held-out period to judge {target} "
+                "(fewer than 10): it does not count towards keeping the new weights."
+            )
 
 
 def register(app: typer.Typer) -> None:
