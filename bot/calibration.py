@@ -100,7 +100,7 @@ def training_rows(
     """Features and outcomes of every eligible account at every training cut-off."""
     until = max(at) + timedelta(days=horizon_days)
     per_cutoff: dict[date, list[tuple[AccountFeatures, bool, bool]]] = {t: [] for t in at}
-    for data in stream(engine, since=None, until=until):
+    for data in stream(engine, since=None, until=until, scored_from=min(at)):
         progress(1)
         for t in at:
             result = outcome(data, t, horizon_days)

@@ -33,6 +33,7 @@ from storage.db import read_connection, write_transaction
 from storage.tables import accounts
 
 LOOKBACK_DAYS = 731  # history read for one day's score: commit terms and time to value
+USER_DAYS = 120  # per-user history read: adoption compares the last two 28-day windows
 Progress = Callable[[int], None]
 
 
@@ -65,11 +66,22 @@ def stream(
     until: date | None,
     account_ids: Sequence[str] | None = None,
     batch_size: int = 500,
+    scored_from: date | None = None,
 ) -> Iterator[AccountData]:
-    """Every account's data between two days, one account at a time."""
+    """Every account's data between two days, one account at a time.
+
+    ``scored_from`` is the first day that will be scored: per-user activity is read
+    only from USER_DAYS before it, as adoption looks at the last two windows only.
+    """
+    users_since = scored_from - timedelta(days=USER_DAYS) if scored_from else None
     with read_connection(engine) as conn:
         yield from history.iter_account_data(
-            conn, since=since, until=until, account_ids=account_ids, batch_size=batch_size
+            conn,
+            since=since,
+            until=until,
+            account_ids=account_ids,
+            batch_size=batch_size,
+            users_since=users_since,
         )
 
 
@@ -114,7 +126,9 @@ def score_day(
     since = as_of - timedelta(days=LOOKBACK_DAYS)
     features = [
         _extract(data, as_of, config, progress)
-        for data in stream(engine, since=since, until=as_of, account_ids=account_ids)
+        for data in stream(
+            engine, since=since, until=as_of, account_ids=account_ids, scored_from=as_of
+        )
     ]
     with read_connection(engine) as conn:
         previous = snapshots.latest_snapshots_before(conn, day=as_of)
@@ -187,7 +201,8 @@ def backtest(
     check_horizon(engine, as_of, horizon_days)
     features, outcomes, simple = [], [], []
     until = as_of + timedelta(days=horizon_days)
-    for data in stream(engine, since=as_of - timedelta(days=LOOKBACK_DAYS), until=until):
+    since = as_of - timedelta(days=LOOKBACK_DAYS)
+    for data in stream(engine, since=since, until=until, scored_from=as_of):
         progress(1)
         result = outcome(data, as_of, horizon_days)
         if not result.eligible:

@@ -78,6 +78,7 @@ class _Window:
 
     since: date | None
     until: date | None
+    users_since: date | None = None  # per-user activity before this day is not read
 
 
 # -- accounts with their history ------------------------------------------------------------
@@ -90,6 +91,7 @@ def iter_account_data(
     since: date | None = None,
     account_ids: Sequence[str] | None = None,
     batch_size: int = 500,
+    users_since: date | None = None,
 ) -> Iterator[AccountData]:
     """Yield every account (or those of ``account_ids`` that exist) with its history, by id.
 
@@ -99,11 +101,13 @@ def iter_account_data(
     Every contract comes along whatever its term; tickets opened (UTC) on or before
     ``until``. Ids come in the database's collation order (within each batch of
     ``account_ids`` when given). Memory holds one batch: about 180 MB for 500 accounts
-    with a year of three metrics.
+    with a year of three metrics. ``users_since`` also drops per-user days before it
+    (the bulk of the breakdown rows; signals look at recent users only), while
+    features and teams keep their whole window, so that their first use is known.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    window = _Window(since=since, until=until)
+    window = _Window(since=since, until=until, users_since=users_since)
     days = _day_parser(conn)
     batches = (
         _all_accounts(conn, batch_size)
@@ -183,6 +187,9 @@ def _dimension_activity(
 ) -> dict[str, tuple[DimensionActivity, ...]]:
     """{account_id: activity per (dimension, value)}, summed over metrics by the database."""
     where, params = _raw_filter(conn, batch, window)
+    if window.users_since is not None:
+        where += f" AND (dimension <> 'user' OR day >= {_mark(conn)})"
+        params.append(_day_param(conn)(window.users_since))
     with _driver_rows(conn, _ACTIVITY_SQL.format(where=where), params) as rows:
         return {
             account_id: tuple(
@@ -265,7 +272,7 @@ def _in_batch(column: sa.ColumnElement[str], batch: _Batch) -> sa.ColumnElement[
 
 def _raw_filter(conn: Connection, batch: _Batch, window: _Window) -> tuple[str, list[Any]]:
     """A WHERE clause in the driver's parameter style for the batch's ids and the window."""
-    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    mark = _mark(conn)
     clauses = [f"account_id >= {mark}", f"account_id <= {mark}"]
     params: list[Any] = [batch.first, batch.last]
     if batch.only is not None:
@@ -279,6 +286,11 @@ def _raw_filter(conn: Connection, batch: _Batch, window: _Window) -> tuple[str, 
         clauses.append(f"day <= {mark}")
         params.append(as_param(window.until))
     return " AND ".join(clauses), params
+
+
+def _mark(conn: Connection) -> str:
+    """The driver's parameter placeholder."""
+    return "%s" if conn.dialect.name == "postgresql" else "?"
 
 
 def _day_param(conn: Connection) -> Callable[[date], Any]:

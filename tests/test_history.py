@@ -237,6 +237,20 @@ def test_window_keeps_the_days_between_both_ends_inclusive(db: Engine) -> None:
 
 
 @pytest.mark.usefixtures("acme")
+def test_users_since_drops_older_user_days_but_keeps_features_and_teams_whole(
+    db: Engine,
+) -> None:
+    [data] = load(db, users_since=D2)
+
+    dims = by_dimension(data)
+    assert dims[("user", "u1")].days == (D3,)  # its 1 March day is not read
+    assert dims[("user", "u2")].days == (D2,)
+    assert dims[("feature", "chat")].days == (D1, D2)  # first use still known
+    assert dims[("team", "ops")].days == (D1,)
+    assert by_metric(data)["tokens"].days == (D1, D2, D3)  # usage itself untouched
+
+
+@pytest.mark.usefixtures("acme")
 def test_open_ended_windows(db: Engine) -> None:
     [since] = load(db, since=D2)
     [until] = load(db, until=D1)
