@@ -9,8 +9,9 @@ It fills a fresh database with --accounts accounts, each with a one-year commit
 priced per metric and --days days x --metrics metrics of daily rollups (written
 straight into usage_daily: this measures scoring, not ingestion), then measures:
 
-  (s) a plain SQL scan of the same rollup rows (every usage_daily row, fetched in
-      key order): the baseline every figure is divided by;
+  (s) a plain SQL scan of the same rollup rows (every usage_daily row, and with
+      --users every usage_daily_breakdown row, fetched in key order): the baseline
+      every figure is divided by;
   (a) `steward score` for the last day: every account scored and its snapshot
       written, in accounts/s, and a/s as a ratio of the scan time;
   (q) the same for a quarter of the accounts: linear growth means (a)/(q) ~ 4;
@@ -45,7 +46,7 @@ from bot import scoring
 from signals.config import ScoringConfig
 from storage import migrate
 from storage.db import make_engine, write_transaction
-from storage.tables import accounts, contracts, usage_daily
+from storage.tables import accounts, contracts, usage_daily, usage_daily_breakdown
 
 METRICS = ("api_calls", "tokens", "resolutions", "storage_gb", "seats")
 PRICES = {"api_calls": 0.002, "tokens": 0.00001, "resolutions": 0.9, "storage_gb": 0.1, "seats": 1}
@@ -55,8 +56,11 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def fill(engine: sa.Engine, n_accounts: int, days: int, n_metrics: int, end: date) -> int:
-    """Write the book: accounts, one contract each, and the daily rollups."""
+def fill(
+    engine: sa.Engine, n_accounts: int, days: int, n_metrics: int, end: date, users: int = 0
+) -> int:
+    """Write the book: accounts, one contract each, the daily rollups and, with ``users``,
+    per-day breakdown rows (that many users, two features and a team a day)."""
     rng = np.random.default_rng(7)
     start = end - timedelta(days=days - 1)
     metrics = METRICS[:n_metrics]
@@ -123,21 +127,54 @@ def fill(engine: sa.Engine, n_accounts: int, days: int, n_metrics: int, end: dat
                 )
         with write_transaction(engine) as conn:
             conn.execute(usage_daily.insert(), chunk)
+            if users:
+                breakdown = _breakdown(range(first, min(first + 500, n_accounts)), day_list, users)
+                conn.execute(usage_daily_breakdown.insert(), breakdown)
+                rows += len(breakdown)
         rows += len(chunk)
         log(f"  filled {min(first + 500, n_accounts)}/{n_accounts} accounts ({rows:,} rows)")
     return rows
 
 
+def _breakdown(ids: range, day_list: list[date], users: int) -> list[dict[str, object]]:
+    values = [("user", f"u{k}") for k in range(users)]
+    values += [("feature", "chat"), ("feature", "search"), ("team", "ops")]
+    return [
+        {
+            "account_id": f"acct-{i:06d}",
+            "metric": METRICS[0],
+            "day": day,
+            "dimension": dimension,
+            "value": value,
+            "quantity": 10.0,
+            "events": 1,
+            "successes": 0,
+            "failures": 0,
+        }
+        for i in ids
+        for day in day_list
+        for dimension, value in values
+    ]
+
+
+SCANS = (
+    "SELECT account_id, metric, day, quantity, events FROM usage_daily "
+    "ORDER BY account_id, metric, day",
+    "SELECT account_id, metric, day, dimension, value, events FROM usage_daily_breakdown "
+    "ORDER BY account_id, metric, day, dimension, value",
+)
+
+
 def scan(engine: sa.Engine) -> float:
-    """Time a plain fetch of every rollup row in key order."""
-    query = sa.text(
-        "SELECT account_id, metric, day, quantity, events FROM usage_daily "
-        "ORDER BY account_id, metric, day"
-    )
+    """Time a plain fetch of every rollup row (daily totals and breakdowns) in key order."""
     t0 = time.perf_counter()
+    count = 0
     with engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=10_000).execute(query)
-        count = sum(1 for _ in result)
+        for query in SCANS:
+            result = conn.execution_options(stream_results=True, yield_per=10_000).execute(
+                sa.text(query)
+            )
+            count += sum(1 for _ in result)
     elapsed = time.perf_counter() - t0
     log(f"  scanned {count:,} rows")
     return elapsed
@@ -152,6 +189,9 @@ def main() -> None:
     parser.add_argument("--metrics", type=int, default=3, choices=range(1, len(METRICS) + 1))
     parser.add_argument("--horizon", type=int, default=60)
     parser.add_argument("--replay-days", type=int, default=3)
+    parser.add_argument(
+        "--users", type=int, default=0, help="also write breakdown rows: N users a day per account"
+    )
     parser.add_argument(
         "--database-url",
         default=os.environ.get("STEWARD_BENCH_DATABASE_URL"),
@@ -191,7 +231,7 @@ def _run(url: str, args: argparse.Namespace) -> None:
     now = datetime.now(UTC)
     log(f"filling {args.accounts} accounts x {args.days} days x {args.metrics} metrics")
     t0 = time.perf_counter()
-    rows = fill(engine, args.accounts, args.days, args.metrics, end)
+    rows = fill(engine, args.accounts, args.days, args.metrics, end, args.users)
     fill_s = time.perf_counter() - t0
     scan_s = min(scan(engine) for _ in range(2))
 
