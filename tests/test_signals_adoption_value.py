@@ -104,6 +104,83 @@ def test_adoption_ignores_activity_after_as_of() -> None:
     assert adoption(later, AS_OF, WINDOW) == adoption(now, AS_OF, WINDOW)
 
 
+def recent_only(dim: DimensionActivity, since: date) -> DimensionActivity:
+    """What storage reads with activity_since: the days from since, and (for features
+    and teams) the first day ever as first_seen."""
+    keep = [i for i, day in enumerate(dim.days) if day >= since]
+    first_seen = dim.days[0] if dim.dimension != "user" and dim.days else None
+    return DimensionActivity(
+        dim.dimension,
+        dim.value,
+        tuple(dim.days[i] for i in keep),
+        tuple(dim.events[i] for i in keep),
+        first_seen=first_seen,
+    )
+
+
+READ_FROM = AS_OF - timedelta(days=120)  # bot.scoring.ACTIVITY_DAYS before the day scored
+
+
+@pytest.mark.parametrize(
+    "dims",
+    [
+        pytest.param(
+            [
+                dimension("team", "support", days(d("2026-01-05"), AS_OF)),
+                dimension("feature", "chat", days(d("2026-01-10"), AS_OF)),
+                dimension("feature", "voice", [d("2026-06-20"), d("2026-06-21")]),
+                dimension("user", "ann", days(d("2026-01-05"), AS_OF)[::3]),
+                dimension("user", "bob", PREVIOUS[:5]),
+            ],
+            id="established-account",
+        ),
+        # the only use before the window read is of a feature since dropped: the account
+        # was active then, so voice is new and there is a window before to compare with
+        pytest.param(
+            [
+                dimension("feature", "legacy", days(d("2026-01-01"), d("2026-02-10"))),
+                dimension("feature", "voice", days(d("2026-06-20"), AS_OF)),
+                dimension("user", "ann", days(d("2026-06-20"), AS_OF)),
+            ],
+            id="only-a-dropped-feature-before",
+        ),
+        pytest.param(
+            [
+                dimension("team", "ops", days(d("2026-06-10"), AS_OF)),
+                dimension("feature", "voice", days(d("2026-06-25"), AS_OF)),
+            ],
+            id="young-account",
+        ),
+    ],
+)
+def test_first_seen_gives_what_the_whole_history_gives(dims: list[DimensionActivity]) -> None:
+    whole = adoption(dims, AS_OF, WINDOW)
+    recent = adoption([recent_only(dim, READ_FROM) for dim in dims], AS_OF, WINDOW)
+    assert recent == whole
+
+
+def test_a_feature_used_only_before_the_window_read_still_dates_the_account() -> None:
+    dims = [
+        DimensionActivity("feature", "legacy", (), (), first_seen=d("2026-01-01")),
+        dimension("feature", "voice", days(d("2026-06-20"), AS_OF)),
+    ]
+
+    a = adoption(dims, AS_OF, WINDOW)
+
+    assert a.new_features == (("voice", d("2026-06-20")),)
+    assert a.has_previous
+    assert a.has_breadth
+    assert a.features == ("voice",)
+    assert a.previous_features == 0
+    # without first_seen, days[0] is the first day: voice started the account
+    assert adoption(dims[1:], AS_OF, WINDOW).new_features == ()
+
+
+def test_first_seen_after_as_of_is_not_yet_in_use() -> None:
+    later = DimensionActivity("feature", "voice", (), (), first_seen=AS_OF + timedelta(days=1))
+    assert adoption([later], AS_OF, WINDOW) == adoption([], AS_OF, WINDOW)
+
+
 # -- time to value ------------------------------------------------------------
 
 GO_LIVE = d("2026-01-01")
