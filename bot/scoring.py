@@ -33,7 +33,7 @@ from storage.db import read_connection, write_transaction
 from storage.tables import accounts
 
 LOOKBACK_DAYS = 731  # history read for one day's score: commit terms and time to value
-ACTIVITY_DAYS = 120  # feature/team/user days read: adoption compares the last two 28-day windows
+USER_DAYS = 120  # per-user history read: adoption compares the last two 28-day windows
 Progress = Callable[[int], None]
 
 
@@ -70,11 +70,10 @@ def stream(
 ) -> Iterator[AccountData]:
     """Every account's data between two days, one account at a time.
 
-    ``scored_from`` is the first day that will be scored: feature, team and user days
-    are read only from ACTIVITY_DAYS before it, as adoption and value look at the last
-    two windows only (features and teams still come with their first day ever).
+    ``scored_from`` is the first day that will be scored: per-user activity is read
+    only from USER_DAYS before it, as adoption looks at the last two windows only.
     """
-    activity_since = scored_from - timedelta(days=ACTIVITY_DAYS) if scored_from else None
+    users_since = scored_from - timedelta(days=USER_DAYS) if scored_from else None
     with read_connection(engine) as conn:
         yield from history.iter_account_data(
             conn,
@@ -82,7 +81,7 @@ def stream(
             until=until,
             account_ids=account_ids,
             batch_size=batch_size,
-            activity_since=activity_since,
+            users_since=users_since,
         )
 
 

@@ -76,14 +76,10 @@ def adoption(dimensions: Sequence[DimensionActivity], as_of: date, window_days: 
     prev_last = first - timedelta(days=1)
     prev_first = days_back(prev_last, window_days)
     by_kind: dict[str, list[DimensionActivity]] = {"user": [], "feature": [], "team": []}
-    starts = []
     for dim in dimensions:
-        # first_seen when known: its days may cover a recent window only, or none of it
-        first_day = dim.first_day
-        if first_day is not None and first_day <= as_of and dim.dimension in by_kind:
+        if dim.days and dim.days[0] <= as_of and dim.dimension in by_kind:
             by_kind[dim.dimension].append(dim)
-            starts.append(first_day)
-    account_start = min(starts, default=None)
+    account_start = min((d.days[0] for ds in by_kind.values() for d in ds), default=None)
 
     def active(kind: str, lo: date, hi: date) -> list[DimensionActivity]:
         return [d for d in by_kind[kind] if _active_days(d, lo, hi)]
@@ -117,16 +113,12 @@ def _active_days(dim: DimensionActivity, first: date, last: date) -> int:
 def _new(
     dims: Sequence[DimensionActivity], since: date, account_start: date | None
 ) -> tuple[tuple[str, date], ...]:
-    """Features or teams first seen since `since`, in an account already active before.
-
-    Every dimension given has a first day (``first_seen`` or its first active day).
-    """
+    """Features or teams first seen since `since`, in an account already active before."""
     if account_start is None:
         return ()
-    firsts = [(d.value, d.first_day) for d in dims]
     found = [
-        (value, day)
-        for value, day in firsts
-        if day is not None and day >= since and (day - account_start).days >= NEW_AFTER_DAYS
+        (d.value, d.days[0])
+        for d in dims
+        if d.days[0] >= since and (d.days[0] - account_start).days >= NEW_AFTER_DAYS
     ]
     return tuple(sorted(found, key=lambda item: (item[1], item[0])))

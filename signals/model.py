@@ -56,12 +56,7 @@ class MetricSeries:
 
 @dataclass(frozen=True, slots=True)
 class DimensionActivity:
-    """Days on which one feature, team or user was active, with its event counts.
-
-    ``first_seen`` is the first day it was ever active, when known apart from ``days``:
-    ``days`` may then start later (only a recent window of days was read), or be empty
-    when it was not active in that window. When None, ``days[0]`` is its first day.
-    """
+    """Days on which one feature, team or user was active, with its event counts."""
 
     dimension: str  # "feature", "team" or "user"
     value: str
@@ -69,14 +64,6 @@ class DimensionActivity:
     events: tuple[int, ...]
     successes: tuple[int, ...] = ()
     failures: tuple[int, ...] = ()
-    first_seen: date | None = None
-
-    @property
-    def first_day(self) -> date | None:
-        """The first day it was active: ``first_seen``, else ``days[0]`` (None if neither)."""
-        if self.first_seen is not None:
-            return self.first_seen
-        return self.days[0] if self.days else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,9 +3,7 @@
 Functions take a connection; callers own transactions. ``iter_account_data`` reads the
 book a batch of accounts at a time, each table with one range query on its key prefix
 (``account_id`` between the batch's first and last id, in the database's own order), so
-that memory holds one batch and the number of queries does not grow with the accounts
-(the first days of features and teams, when only recent activity is read, take one more
-query per batch, of index seeks).
+that memory holds one batch and the number of queries does not grow with the accounts.
 The two large reads (the daily rollups) go through the driver's cursor as plain tuples:
 SQLAlchemy's per-row work would about double their cost. The snapshots the signals write
 back are in ``storage.snapshots``.
@@ -15,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 from itertools import chain, groupby
@@ -47,40 +45,11 @@ SELECT account_id, metric, day, quantity, events, successes, failures
 FROM usage_daily WHERE {where}
 ORDER BY account_id, metric, day
 """
-# The breakdown's key is (account_id, dimension, value, day, metric): grouping on its
-# prefix sums over metrics as the rows come, in key order, without a sort.
 _ACTIVITY_SQL = """
 SELECT account_id, dimension, value, day, sum(events), sum(successes), sum(failures)
 FROM usage_daily_breakdown WHERE {where}
 GROUP BY account_id, dimension, value, day
 ORDER BY account_id, dimension, value, day
-"""
-# The first day ({until}: on or before a day, when given) of every feature and team of the
-# batch's accounts ({accounts}): a loose index scan, two seeks on the key per value (the
-# next value after the last one, then its first day), where a GROUP BY would read every
-# row of every value.
-_FIRST_DAYS_SQL = """
-WITH RECURSIVE batch(account_id) AS (VALUES {accounts}),
-kinds(dimension) AS (VALUES ('feature'), ('team')),
-found(account_id, dimension, value) AS (
-    SELECT b.account_id, k.dimension, (
-        SELECT min(u.value) FROM usage_daily_breakdown u
-        WHERE u.account_id = b.account_id AND u.dimension = k.dimension
-    )
-    FROM batch b CROSS JOIN kinds k
-    UNION ALL
-    SELECT f.account_id, f.dimension, (
-        SELECT min(u.value) FROM usage_daily_breakdown u
-        WHERE u.account_id = f.account_id AND u.dimension = f.dimension AND u.value > f.value
-    )
-    FROM found f WHERE f.value IS NOT NULL
-)
-SELECT f.account_id, f.dimension, f.value, (
-    SELECT min(u.day) FROM usage_daily_breakdown u
-    WHERE u.account_id = f.account_id AND u.dimension = f.dimension AND u.value = f.value{until}
-)
-FROM found f WHERE f.value IS NOT NULL
-ORDER BY f.account_id, f.dimension, f.value
 """
 
 DayParser: TypeAlias = Callable[[tuple[Any, ...]], tuple[date, ...]]
@@ -109,7 +78,7 @@ class _Window:
 
     since: date | None
     until: date | None
-    activity_since: date | None = None  # feature/team/user days before this are not read
+    users_since: date | None = None  # per-user activity before this day is not read
 
 
 # -- accounts with their history ------------------------------------------------------------
@@ -122,7 +91,7 @@ def iter_account_data(
     since: date | None = None,
     account_ids: Sequence[str] | None = None,
     batch_size: int = 500,
-    activity_since: date | None = None,
+    users_since: date | None = None,
 ) -> Iterator[AccountData]:
     """Yield every account (or those of ``account_ids`` that exist) with its history, by id.
 
@@ -132,15 +101,13 @@ def iter_account_data(
     Every contract comes along whatever its term; tickets opened (UTC) on or before
     ``until``. Ids come in the database's collation order (within each batch of
     ``account_ids`` when given). Memory holds one batch: about 180 MB for 500 accounts
-    with a year of three metrics. ``activity_since`` also drops the feature, team and
-    user days before it (signals compare recent windows of activity only); features and
-    teams then come with ``first_seen``, their first day ever (on or before ``until``,
-    whatever ``since``), so that a first use is still known; a feature or team not
-    active since ``activity_since`` comes with empty ``days``.
+    with a year of three metrics. ``users_since`` also drops per-user days before it
+    (the bulk of the breakdown rows; signals look at recent users only), while
+    features and teams keep their whole window, so that their first use is known.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    window = _Window(since=since, until=until, activity_since=activity_since)
+    window = _Window(since=since, until=until, users_since=users_since)
     days = _day_parser(conn)
     batches = (
         _all_accounts(conn, batch_size)
@@ -218,31 +185,19 @@ def _series(metric: str, rows: Iterable[tuple[Any, ...]], days: DayParser) -> Me
 def _dimension_activity(
     conn: Connection, batch: _Batch, window: _Window, days: DayParser
 ) -> dict[str, tuple[DimensionActivity, ...]]:
-    """{account_id: activity per (dimension, value)}, summed over metrics by the database.
-
-    With ``activity_since``, days are read from then on, and features and teams get
-    their first day from ``_first_days`` (read second, so that it finds every value the
-    activity read found, even while events arrive).
-    """
-    since = window.since
-    if window.activity_since is not None:
-        since = window.activity_since if since is None else max(since, window.activity_since)
-    where, params = _raw_filter(conn, batch, replace(window, since=since))
+    """{account_id: activity per (dimension, value)}, summed over metrics by the database."""
+    where, params = _raw_filter(conn, batch, window)
+    if window.users_since is not None:
+        where += f" AND (dimension <> 'user' OR day >= {_mark(conn)})"
+        params.append(_day_param(conn)(window.users_since))
     with _driver_rows(conn, _ACTIVITY_SQL.format(where=where), params) as rows:
-        activity = {
+        return {
             account_id: tuple(
                 _activity(key, group, days)
                 for key, group in groupby(account_rows, _BY_DIMENSION_VALUE)
             )
             for account_id, account_rows in groupby(rows, _BY_ACCOUNT)
         }
-    if window.activity_since is None:
-        return activity
-    firsts = _first_days(conn, batch, window.until, days)
-    return {
-        account_id: _with_first_days(activity.get(account_id, ()), firsts.get(account_id, ()))
-        for account_id in activity.keys() | firsts.keys()
-    }
 
 
 def _activity(
@@ -250,47 +205,6 @@ def _activity(
 ) -> DimensionActivity:
     _, _, _, day, events, successes, failures = zip(*rows, strict=True)
     return DimensionActivity(key[0], key[1], days(day), events, successes, failures)
-
-
-_FirstDay: TypeAlias = tuple[str, str, date]  # dimension, value, first day
-
-
-def _first_days(
-    conn: Connection, batch: _Batch, until: date | None, days: DayParser
-) -> dict[str, list[_FirstDay]]:
-    """{account_id: (dimension, value, first day) of each feature and team, in key order}."""
-    mark = _mark(conn)
-    ids = [info.id for info in batch.accounts]
-    sql = _FIRST_DAYS_SQL.format(
-        accounts=", ".join([f"({mark})"] * len(ids)),
-        until="" if until is None else f" AND u.day <= {mark}",
-    )
-    params: list[Any] = [*ids] if until is None else [*ids, _day_param(conn)(until)]
-    with _driver_rows(conn, sql, params) as rows:
-        found = [row for row in rows if row[3] is not None]  # None: first used after until
-    firsts: dict[str, list[_FirstDay]] = {}
-    for (account_id, dimension, value, _), day in zip(
-        found, days(tuple(row[3] for row in found)), strict=True
-    ):
-        firsts.setdefault(account_id, []).append((dimension, value, day))
-    return firsts
-
-
-def _with_first_days(
-    activity: Sequence[DimensionActivity], firsts: Sequence[_FirstDay]
-) -> tuple[DimensionActivity, ...]:
-    """Every feature and team with its first day (in key order, with empty days when it
-    was not active in the window read), then the users."""
-    by_key = {(a.dimension, a.value): a for a in activity}
-    out = []
-    for dimension, value, day in firsts:
-        found = by_key.pop((dimension, value), None)
-        if found is None:
-            out.append(DimensionActivity(dimension, value, (), (), (), (), first_seen=day))
-        else:
-            out.append(replace(found, first_seen=day))
-    out.extend(by_key.values())  # the users (and any value the first-day read missed)
-    return tuple(out)
 
 
 def _contract_terms(conn: Connection, batch: _Batch) -> dict[str, tuple[ContractTerms, ...]]:

@@ -237,57 +237,17 @@ def test_window_keeps_the_days_between_both_ends_inclusive(db: Engine) -> None:
 
 
 @pytest.mark.usefixtures("acme")
-def test_activity_since_drops_older_days_but_features_and_teams_keep_their_first_day(
+def test_users_since_drops_older_user_days_but_keeps_features_and_teams_whole(
     db: Engine,
 ) -> None:
-    [data] = load(db, activity_since=D2)
+    [data] = load(db, users_since=D2)
 
     dims = by_dimension(data)
     assert dims[("user", "u1")].days == (D3,)  # its 1 March day is not read
     assert dims[("user", "u2")].days == (D2,)
-    assert dims[("user", "u1")].first_seen is None  # users: only their recent days
-    assert dims[("feature", "chat")] == DimensionActivity(
-        "feature", "chat", (D2,), (1,), (0,), (1,), first_seen=D1
-    )
-    assert dims[("feature", "search")] == DimensionActivity(
-        "feature", "search", (D3,), (1,), (0,), (0,), first_seen=D3
-    )
-    # active on 1 March only: still there, with its first day and no days
-    assert dims[("team", "ops")] == DimensionActivity("team", "ops", (), (), (), (), D1)
-    assert [(d.dimension, d.value) for d in data.dimensions] == [
-        ("feature", "chat"),
-        ("feature", "search"),
-        ("team", "ops"),
-        ("user", "u1"),
-        ("user", "u2"),
-    ]
+    assert dims[("feature", "chat")].days == (D1, D2)  # first use still known
+    assert dims[("team", "ops")].days == (D1,)
     assert by_metric(data)["tokens"].days == (D1, D2, D3)  # usage itself untouched
-
-
-@pytest.mark.usefixtures("acme")
-def test_first_seen_is_the_first_day_ever_up_to_until_whatever_since(db: Engine) -> None:
-    [data] = load(db, since=D3, until=D3, activity_since=D2)
-    dims = by_dimension(data)
-    assert (dims[("feature", "chat")].days, dims[("feature", "chat")].first_seen) == ((), D1)
-    assert (dims[("feature", "search")].days, dims[("feature", "search")].first_seen) == (
-        (D3,),
-        D3,
-    )
-
-    [early] = load(db, until=D2, activity_since=D2)
-    dims = by_dimension(early)
-    assert ("feature", "search") not in dims  # first used after until
-    assert (dims[("feature", "chat")].days, dims[("feature", "chat")].first_seen) == ((D2,), D1)
-    assert (dims[("team", "ops")].days, dims[("team", "ops")].first_seen) == ((), D1)
-
-
-@pytest.mark.usefixtures("acme")
-def test_without_activity_since_days_start_at_the_first_day_and_first_seen_is_unset(
-    db: Engine,
-) -> None:
-    [data] = load(db)
-    assert all(d.first_seen is None for d in data.dimensions)
-    assert by_dimension(data)[("team", "ops")].first_day == D1
 
 
 @pytest.mark.usefixtures("acme")
@@ -529,27 +489,3 @@ def test_snapshot_history_is_one_accounts_days_in_order(db: Engine) -> None:
         ("a", days[3], 4.0),
     ]
     assert nothing == []
-
-
-def test_first_days_come_per_account_in_every_batch(sender: Sender, db: Engine) -> None:
-    post(
-        sender,
-        "events",
-        [
-            usage(account, "calls", f"2025-01-0{day}T12:00:00Z", 1.0, feature=f"f{day}")
-            for account in ("b1", "b2", "b3", "b4")
-            for day in (1, 2, 3)
-        ],
-    )
-    since = date(2025, 1, 3)
-
-    for options in ({"batch_size": 3}, {"batch_size": 2, "account_ids": ["b4", "b2", "b3"]}):
-        found = load(db, activity_since=since, **options)
-
-        for data in found:
-            assert [(d.value, d.days, d.first_seen) for d in data.dimensions] == [
-                ("f1", (), date(2025, 1, 1)),
-                ("f2", (), date(2025, 1, 2)),
-                ("f3", (since,), since),
-            ], data.account.id
-        assert len(found) == (4 if "account_ids" not in options else 3)
