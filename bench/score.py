@@ -160,8 +160,8 @@ def _breakdown(ids: range, day_list: list[date], users: int) -> list[dict[str, o
 SCANS = (
     "SELECT account_id, metric, day, quantity, events FROM usage_daily "
     "ORDER BY account_id, metric, day",
-    "SELECT account_id, dimension, value, day, metric, events FROM usage_daily_breakdown "
-    "ORDER BY account_id, dimension, value, day, metric",
+    "SELECT account_id, metric, day, dimension, value, events FROM usage_daily_breakdown "
+    "ORDER BY account_id, metric, day, dimension, value",
 )
 
 

@@ -63,7 +63,7 @@ _ADD_COUNTERS = (
     "successes = {t}.successes + excluded.successes, failures = {t}.failures + excluded.failures"
 )
 _DAILY_KEY = "account_id, metric, day"
-_BREAKDOWN_KEY = "account_id, dimension, value, day, metric"  # the table's key, in its order
+_BREAKDOWN_KEY = "account_id, metric, day, dimension, value"
 
 
 def store_events(conn: Connection, rows: Sequence[EventRow], *, now: datetime) -> int:
@@ -153,7 +153,7 @@ ON CONFLICT ({_DAILY_KEY}) DO UPDATE SET {_ADD_COUNTERS.format(t="usage_daily")}
 """  # noqa: S608 - constants only
 _SQLITE_BREAKDOWN = f"""
 INSERT INTO usage_daily_breakdown ({_BREAKDOWN_KEY}, {_COUNTERS})
-SELECT account_id, dimension, value, substr(ts, 1, 10), metric, sum(quantity), count(*),
+SELECT account_id, metric, substr(ts, 1, 10), dimension, value, sum(quantity), count(*),
        count(CASE WHEN success THEN 1 END), count(CASE WHEN NOT success THEN 1 END)
 FROM (
     SELECT account_id, metric, ts, quantity, success, 'feature' AS dimension, feature AS value
@@ -165,7 +165,7 @@ FROM (
     SELECT account_id, metric, ts, quantity, success, 'user', user_id
     FROM ({_SQLITE_NEW}) WHERE user_id IS NOT NULL
 ) WHERE true
-GROUP BY account_id, dimension, value, substr(ts, 1, 10), metric ORDER BY 1, 2, 3, 4, 5
+GROUP BY account_id, metric, substr(ts, 1, 10), dimension, value ORDER BY 1, 2, 3, 4, 5
 ON CONFLICT ({_BREAKDOWN_KEY}) DO UPDATE SET {_ADD_COUNTERS.format(t="usage_daily_breakdown")}
 """  # noqa: S608 - constants only
 
@@ -200,7 +200,7 @@ WITH new AS (
     ON CONFLICT ({_DAILY_KEY}) DO UPDATE SET {_ADD_COUNTERS.format(t="usage_daily")}
 ), breakdown AS (
     INSERT INTO usage_daily_breakdown ({_BREAKDOWN_KEY}, {_COUNTERS})
-    SELECT account_id, d.dimension, d.value, {_PG_DAY}, metric, sum(quantity), count(*),
+    SELECT account_id, metric, {_PG_DAY}, d.dimension, d.value, sum(quantity), count(*),
            {_PG_SUCCESSES}
     FROM new CROSS JOIN LATERAL (
         VALUES ('feature', feature), ('team', team), ('user', user_id)

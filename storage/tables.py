@@ -120,13 +120,7 @@ class UsageDailyBreakdown(SQLModel, table=True):
     """
 
     __tablename__ = "usage_daily_breakdown"
-    # The key's order is what the scoring loader reads: per account, dimension and value,
-    # each one's days in order (its first day first), summed over metrics without a sort.
-    # Declared here because SQLModel would order the key like the fields.
-    __table_args__ = (
-        sa.PrimaryKeyConstraint("account_id", "dimension", "value", "day", "metric"),
-        {"sqlite_with_rowid": False},  # reads by account use the key's prefix
-    )
+    __table_args__ = {"sqlite_with_rowid": False}  # reads by account use the key's prefix
 
     account_id: str = Field(primary_key=True, max_length=255)  # no foreign key: see above
     metric: str = Field(primary_key=True, max_length=100)

@@ -8,7 +8,6 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,24 +36,10 @@ def _postgres_url() -> str | None:
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A fresh database for this test session (the engine fixture migrates it)."""
-    with _fresh_database(tmp_path_factory.mktemp("db")) as url:
-        yield url
-
-
-@pytest.fixture
-def empty_database_url(tmp_path: Path) -> Iterator[str]:
-    """Another fresh database, of the same kind, for this test alone; not migrated."""
-    with _fresh_database(tmp_path) as url:
-        yield url
-
-
-@contextmanager
-def _fresh_database(directory: Path) -> Iterator[str]:
-    """An empty SQLite file in directory, or a scratch database on the PostgreSQL server."""
+    """A fresh, migrated database for this test session."""
     server_url = _postgres_url()
     if server_url is None:
-        yield f"sqlite:///{directory / 'steward-test.db'}"
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'steward-test.db'}"
         return
     name = f"steward_test_{uuid.uuid4().hex[:12]}"
     admin = _admin_dsn(server_url)
