@@ -35,13 +35,13 @@ FEATURE_LABELS: dict[str, tuple[str, str]] = {
 def feature_vector(f: AccountFeatures) -> dict[str, float]:
     """The named, scaled inputs of the risk models (0 means typical or unknown)."""
     c, a, s = f.consumption, f.adoption, f.support
-    inactive = c.days_since_meaningful
+    inactive = c.days_since_meaningful if c.first_usage else _idle_before_first_use(f)
     stickiness = a.stickiness
     rate = f.value.success_rate
     vector = {
         "trend": c.trend or 0.0,
         "short_trend": c.short_trend or 0.0,
-        "inactive_days": math.log1p(max(0, (inactive if inactive is not None else 90) - 3)),
+        "inactive_days": math.log1p(max(0, inactive - 3)) if inactive is not None else 0.0,
         "breadth_trend": a.breadth_trend or 0.0,
         "stickiness": 5 * (stickiness - 0.2) if stickiness is not None else 0.0,
         "commit_gap": _commit_gap(f),
@@ -57,6 +57,18 @@ def feature_vector(f: AccountFeatures) -> dict[str, float]:
     for m in c.metrics:
         vector[METRIC_PREFIX + m.metric] = m.log_ratio
     return vector
+
+
+def _idle_before_first_use(f: AccountFeatures) -> int | None:
+    """An account never used: idle since its start once its time to value has passed.
+
+    Still within the target days to first value (or with no start known), it is
+    onboarding, and not idle.
+    """
+    milestone = f.ttv.first_value
+    if milestone is None or not milestone.missed:
+        return None
+    return milestone.elapsed_days
 
 
 def _commit_gap(f: AccountFeatures) -> float:

@@ -544,3 +544,11 @@ def test_a_notable_week_leads_the_reasons_with_what_moved_it() -> None:
     assert s.reasons()[0].startswith("-12 since last week: Recent activity fell from 100 to ")
     quiet_week = replace(week_ago, score=now.health.score + 3)
     assert not score(data, week_ago=quiet_week).reasons()[0].startswith("-3 since last week")
+
+
+def test_churn_risk_of_an_account_not_used_yet_follows_its_time_to_value() -> None:
+    onboarding = score(account(go_live_date=AS_OF - timedelta(days=10)))
+    stalled = score(account(go_live_date=AS_OF - timedelta(days=60)))
+    assert onboarding.churn.probability < 0.1
+    assert stalled.churn.probability > 0.5
+    assert "days without meaningful usage" in stalled.churn.top()
