@@ -206,6 +206,16 @@ def _detail(s: AccountSignals) -> dict[str, object]:
         "value": f.value.explain(),
         "movers": [m.words() for m in s.movers],
         "flags": dict(s.flags),
+        "anomalies": [
+            {
+                "metric": a.metric,
+                "day": a.day.isoformat(),
+                "actual": round(a.actual, 2),
+                "expected": round(a.expected, 2),
+                "direction": a.direction,
+            }
+            for a in f.consumption.anomalies
+        ],
         "alerts": [
             {
                 "kind": a.kind,

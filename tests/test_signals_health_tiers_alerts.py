@@ -552,3 +552,23 @@ def test_churn_risk_of_an_account_not_used_yet_follows_its_time_to_value() -> No
     assert onboarding.churn.probability < 0.1
     assert stalled.churn.probability > 0.5
     assert "days without meaningful usage" in stalled.churn.top()
+
+
+def test_the_snapshot_keeps_the_weeks_anomalies_for_the_details_view() -> None:
+    quiet_wednesday = d("2026-06-24")
+
+    def rate(day: date) -> float:
+        return 0 if day == quiet_wednesday else (100 if day.weekday() < 5 else 10)
+
+    snap = to_snapshot(
+        score(account(metrics=[series("tokens", usage(rate, d("2026-03-01"), AS_OF))]))
+    )
+    assert snap.detail["anomalies"] == [
+        {
+            "metric": "tokens",
+            "day": "2026-06-24",
+            "actual": 0.0,
+            "expected": 100.0,
+            "direction": "drop",
+        }
+    ]
