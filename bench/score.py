@@ -188,7 +188,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--metrics", type=int, default=3, choices=range(1, len(METRICS) + 1))
     parser.add_argument("--horizon", type=int, default=60)
-    parser.add_argument("--replay-days", type=int, default=3)
+    parser.add_argument("--replay-days", type=int, default=7)
     parser.add_argument(
         "--users", type=int, default=0, help="also write breakdown rows: N users a day per account"
     )
@@ -253,8 +253,13 @@ def _run(url: str, args: argparse.Namespace) -> None:
     backtest_s = time.perf_counter() - t
     log(f"replaying {args.replay_days} days")
     t = time.perf_counter()
-    for back in range(args.replay_days, 0, -1):
-        scoring.score_day(engine, as_of=end - timedelta(days=back), config=config, now=now)
+    scoring.score_range(
+        engine,
+        first=end - timedelta(days=args.replay_days),
+        last=end - timedelta(days=1),
+        config=config,
+        now=now,
+    )
     replay_s = time.perf_counter() - t
     n = args.accounts
     per_day = replay_s / max(1, args.replay_days)

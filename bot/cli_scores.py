@@ -116,17 +116,15 @@ def score(
         config = services.settings.scoring_config()
         accounts = scoring.count_accounts(services.engine)
         days = (end - start).days + 1
-        run: ScoreRun | None = None
         with _progress(f"scoring {accounts} accounts x {days} day(s)", accounts * days) as tick:
-            for offset in range(days):
-                run = scoring.score_day(
-                    services.engine,
-                    as_of=start + timedelta(days=offset),
-                    config=config,
-                    now=services.clock(),
-                    progress=tick,
-                )
-    assert run is not None
+            run = scoring.score_range(
+                services.engine,
+                first=start,
+                last=end,
+                config=config,
+                now=services.clock(),
+                progress=tick,
+            )
     _print_run(run, top, replayed=days)
 
 

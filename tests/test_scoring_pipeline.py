@@ -6,16 +6,18 @@ import csv
 import io
 import json
 import statistics
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
 
+from bot import scoring
 from bot.book import Book, book_payload_batches, generate_book
 from bot.cli_scores import EXPORT_COLUMNS
-from storage import snapshots
+from signals.config import ScoringConfig
+from storage import snapshots, tables
 from tests.sender import Sender
 from tests.test_cli import steward
 
@@ -184,3 +186,27 @@ def test_events_delivered_twice_change_no_signal(
 
     assert again == first
     assert len(first) == 20
+
+
+def test_a_replay_reads_the_book_once_a_week_and_matches_scoring_day_by_day(
+    small_book: Book, db: Engine
+) -> None:
+    config, now = ScoringConfig(), datetime(2026, 1, 5, tzinfo=UTC)
+    days = [END - timedelta(days=k) for k in range(9, 0, -1)]  # a chunk of 7 days, then 2
+
+    run = scoring.score_range(db, first=days[0], last=days[-1], config=config, now=now)
+    assert run.as_of == days[-1]
+    replayed = stored(db, days)
+
+    with db.begin() as conn:
+        conn.execute(tables.health_snapshots.delete())
+    for day in days:
+        scoring.score_day(db, as_of=day, config=config, now=now)
+
+    assert stored(db, days) == replayed
+    assert all(len(replayed[day]) == 20 for day in days)
+
+
+def stored(db: Engine, days: list[date]) -> dict[date, dict[str, Any]]:
+    with db.connect() as conn:
+        return {day: snapshots.snapshots_on(conn, day=day) for day in days}
