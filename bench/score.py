@@ -3,7 +3,7 @@
 Run from the repository root:
 
     .venv/bin/python bench/score.py [--accounts 10000] [--days 365] [--metrics 3]
-                                    [--database-url URL] [--replay-days 3]
+                                    [--database-url URL] [--replay-days 7] [--users N]
 
 It fills a fresh database with --accounts accounts, each with a one-year commit
 priced per metric and --days days x --metrics metrics of daily rollups (written
