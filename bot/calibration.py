@@ -11,7 +11,15 @@ from typing import Any
 import tomlkit
 from sqlalchemy.engine import Engine
 
-from bot.scoring import BacktestResult, Progress, ScoringError, _noop, backtest, data_span, stream
+from bot.scoring import (
+    BacktestResult,
+    Progress,
+    ScoringError,
+    backtest,
+    data_span,
+    no_progress,
+    stream,
+)
 from signals.backtest import outcome
 from signals.calibrate import (
     TrainingRow,
@@ -95,7 +103,7 @@ def training_rows(
     config: ScoringConfig,
     at: Sequence[date],
     horizon_days: int,
-    progress: Progress = _noop,
+    progress: Progress = no_progress,
 ) -> list[TrainingRow]:
     """Features and outcomes of every eligible account at every training cut-off."""
     until = max(at) + timedelta(days=horizon_days)
@@ -147,7 +155,7 @@ def calibrate(
     horizon_days: int = 60,
     count: int = 6,
     step_days: int = 28,
-    progress: Progress = _noop,
+    progress: Progress = no_progress,
 ) -> CalibrationResult:
     """Fit on earlier cut-offs, then backtest the latest full horizon with old and new weights."""
     span = data_span(engine)

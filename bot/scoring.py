@@ -42,8 +42,9 @@ class ScoringError(Exception):
     """Scoring cannot run as asked; the message says why and what to do."""
 
 
-def _noop(_: int) -> None:
-    return None
+def no_progress(_: int) -> None:
+    """A progress callback that reports nothing."""
+    return
 
 
 def data_span(engine: Engine) -> tuple[date, date] | None:
@@ -119,7 +120,7 @@ def score_day(
     as_of: date,
     config: ScoringConfig,
     now: datetime,
-    progress: Progress = _noop,
+    progress: Progress = no_progress,
     store: bool = True,
     account_ids: Sequence[str] | None = None,
 ) -> ScoreRun:
@@ -141,7 +142,7 @@ def score_range(
     last: date,
     config: ScoringConfig,
     now: datetime,
-    progress: Progress = _noop,
+    progress: Progress = no_progress,
 ) -> ScoreRun:
     """Score every day from first to last in order, each from the data up to it.
 
@@ -242,7 +243,7 @@ def backtest(
     as_of: date,
     horizon_days: int,
     config: ScoringConfig,
-    progress: Progress = _noop,
+    progress: Progress = no_progress,
 ) -> BacktestResult:
     """Score every account with the data before the cut-off, then label what came after."""
     check_horizon(engine, as_of, horizon_days)
