@@ -44,7 +44,6 @@ class ScoringError(Exception):
 
 def no_progress(_: int) -> None:
     """A progress callback that reports nothing."""
-    return
 
 
 def data_span(engine: Engine) -> tuple[date, date] | None:
