@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from signals.alerts import Alert
@@ -28,9 +27,8 @@ from signals.config import ScoringConfig
 from signals.evaluate import AccountSignals, score_book, to_snapshot
 from signals.features import AccountFeatures, extract
 from signals.model import AccountData
-from storage import history, snapshots
+from storage import history, repository, snapshots
 from storage.db import read_connection, write_transaction
-from storage.tables import accounts
 
 LOOKBACK_DAYS = 731  # history read for one day's score: commit terms and time to value
 REPLAY_CHUNK_DAYS = 7  # days scored from one read of the book (~4 KB per account-day)
@@ -89,7 +87,7 @@ def stream(
 def count_accounts(engine: Engine) -> int:
     """How many accounts a full pass reads (for progress bars)."""
     with read_connection(engine) as conn:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(accounts)).scalar_one())
+        return repository.count_accounts(conn)
 
 
 @dataclass
@@ -291,7 +289,7 @@ def _report(
         grow,
         [
             ("expansion likelihood", likely, "model"),
-            ("health score", [100.0 - h for h in health_risk], "score"),
+            ("health score", [s.health.score for s in signals], "score"),
             ("recent use (few idle days)", [-q for q in quiet], "baseline"),
             ("high last-28-day volume", volume, "baseline"),
             ("rising 28-day trend", trend, "baseline"),

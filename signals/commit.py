@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -293,17 +293,12 @@ def spend_projection(
     )
 
 
-def _money(currency: str) -> _Money:
-    return _Money(currency)
+def _money(currency: str) -> Callable[[float], str]:
+    """A formatter of amounts for sentences: '$12,400' or '12,400 EUR'."""
 
-
-class _Money:
-    """Formats amounts for sentences: '$12,400' or '12,400 EUR'."""
-
-    def __init__(self, currency: str) -> None:
-        self.currency = currency
-
-    def __call__(self, amount: float) -> str:
-        if self.currency == "USD":
+    def money(amount: float) -> str:
+        if currency == "USD":
             return f"${amount:,.0f}" if abs(amount) >= 100 else f"${amount:,.2f}"
-        return f"{amount:,.0f} {self.currency}"
+        return f"{amount:,.0f} {currency}"
+
+    return money

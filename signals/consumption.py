@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -325,8 +324,3 @@ def percentile_rank(value: float, ordered_population: Sequence[float]) -> float:
     below = bisect_left(ordered_population, value)
     equal = bisect_right(ordered_population, value) - below
     return (below + 0.5 * equal) / len(ordered_population)
-
-
-def is_finite(value: float | None) -> bool:
-    """True for a real, finite number."""
-    return value is not None and math.isfinite(value)

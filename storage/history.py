@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 from itertools import chain, groupby
 from operator import itemgetter
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -52,6 +52,7 @@ GROUP BY account_id, dimension, value, day
 ORDER BY account_id, dimension, value, day
 """
 
+T = TypeVar("T")
 DayParser: TypeAlias = Callable[[tuple[Any, ...]], tuple[date, ...]]
 AnyRow: TypeAlias = sa.Row[*tuple[Any, ...]]
 
@@ -216,10 +217,7 @@ def _contract_terms(conn: Connection, batch: _Batch) -> dict[str, tuple[Contract
         .where(_in_batch(c.account_id, batch))
         .order_by(c.account_id, c.start_date, c.id)
     )
-    return {
-        account_id: tuple(_terms(row) for row in group)
-        for account_id, group in groupby(conn.execute(query), _BY_ACCOUNT)
-    }
+    return _by_account(conn, query, _terms)
 
 
 def _terms(row: AnyRow) -> ContractTerms:
@@ -245,8 +243,15 @@ def _tickets(conn: Connection, batch: _Batch, until: date | None) -> dict[str, t
     )
     if until is not None:
         query = query.where(t.opened_at < datetime.combine(until + timedelta(days=1), time(), UTC))
+    return _by_account(conn, query, _ticket)
+
+
+def _by_account(
+    conn: Connection, query: sa.Select[Any], make: Callable[[AnyRow], T]
+) -> dict[str, tuple[T, ...]]:
+    """Run a query ordered by account_id; {account_id: its rows made into records}."""
     return {
-        account_id: tuple(_ticket(row) for row in group)
+        account_id: tuple(make(row) for row in group)
         for account_id, group in groupby(conn.execute(query), _BY_ACCOUNT)
     }
 

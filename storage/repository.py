@@ -145,3 +145,8 @@ def daily_usage(
 def account_names(conn: Connection) -> dict[str, str]:
     """Every account's display name by id."""
     return {row.id: row.name for row in conn.execute(sa.select(accounts.c.id, accounts.c.name))}
+
+
+def count_accounts(conn: Connection) -> int:
+    """How many accounts there are."""
+    return int(conn.execute(sa.select(sa.func.count()).select_from(accounts)).scalar_one())
