@@ -72,6 +72,17 @@ class Settings(BaseSettings):
     )
     slack_app_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
     slack_api_url: str | None = Field(None, validation_alias=_env("SLACK_API_URL"))
+    slack_shared_channels: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("SLACK_SHARED_CHANNELS")
+    )
+    slack_command_channels: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("SLACK_COMMAND_CHANNELS")
+    )
+    slack_user_groups: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("SLACK_USER_GROUPS")
+    )
+    slack_charts: bool = Field(True, validation_alias=_env("SLACK_CHARTS"))
+    slack_socket_mode: bool = Field(False, validation_alias=_env("SLACK_SOCKET_MODE"))
     microsoft_app_id: str | None = Field(None, validation_alias=_env("MICROSOFT_APP_ID"))
     microsoft_app_password: SecretStr | None = Field(
         None, validation_alias=_env("MICROSOFT_APP_PASSWORD")
@@ -98,7 +109,14 @@ class Settings(BaseSettings):
         """The signals' weights, thresholds and models from `[scoring]`."""
         return ScoringConfig.from_mapping(self.scoring)
 
-    @field_validator("webhook_secrets", "api_tokens", mode="before")
+    @field_validator(
+        "webhook_secrets",
+        "api_tokens",
+        "slack_shared_channels",
+        "slack_command_channels",
+        "slack_user_groups",
+        mode="before",
+    )
     @classmethod
     def _split(cls, value: Any) -> Any:
         return _split_csv(value)

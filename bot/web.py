@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date, timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 from fastapi import FastAPI, Request
@@ -22,6 +25,9 @@ from handlers.errors import RejectedPayload
 from handlers.schemas import MODELS, Kind
 from storage import repository
 from storage.db import DatabaseUnavailable, ping, read_connection
+
+if TYPE_CHECKING:
+    from bot.adapters.slack.app import SlackAdapter
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +67,17 @@ ERROR_CODES = {
 
 def create_app(services: Services) -> FastAPI:
     """Build the web app around already-built services."""
+    slack = build_slack(services)
     app = FastAPI(
         title="Steward",
         version="1",
         summary="Usage, accounts, contracts and tickets in; customer-success signals out.",
         default_response_class=ORJSONResponse,
+        lifespan=_lifespan(slack),
     )
     app.state.services = services
+    app.state.slack = slack
+    app.add_api_route("/slack/events", slack_events, methods=["POST"], include_in_schema=False)
     _register_errors(app)
     for kind in KINDS:
         app.add_api_route(
@@ -81,6 +91,60 @@ def create_app(services: Services) -> FastAPI:
     app.add_api_route("/v1/accounts/{account_id}/usage", get_usage, methods=["GET"])
     app.add_api_route("/healthz", healthz, methods=["GET"])
     return app
+
+
+def build_slack(services: Services) -> SlackAdapter | None:
+    """The Slack adapter when a bot token and signing secret are configured."""
+    settings = services.settings
+    if settings.slack_bot_token is None or settings.slack_signing_secret is None:
+        return None
+    from bot.adapters.slack.app import SlackAdapter  # Slack's libraries load only when used
+
+    return SlackAdapter(services)
+
+
+def _lifespan(slack: SlackAdapter | None) -> Any:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if slack is None:
+            yield
+            return
+        sweep = asyncio.create_task(slack.sweep_forever())
+        socket = await _socket_mode(slack)
+        try:
+            yield
+        finally:
+            sweep.cancel()
+            if socket is not None:
+                await socket.close_async()
+
+    return lifespan
+
+
+async def _socket_mode(slack: SlackAdapter) -> Any:
+    """Connect over Socket Mode when asked to (development behind a firewall)."""
+    settings = slack.services.settings
+    if not settings.slack_socket_mode:
+        return None
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    assert settings.slack_app_token is not None  # checked by `steward serve`
+    handler = AsyncSocketModeHandler(slack.bolt, settings.slack_app_token.get_secret_value())
+    await handler.connect_async()  # type: ignore[no-untyped-call]
+    log.warning("Slack Socket Mode connected: for development only, not for production")
+    return handler
+
+
+async def slack_events(request: Request) -> Response:
+    """Slack's commands, button clicks and events, signature-checked by Bolt."""
+    slack: SlackAdapter | None = request.app.state.slack
+    if slack is None:
+        return error(
+            503,
+            "slack_off",
+            "Slack is not configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET",
+        )
+    return await slack.handler.handle(request)
 
 
 def _request_body(kind: Kind) -> dict[str, Any]:

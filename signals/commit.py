@@ -71,7 +71,7 @@ class CommitForecast:
 
     def explain(self) -> str:
         """Where the commit stands, in one or two sentences."""
-        money = _money(self.currency)
+        money = money_formatter(self.currency)
         head = (
             f"{self.utilization:.0%} of the {money(self.committed)} commit used with "
             f"{self.elapsed_fraction:.0%} of the term gone ({self.start} to {self.end})."
@@ -239,7 +239,7 @@ class SpendProjection:
 
     def explain(self) -> str:
         """The projection in one sentence."""
-        money = _money(self.currency)
+        money = money_formatter(self.currency)
         text = (
             f"{self.month:%B} spend so far {money(self.spent)}; at {money(self.daily_rate)}/day "
             f"the month ends near {money(self.projected)}"
@@ -293,7 +293,7 @@ def spend_projection(
     )
 
 
-def _money(currency: str) -> Callable[[float], str]:
+def money_formatter(currency: str) -> Callable[[float], str]:
     """A formatter of amounts for sentences: '$12,400' or '12,400 EUR'."""
 
     def money(amount: float) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,3 +113,7 @@ class Snapshot:
     flags: tuple[str, ...] = ()
     reasons: tuple[str, ...] = ()
     detail: Mapping[str, object] = field(default_factory=dict)
+
+    def explained(self, key: str) -> Any:
+        """One part of ``detail`` as stored JSON (None when absent): lists, dicts, text."""
+        return self.detail.get(key)

@@ -150,3 +150,30 @@ def account_names(conn: Connection) -> dict[str, str]:
 def count_accounts(conn: Connection) -> int:
     """How many accounts there are."""
     return int(conn.execute(sa.select(sa.func.count()).select_from(accounts)).scalar_one())
+
+
+@dataclass(frozen=True)
+class Owned:
+    """An account in someone's book."""
+
+    id: str
+    name: str
+    segment: str | None
+    arr: float | None
+    role: str  # "csm" or "ae"
+
+
+def accounts_owned_by(conn: Connection, owners: Iterable[str]) -> list[Owned]:
+    """Accounts whose CSM or AE is any of ``owners`` (ids, emails or names; any case)."""
+    wanted = sorted({o.strip().lower() for o in owners if o and o.strip()})
+    if not wanted:
+        return []
+    a = accounts.c
+    query = sa.select(a.id, a.name, a.segment, a.arr, a.csm, a.ae).where(
+        sa.or_(sa.func.lower(a.csm).in_(wanted), sa.func.lower(a.ae).in_(wanted))
+    )
+    found = []
+    for row in conn.execute(query.order_by(a.name)):
+        role = "csm" if row.csm and row.csm.lower() in wanted else "ae"
+        found.append(Owned(row.id, row.name, row.segment, row.arr, role))
+    return found

@@ -151,3 +151,34 @@ def _snapshot(row: AnyRow) -> Snapshot:
     values = dict(row._mapping)
     values.update(flags=tuple(values["flags"]), reasons=tuple(values["reasons"]))
     return Snapshot(**values)
+
+
+def latest_day(conn: Connection) -> date | None:
+    """The most recent day any account was scored, if any."""
+    return conn.execute(sa.select(sa.func.max(health_snapshots.c.day))).scalar_one_or_none()
+
+
+def top_snapshots(
+    conn: Connection,
+    *,
+    day: date,
+    by: str,
+    descending: bool = True,
+    limit: int = 10,
+    account_ids: Sequence[str] | None = None,
+) -> list[Snapshot]:
+    """The ``limit`` snapshots of one day ranked by a column (churn_risk, score, ...)."""
+    column = health_snapshots.c[by]
+    query = sa.select(*_SNAPSHOT_COLUMNS).where(health_snapshots.c.day == day)
+    if account_ids is not None:
+        query = query.where(health_snapshots.c.account_id.in_(sorted(set(account_ids))))
+    order = column.desc() if descending else column.asc()
+    query = query.order_by(order, health_snapshots.c.account_id).limit(limit)
+    return [_snapshot(row) for row in conn.execute(query)]
+
+
+def count_on(conn: Connection, *, day: date) -> dict[str, int]:
+    """How many accounts of one day's snapshots are in each band."""
+    h = health_snapshots.c
+    rows = conn.execute(sa.select(h.band, sa.func.count()).where(h.day == day).group_by(h.band))
+    return {band: int(n) for band, n in rows}

@@ -190,6 +190,42 @@ class HealthSnapshot(SQLModel, table=True):
     computed_at: datetime = Field(sa_type=UTCDateTime)
 
 
+class PendingReply(SQLModel, table=True):
+    """A command or button click acknowledged to the platform and not yet answered.
+
+    Written before the acknowledgement, so that an answer interrupted by a crash or a
+    redeploy is finished by the next process (while the platform still accepts it)
+    instead of being dropped silently.
+    """
+
+    __tablename__ = "pending_replies"
+
+    id: str = Field(primary_key=True, max_length=64)
+    platform: str = Field(max_length=16)
+    kind: str = Field(max_length=16)  # "command" or "action"
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    status: str = Field(max_length=16, index=True)  # pending, done, failed, expired
+    attempts: int = 0
+    received_at: datetime = Field(sa_type=UTCDateTime)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    error: str | None = Field(default=None, max_length=500)
+
+
+class AlertSnooze(SQLModel, table=True):
+    """Alerts for an account muted until a time, by whom (a button on /health or an alert)."""
+
+    __tablename__ = "alert_snoozes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: str = Field(max_length=255, index=True)
+    kind: str = Field(default="*", max_length=32)  # an alert kind, or "*" for every kind
+    until: datetime = Field(sa_type=UTCDateTime)
+    snoozed_by: str = Field(max_length=255)
+    platform: str = Field(max_length=16)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
 metadata = SQLModel.metadata
 accounts = Account.__table__  # type: ignore[attr-defined]
 contracts = Contract.__table__  # type: ignore[attr-defined]
@@ -199,3 +235,5 @@ usage_daily_breakdown = UsageDailyBreakdown.__table__  # type: ignore[attr-defin
 support_tickets = SupportTicket.__table__  # type: ignore[attr-defined]
 webhook_deliveries = WebhookDelivery.__table__  # type: ignore[attr-defined]
 health_snapshots = HealthSnapshot.__table__  # type: ignore[attr-defined]
+pending_replies = PendingReply.__table__  # type: ignore[attr-defined]
+alert_snoozes = AlertSnooze.__table__  # type: ignore[attr-defined]

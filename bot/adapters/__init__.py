@@ -1,0 +1,1 @@
+"""Platform adapters: each renders the neutral :mod:`bot.messages` model for one platform."""

@@ -1,0 +1,1 @@
+"""The console adapter: cards rendered as plain text for the terminal."""

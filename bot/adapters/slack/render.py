@@ -1,0 +1,273 @@
+"""Render a :class:`~bot.messages.Card` as a Slack Block Kit message.
+
+Pure functions: no Slack calls. The chart is not drawn here: the adapter uploads
+:func:`bot.charts.render_png` output, then renders again with a :class:`SlackImage`.
+
+Every limit Slack documents for the blocks used is respected: long prose is split
+over several section blocks at line boundaries, facts over several field groups,
+buttons over several actions blocks, and a card too long for one message keeps its
+first sections and says how many it left out. Card text is plain and may come from
+customers, so every mrkdwn text is escaped and marked ``verbatim`` (no mentions,
+channel links or broadcasts can be injected). Plain-text objects (header, button
+labels, image title and alt text) are never parsed for markup, so they are sent as is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from bot.messages import Button, Card, Chart, Fact, Section
+
+Block = dict[str, Any]
+
+MAX_BLOCKS = 50
+HEADER_MAX = 150
+TEXT_MAX = 3000
+FIELD_MAX = 2000
+FIELDS_PER_SECTION = 10
+BUTTONS_PER_ACTIONS = 25
+BUTTON_TEXT_MAX = 75
+BUTTON_VALUE_MAX = 2000
+BUTTON_URL_MAX = 3000
+ACTION_ID_MAX = 255
+IMAGE_TEXT_MAX = 2000
+FALLBACK_MAX = 4000
+ACTION_PREFIX = "steward:"
+ELLIPSIS = "…"
+
+_PARTIAL_ENTITY = re.compile(r"&[a-z]*$")
+_NUMBERED = re.compile(r":\d+$")
+
+
+@dataclass(frozen=True, slots=True)
+class SlackImage:
+    """The chart's image: an uploaded Slack file (``file_id``) or a public ``url``."""
+
+    file_id: str | None = None
+    url: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.file_id is None) == (self.url is None):
+            raise ValueError("SlackImage needs exactly one of file_id and url")
+
+
+def escape(text: str) -> str:
+    """Escape text for Slack: ``&``, ``<`` and ``>`` become HTML entities."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def fallback_text(card: Card) -> str:
+    """Return the message's notification text: the summary (else the title), never empty."""
+    text = card.summary.strip() or card.title.strip() or "Steward"
+    return _cut_escaped(escape(text), FALLBACK_MAX)
+
+
+def action_of(action_id: str) -> str | None:
+    """Return the button action an ``action_id`` stands for, or None if it is not Steward's."""
+    if not action_id.startswith(ACTION_PREFIX):
+        return None
+    return _NUMBERED.sub("", action_id.removeprefix(ACTION_PREFIX))
+
+
+def to_message(
+    card: Card, *, image: SlackImage | None = None, context: str | None = None
+) -> dict[str, Any]:
+    """Render a card as a message payload: fallback ``text`` and ``blocks``."""
+    return {"text": fallback_text(card), "blocks": to_blocks(card, image=image, context=context)}
+
+
+def to_blocks(
+    card: Card, *, image: SlackImage | None = None, context: str | None = None
+) -> list[Block]:
+    """Render a card as Block Kit blocks within Slack's limits.
+
+    The chart becomes an image block only when ``image`` is given; ``context`` (e.g.
+    "Shared by @casey") joins the footer in a context block. Raises ValueError for
+    what a handler got wrong: a button value or URL too long for Slack, an action
+    ending in ``:<digits>``, an image for a card without a chart.
+    """
+    head = _header(card.title)
+    tail = [*_image(card.chart, image), *_actions(card.buttons), *_context(card.footer, context)]
+    budget = MAX_BLOCKS - len(head) - len(tail)
+    if budget < 1:
+        raise ValueError(f"{len(card.buttons)} buttons leave no room for the card in one message")
+    sections = [blocks for blocks in map(_section_blocks, card.sections) if blocks]
+    return [*head, *_fit(sections, budget), *tail]
+
+
+def _fit(sections: list[list[Block]], budget: int) -> list[Block]:
+    """Keep whole sections while they fit, then one note saying what was left out."""
+    if sum(map(len, sections)) <= budget:
+        return [block for blocks in sections for block in blocks]
+    room = budget - 1
+    kept: list[Block] = []
+    shown = 0
+    for blocks in sections:
+        if len(kept) + len(blocks) > room:
+            break
+        kept.extend(blocks)
+        shown += 1
+    partial = shown == 0 and room > 0
+    if partial:
+        kept = sections[0][:room]
+    hidden = len(sections) - shown - (1 if partial else 0)
+    return [*kept, _text_section(f"_{_omission(hidden, partial=partial)}_")]
+
+
+def _omission(hidden: int, *, partial: bool) -> str:
+    parts = ["The rest of this section"] if partial else []
+    if hidden:
+        parts.append(f"{hidden} more section{'' if hidden == 1 else 's'}")
+    return f"{' and '.join(parts)} not shown: ask for details"
+
+
+def _header(title: str) -> list[Block]:
+    if not title.strip():
+        return []
+    return [{"type": "header", "text": _plain(title, HEADER_MAX)}]
+
+
+def _section_blocks(section: Section) -> list[Block]:
+    lead = _lead_lines(section)
+    items = [f"• {escape(item)}" for item in section.items]
+    if not section.facts:
+        return [_text_section(chunk) for chunk in _chunks([*lead, *items])]
+    chunks = _chunks(lead)
+    groups = [
+        [_field(fact) for fact in section.facts[i : i + FIELDS_PER_SECTION]]
+        for i in range(0, len(section.facts), FIELDS_PER_SECTION)
+    ]
+    blocks = [_text_section(chunk) for chunk in chunks[:-1]]
+    first: Block = {"type": "section", "fields": groups[0]}
+    if chunks:
+        first["text"] = _mrkdwn(chunks[-1])
+    blocks.append(first)
+    blocks.extend({"type": "section", "fields": group} for group in groups[1:])
+    blocks.extend(_text_section(chunk) for chunk in _chunks(items))
+    return blocks
+
+
+def _lead_lines(section: Section) -> list[str]:
+    lines = [f"*{escape(section.title)}*"] if section.title and section.title.strip() else []
+    if section.text.strip():
+        lines.extend(escape(line) for line in section.text.split("\n"))
+    return lines
+
+
+def _chunks(lines: list[str]) -> list[str]:
+    """Join lines into texts of at most TEXT_MAX characters, splitting between lines."""
+    chunks: list[list[str]] = []
+    size = TEXT_MAX
+    for line in (_cut_escaped(line, TEXT_MAX) for line in lines):
+        if size + 1 + len(line) > TEXT_MAX:
+            chunks.append([])
+            size = -1
+        chunks[-1].append(line)
+        size += 1 + len(line)
+    texts = ("\n".join(chunk).strip("\n") for chunk in chunks)
+    return [text for text in texts if text.strip()]
+
+
+def _field(fact: Fact) -> dict[str, Any]:
+    label = f"*{escape(fact.label)}*\n" if fact.label.strip() else ""
+    value = escape(fact.value) if fact.value.strip() else "—"
+    return _mrkdwn(_cut_escaped(label + value, FIELD_MAX))
+
+
+def _image(chart: Chart | None, image: SlackImage | None) -> list[Block]:
+    if image is None:
+        return []
+    if chart is None:
+        raise ValueError("an image was given for a card without a chart")
+    alt_text = chart.alt_text.strip() or chart.title.strip() or "Chart"
+    block: Block = {"type": "image", "alt_text": _cut(alt_text, IMAGE_TEXT_MAX)}
+    if chart.title.strip():
+        block["title"] = _plain(chart.title, IMAGE_TEXT_MAX)
+    if image.file_id is not None:
+        block["slack_file"] = {"id": image.file_id}
+    else:
+        block["image_url"] = image.url
+    return [block]
+
+
+def _actions(buttons: tuple[Button, ...]) -> list[Block]:
+    elements = [_button(b, i) for b, i in zip(buttons, _action_ids(buttons), strict=True)]
+    return [
+        {"type": "actions", "elements": elements[i : i + BUTTONS_PER_ACTIONS]}
+        for i in range(0, len(elements), BUTTONS_PER_ACTIONS)
+    ]
+
+
+def _action_ids(buttons: tuple[Button, ...]) -> list[str]:
+    """Prefix each action; number the buttons that share one so every id is unique."""
+    counts = Counter(b.action for b in buttons)
+    seen: Counter[str] = Counter()
+    ids = []
+    for b in buttons:
+        if _NUMBERED.search(b.action):
+            raise ValueError(f"button action {b.action!r} must not end in ':<digits>'")
+        action_id = ACTION_PREFIX + b.action
+        if counts[b.action] > 1:
+            seen[b.action] += 1
+            action_id += f":{seen[b.action]}"
+        if len(action_id) > ACTION_ID_MAX:
+            raise ValueError(f"button action {b.action!r} is too long for Slack")
+        ids.append(action_id)
+    return ids
+
+
+def _button(button: Button, action_id: str) -> dict[str, Any]:
+    if len(button.value) > BUTTON_VALUE_MAX:
+        raise ValueError(
+            f"button {button.label!r} has a {len(button.value)}-character value;"
+            f" Slack allows {BUTTON_VALUE_MAX}"
+        )
+    element: dict[str, Any] = {
+        "type": "button",
+        "text": _plain(button.label, BUTTON_TEXT_MAX),
+        "action_id": action_id,
+    }
+    if button.value:
+        element["value"] = button.value
+    if button.style is not None:
+        element["style"] = button.style
+    if button.url is not None:
+        if len(button.url) > BUTTON_URL_MAX:
+            raise ValueError(f"button {button.label!r} has a URL longer than {BUTTON_URL_MAX}")
+        element["url"] = button.url
+    return element
+
+
+def _context(footer: str | None, context: str | None) -> list[Block]:
+    texts = [text for text in (footer, context) if text and text.strip()]
+    if not texts:
+        return []
+    elements = [_mrkdwn(_cut_escaped(escape(text), TEXT_MAX)) for text in texts]
+    return [{"type": "context", "elements": elements}]
+
+
+def _text_section(text: str) -> Block:
+    return {"type": "section", "text": _mrkdwn(text)}
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
+def _plain(text: str, limit: int) -> dict[str, Any]:
+    return {"type": "plain_text", "text": _cut(text, limit)}
+
+
+def _cut(text: str, limit: int) -> str:
+    """Shorten text to ``limit`` characters, ending in an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
+
+
+def _cut_escaped(text: str, limit: int) -> str:
+    """Shorten escaped text like :func:`_cut`, never leaving half an entity."""
+    if len(text) <= limit:
+        return text
+    return _PARTIAL_ENTITY.sub("", text[: limit - 1]) + ELLIPSIS

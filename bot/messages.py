@@ -1,0 +1,116 @@
+"""The neutral message model every handler returns, and every platform renders.
+
+A :class:`Card` is what Steward says: a title, a one-sentence summary (the
+notification and screen-reader text), sections of prose, facts and bullet items,
+an optional chart, and buttons. Slack renders it as Block Kit, Teams as an
+Adaptive Card, the terminal as text; nothing platform-specific lives here.
+
+Text is plain: no markup. Renderers escape it for their platform and give titles
+and labels their emphasis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+Tone = Literal["info", "good", "warning", "danger"]
+ButtonStyle = Literal["primary", "danger"]
+ChartKind = Literal["line", "bar"]
+LineStyle = Literal["solid", "dashed", "dotted"]
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """A labelled figure: ``Health: 72 (healthy)``."""
+
+    label: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A block of the card: an optional heading, prose, facts and bullet items."""
+
+    title: str | None = None
+    text: str = ""
+    facts: tuple[Fact, ...] = ()
+    items: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One line (or set of bars) of a chart; None is a gap."""
+
+    name: str
+    values: tuple[float | None, ...]
+    style: LineStyle = "solid"
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A reference line: horizontal at ``value`` or vertical at ``day``."""
+
+    label: str
+    value: float | None = None
+    day: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """A chart as data: the platform adapter renders it to an image where it can.
+
+    ``days`` are the x axis; every series has one value per day.
+    """
+
+    title: str
+    alt_text: str
+    days: tuple[date, ...]
+    series: tuple[Series, ...]
+    kind: ChartKind = "line"
+    y_label: str = ""
+    references: tuple[Reference, ...] = ()
+    filename: str = "chart.png"
+
+    def __post_init__(self) -> None:
+        for s in self.series:
+            if len(s.values) != len(self.days):
+                raise ValueError(
+                    f"series {s.name!r} has {len(s.values)} values for {len(self.days)} days"
+                )
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A button: an action Steward handles (with an opaque ``value``), or a link (``url``)."""
+
+    label: str
+    action: str
+    value: str = ""
+    style: ButtonStyle | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """One message from Steward.
+
+    Args:
+        title: the headline, e.g. "Acme Corp: health 72 (healthy)".
+        summary: one sentence that stands alone: notifications, screen readers and
+            clients that show no rich content use it.
+        sections: the body, in order.
+        chart: an optional chart, shown as an image after the sections.
+        buttons: actions, shown after everything else.
+        footer: a quiet last line (data freshness, where the figures come from).
+        tone: how the news feels; renderers may colour by it.
+    """
+
+    title: str
+    summary: str
+    sections: tuple[Section, ...] = ()
+    chart: Chart | None = None
+    buttons: tuple[Button, ...] = ()
+    footer: str | None = None
+    tone: Tone = "info"

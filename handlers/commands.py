@@ -1,0 +1,241 @@
+"""Platform-neutral commands: what a user typed in, a Card out.
+
+Slack's `/health acme`, a Teams message `health acme` and the terminal demo all
+arrive here as a :class:`CommandRequest`; the adapters only translate and render.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+
+from sqlalchemy.engine import Engine
+
+from bot.messages import Button, Card, Section
+from bot.scoring import ScoringError
+from handlers import cards, lists
+from handlers.cards import button_value
+from handlers.lookup import AccountView, account_names, account_view
+from handlers.matching import Match, match_account
+from signals.commit import contract_in_force
+from signals.config import ScoringConfig
+from signals.value import value_realized
+
+ACCOUNT_COMMANDS = ("health", "value", "forecast")
+STEWARD_SUBCOMMANDS = ("help", "book", "risks", "expansions", "tier", "digest")
+PERIODS = {"7d": 7, "30d": 30, "90d": 90, "month": 30, "quarter": 91, "year": 365}
+DEFAULT_PERIOD = "90d"
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A user as the platform knows them (ids, email and name may all name a CSM)."""
+
+    id: str
+    email: str | None = None
+    name: str | None = None
+
+    def handles(self) -> tuple[str, ...]:
+        """Every string by which an account's CSM or AE field may name this person."""
+        return tuple(h for h in (self.id, self.email, self.name) if h)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRequest:
+    """A command as typed: ``/health acme`` is command "health", text "acme".
+
+    ``account_id`` skips name matching (a button that already knows the account);
+    ``mentioned`` are the people named in the text (``/steward book @casey``).
+    """
+
+    command: str
+    text: str
+    user: Person
+    account_id: str | None = None
+    mentioned: tuple[Person, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What commands read: the database, the scoring settings, today, and the place's rules."""
+
+    engine: Engine
+    config: ScoringConfig
+    now: datetime
+    may_share: bool = True
+    notes: tuple[str, ...] = ()
+
+    @property
+    def today(self) -> date:
+        """Today's UTC date."""
+        return self.now.date()
+
+
+def handle(request: CommandRequest, ctx: Context) -> Card:
+    """Answer one command; bad input gets a card that says what to type instead."""
+    try:
+        card = _dispatch(request, ctx)
+    except ScoringError as exc:
+        card = Card(title="Nothing to show yet", summary=str(exc))
+    if ctx.notes:
+        footer = " ".join(filter(None, (card.footer, *ctx.notes)))
+        card = replace(card, footer=footer)
+    return card
+
+
+def _dispatch(request: CommandRequest, ctx: Context) -> Card:
+    command = request.command.lower().lstrip("/")
+    if command in ACCOUNT_COMMANDS:
+        return _account_command(command, request, ctx)
+    if command == "steward":
+        return _steward(request, ctx)
+    return help_card(f"Steward does not know the command /{command}.")
+
+
+def _steward(request: CommandRequest, ctx: Context) -> Card:
+    sub, _, rest = request.text.strip().partition(" ")
+    sub = sub.lower()
+    if sub in ("", "help"):
+        return help_card()
+    if sub == "tier":
+        return _account_command("tier", replace(request, text=rest), ctx)
+    if sub == "book":
+        who = request.mentioned[0] if request.mentioned else request.user
+        return lists.book_card(ctx.engine, who.handles(), who.name or who.id, ctx.today)
+    if sub == "risks":
+        return lists.risks_card(ctx.engine, ctx.today)
+    if sub == "expansions":
+        return lists.expansions_card(ctx.engine, ctx.today)
+    if sub == "digest":
+        return lists.digest_preview(ctx.engine, ctx.today)
+    return help_card(f"Steward does not know /steward {sub}.")
+
+
+def _account_command(command: str, request: CommandRequest, ctx: Context) -> Card:
+    text, period = _split_period(request.text) if command == "value" else (request.text, None)
+    account_id = request.account_id
+    if account_id is None:
+        if not text.strip():
+            return help_card(f"Name an account: /{_usage(command)}")
+        match = match_account(text, account_names(ctx.engine))
+        if not match.found:
+            return choice_card(command, match, period)
+        account_id = match.account_id
+    assert account_id is not None
+    view = account_view(ctx.engine, account_id, today=ctx.today, config=ctx.config)
+    if view is None:
+        return Card(title="Account not found", summary=f"No account has the id {account_id}.")
+    return _account_card(command, view, period or DEFAULT_PERIOD, ctx)
+
+
+def _account_card(command: str, view: AccountView, period: str, ctx: Context) -> Card:
+    if command == "health":
+        return cards.health_card(view, may_share=ctx.may_share)
+    if command == "forecast":
+        card = cards.forecast_card(view)
+    elif command == "tier":
+        card = cards.tier_card(view)
+    else:
+        days = PERIODS[period]
+        first = view.as_of - timedelta(days=days - 1)
+        value = value_realized(
+            view.data.metrics,
+            view.data.dimensions,
+            first,
+            view.as_of,
+            _prices(view),
+            ctx.config.value_factors,
+        )
+        card = cards.value_card(view, value, _period_words(period), period)
+    return card if ctx.may_share else _without_share(card)
+
+
+def _prices(view: AccountView) -> dict[str, float]:
+    contract = contract_in_force(view.data.contracts, view.as_of)
+    return dict(contract.unit_prices) if contract else {}
+
+
+def _without_share(card: Card) -> Card:
+    return replace(card, buttons=tuple(b for b in card.buttons if b.action != "share"))
+
+
+def _split_period(text: str) -> tuple[str, str | None]:
+    """`acme corp 30d` -> ("acme corp", "30d"); a period must be the last word."""
+    words = text.split()
+    if words and words[-1].lower() in PERIODS:
+        return " ".join(words[:-1]), words[-1].lower()
+    return text, None
+
+
+def _period_words(period: str) -> str:
+    return {"month": "last 30 days", "quarter": "last quarter", "year": "last 12 months"}.get(
+        period, f"last {PERIODS[period]} days"
+    )
+
+
+def _usage(command: str) -> str:
+    return {
+        "health": "health <account>",
+        "value": "value <account> [7d|30d|90d|quarter|year]",
+        "forecast": "forecast <account>",
+        "tier": "steward tier <account>",
+    }[command]
+
+
+def from_button(value: str, user: Person) -> CommandRequest:
+    """The request a button's value stands for (see button_value)."""
+    data = json.loads(value)
+    command = str(data["c"])
+    period = data.get("p") or ""
+    if command == "tier":
+        return CommandRequest("steward", f"tier {period}".strip(), user, str(data["a"]))
+    return CommandRequest(command, period, user, account_id=str(data["a"]))
+
+
+def choice_card(command: str, match: Match, period: str | None) -> Card:
+    """An ambiguous name offers its candidates; an unknown one says so and suggests."""
+    buttons = tuple(
+        Button(name[:70], "pick", button_value(command, account_id, period))
+        for account_id, name in match.choices
+    )
+    if match.total:
+        more = f" (the first {len(match.choices)} of {match.total})" if match.total > 5 else ""
+        return Card(
+            title=f"Which account did you mean by “{match.query}”?",
+            summary=f"“{match.query}” matches several accounts{more}: pick one.",
+            buttons=buttons,
+        )
+    closest = ", ".join(name for _, name in match.choices) or "none"
+    return Card(
+        title=f"No account matches “{match.query}”",
+        summary=f"No account matches “{match.query}”. Closest names: {closest}.",
+        buttons=buttons,
+    )
+
+
+HELP_LINES = (
+    "/health <account>: health score, why it moved, risks, opportunities and usage chart",
+    "/value <account> [7d|30d|90d|quarter|year]: value realized, outcomes per spend, peers",
+    "/forecast <account>: commit burndown, when it runs out, month-end spend vs budget",
+    "/steward book [@user]: the accounts a CSM or AE owns, weakest first",
+    "/steward risks: the accounts most likely to churn, and why",
+    "/steward expansions: the accounts most likely to expand, and why",
+    "/steward tier <account>: the service tier and why it is what it is",
+    "/steward digest: a preview of today's digest",
+    "/steward help: this list",
+)
+
+
+def help_card(problem: str | None = None) -> Card:
+    """What Steward can be asked, after what went wrong (if anything)."""
+    summary = (problem + " " if problem else "") + "Here is what Steward answers."
+    return Card(
+        title="Steward commands",
+        summary=summary,
+        sections=(
+            Section(text=problem or "Account names match loosely: acme finds Acme Corp."),
+            Section(items=HELP_LINES),
+        ),
+        footer="Answers are visible only to you until you press Share.",
+    )
