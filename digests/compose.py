@@ -49,7 +49,7 @@ def _drivers(snapshot: Snapshot) -> str:
 SECTIONS = (
     DigestSection(
         "Needs attention",
-        lambda s: s.band == "at_risk" or _has(s, "health_drop", "usage_drop", "inactive"),
+        lambda s: s.band == "at risk" or _has(s, "health_drop", "usage_drop", "inactive"),
         lambda s: s.score,
         _first_reason,
     ),
@@ -107,8 +107,8 @@ def _overview(total: int, bands: Counter[str]) -> tuple[Fact, ...]:
     return (
         Fact("Accounts", f"{total:,}"),
         Fact("Healthy", f"{bands.get('healthy', 0):,}"),
-        Fact("Neutral", f"{bands.get('neutral', 0):,}"),
-        Fact("At risk", f"{bands.get('at_risk', 0):,}"),
+        Fact("Watch", f"{bands.get('watch', 0):,}"),
+        Fact("At risk", f"{bands.get('at risk', 0):,}"),
     )
 
 

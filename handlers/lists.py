@@ -49,12 +49,12 @@ def book_card(engine: Engine, handles: Sequence[str], who: str, today: date) -> 
     bands = Counter(s.band for _, s in scored)
     facts = (
         Fact("Accounts", str(len(owned))),
-        Fact("At risk", str(bands.get("at_risk", 0))),
+        Fact("At risk", str(bands.get("at risk", 0))),
         Fact("Healthy", str(bands.get("healthy", 0))),
     )
     return Card(
         title=f"Book of {who}",
-        summary=f"{who} owns {len(owned)} accounts; {bands.get('at_risk', 0)} are at risk.",
+        summary=f"{who} owns {len(owned)} accounts; {bands.get('at risk', 0)} are at risk.",
         sections=(Section(facts=facts), Section(title="Weakest first", items=tuple(items))),
         footer=f"Health as scored on {day}.",
     )

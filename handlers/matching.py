@@ -11,6 +11,7 @@ MAX_CHOICES = 5
 SURE = 90.0  # a fuzzy score at or above this, well ahead of the next, is the account
 CLOSE = 70.0  # at or above this, a name is offered as a choice
 CLEAR_LEAD = 8.0
+CLEAR_GAP = 20.0  # a lone close name this far ahead of the rest is the account
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,8 @@ def _fuzzy(query: str, names: Mapping[str, str]) -> Match:
     if best_score >= SURE and best_score - runner_up >= CLEAR_LEAD:
         return _one(query, ranked[0][2], names)
     close = [key for _, score, key in ranked if score >= CLOSE]
+    if len(close) == 1 and best_score - runner_up >= CLEAR_GAP:
+        return _one(query, close[0], names)  # one near miss, far ahead: a typo
     if close:
         return _several(query, close, names)
     return Match(query, choices=tuple((key, names[key]) for _, _, key in ranked[:3]))
