@@ -9,7 +9,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 import pytest
@@ -22,6 +22,7 @@ from bot.config import IngestLimits, Settings, load_settings, normalise_database
 from bot.web import create_app
 from storage import migrate, tables
 from storage.db import make_engine
+from tests.fakes.slack import FakeSlack
 from tests.sender import Sender
 
 TEST_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -96,7 +97,7 @@ def services(settings: Settings, db: Engine) -> Services:
 class LiveServer:
     """uvicorn serving an app on a loopback socket bound before the thread starts."""
 
-    def __init__(self, app: Any, *, lifespan: str = "off") -> None:
+    def __init__(self, app: Any, *, lifespan: Literal["on", "off"] = "off") -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -146,3 +147,14 @@ def counts(engine: Engine) -> dict[str, Any]:
 
 def fixture_path(name: str) -> Path:
     return Path(__file__).parent / "fixtures" / name
+
+
+SLACK_USER_EMAIL = "casey@example.com"
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    with FakeSlack(bot_token="xoxb-test") as fake:
+        fake.add_user("U123", name="casey", email=SLACK_USER_EMAIL)
+        fake.add_channel("C123", name="cs-team")
+        yield fake

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import httpx
-import pytest
 from slack_sdk.models.blocks import Block
 from sqlalchemy.engine import Engine
 
@@ -23,7 +21,7 @@ from bot.web import create_app
 from handlers.ingest import store, validate
 from signals.config import ScoringConfig
 from storage import tables
-from tests.conftest import LiveServer
+from tests.conftest import SLACK_USER_EMAIL, LiveServer
 from tests.fakes.slack import FakeSlack
 from tests.slack_signing import interaction_body, signed_headers, slash_command_body
 
@@ -34,7 +32,7 @@ DAYS = 200
 END = START + timedelta(days=DAYS - 1)
 NOW = datetime.combine(END + timedelta(days=2), datetime.min.time(), tzinfo=UTC)
 NAMES = {"acme": "Zorblax Corp", "labs": "Zorblax Labs", "globex": "Quibble Inc"}
-CASEY = "casey@example.com"
+CASEY = SLACK_USER_EMAIL
 
 
 @dataclass
@@ -82,14 +80,6 @@ def slack_services(engine: Engine, database_url: str, fake: FakeSlack, **extra: 
     return build_services(settings, engine=engine)
 
 
-@pytest.fixture
-def fake_slack() -> Iterator[FakeSlack]:
-    with FakeSlack(bot_token=BOT_TOKEN) as fake:
-        fake.add_user("U123", name="casey", email=CASEY)
-        fake.add_channel("C123", name="cs-team")
-        yield fake
-
-
 @dataclass
 class SlackClient:
     """Posts to /slack/events signed the way Slack signs."""
@@ -134,7 +124,7 @@ class SlackClient:
 
 
 def serve(
-    services: Services, fake: FakeSlack, *, lifespan: str = "off"
+    services: Services, fake: FakeSlack, *, lifespan: Literal["on", "off"] = "off"
 ) -> tuple[LiveServer, SlackClient]:
     server = LiveServer(create_app(services), lifespan=lifespan)
     return server, SlackClient(server.url, fake)

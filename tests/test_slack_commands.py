@@ -16,7 +16,6 @@ from tests.slack_world import (
     Book,
     SlackClient,
     buttons,
-    fake_slack,  # noqa: F401  (fixture)
     seed_book,
     serve,
     slack_services,
