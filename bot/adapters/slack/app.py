@@ -42,6 +42,17 @@ SWEEP_SECONDS = 30.0
 ACTION_ID = re.compile(r"^steward:")
 
 
+def quiet_logger(name: str) -> logging.Logger:
+    """A logger for Slack's libraries that never logs at DEBUG.
+
+    At DEBUG they log request bodies and URLs: message contents, and response_url
+    paths that work as credentials. Steward logs what was sent where itself.
+    """
+    logger = logging.getLogger(name)
+    logger.setLevel(logging.INFO)
+    return logger
+
+
 def retry_handlers() -> list[Any]:
     """Retry 429s after Retry-After, 5xx and connection errors, a few times each."""
     return [
@@ -64,14 +75,14 @@ class SlackAdapter:
             token=token,
             base_url=settings.slack_api_url or AsyncWebClient.BASE_URL,
             retry_handlers=retry_handlers(),
-            logger=logging.getLogger("steward.slack_sdk"),
+            logger=quiet_logger("steward.slack_sdk"),
         )
         self.delivery = Delivery(services, self.client, retry_handlers)
         self.bolt = AsyncApp(
             client=self.client,
             signing_secret=settings.slack_signing_secret.get_secret_value(),
             process_before_response=False,
-            logger=logging.getLogger("steward.slack_bolt"),
+            logger=quiet_logger("steward.slack_bolt"),
         )
         register(self.bolt, self)
         self.handler = AsyncSlackRequestHandler(self.bolt)

@@ -25,6 +25,8 @@ from storage.replies import Reply
 
 log = logging.getLogger(__name__)
 
+WEBHOOK_LOG = logging.getLogger("steward.slack_sdk.webhook")
+WEBHOOK_LOG.setLevel(logging.WARNING)  # its INFO and DEBUG lines carry the response_url
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
 
@@ -178,7 +180,12 @@ class Delivery:
     async def _post_raw(self, url: str, body: dict[str, Any]) -> None:
         if not url:
             raise ResponseFailed("no response_url to answer to")
-        webhook = AsyncWebhookClient(url, retry_handlers=self._retry_handlers(), timeout=10)
+        webhook = AsyncWebhookClient(
+            url,
+            retry_handlers=self._retry_handlers(),
+            timeout=10,
+            logger=WEBHOOK_LOG,
+        )
         response = await webhook.send_dict(body)
         if response.status_code != 200:
             raise ResponseFailed(
