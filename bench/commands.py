@@ -14,8 +14,9 @@ a fake response_url (tests/fakes/slack.py), all in this one process.
 
 It then sends --calls signed slash commands, one at a time, cycling /health, /value and
 /forecast over random accounts named the ways people type them: the exact name, the name in
-lower case, a lower-case prefix (several accounts: the answer offers a choice) and a typo
-(fuzzy matching). For each call it records, on one monotonic clock:
+lower case, a lower-case prefix ("acco": with fill()'s names, "Account <i>", every account
+matches and the answer offers a choice) and a typo ("acocunt 42": fuzzy matching over every
+name). For each call it records, on one monotonic clock:
 
   ack     from just before the request is sent to its HTTP response (Slack's limit: 3 s);
   answer  from the same start to the first POST on the call's response_url, the complete
@@ -85,17 +86,21 @@ class Sample:
 
 
 def query(rng: random.Random, n_accounts: int, naming: str) -> str:
-    """How someone might name the account fill() called ``Account <i>``."""
+    """How someone might name one of fill()'s accounts (all called ``Account <i>``)."""
     name = f"Account {rng.randrange(n_accounts)}"
     if naming == "exact":
         return name
     if naming == "lower":
         return name.lower()
-    if naming == "prefix":
-        number = name.split()[1]
-        return f"account {number[: max(1, len(number) - 1)]}"
-    at = rng.randrange(1, len(name) - 1)  # a typo: one letter dropped, not the first
-    return (name[:at] + name[at + 1 :]).lower()
+    if naming == "prefix":  # matches every account: the answer offers a choice
+        return "account"[: rng.randrange(3, 7)]
+    word, number = name.lower().split()
+    at = rng.randrange(1, len(word) - 1)  # a typo in the word, never in the first letter
+    if rng.random() < 0.5:
+        word = word[:at] + word[at + 1 :]
+    else:
+        word = word[:at] + word[at + 1] + word[at] + word[at + 2 :]
+    return f"{word} {number}"
 
 
 class Bench:
@@ -229,13 +234,14 @@ def table(samples: list[Sample], charts: bool) -> list[str]:
 
 
 def outcomes(samples: list[Sample]) -> str:
+    """What the answers said: an account's card, a choice of accounts, no match, or else."""
     kinds = {"answered": 0, "offered a choice": 0, "no match": 0, "other": 0}
     for s in samples:
-        if s.title.startswith("Which account"):
+        if "matches several accounts" in s.title:
             kinds["offered a choice"] += 1
         elif s.title.startswith("No account matches"):
             kinds["no match"] += 1
-        elif ":" in s.title and not s.title.startswith("Steward could not"):
+        elif s.title.startswith("Account "):
             kinds["answered"] += 1
         else:
             kinds["other"] += 1

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from bot import cli_scores
 from bot.app import build_services
 from bot.cli_common import ensure_schema, err, out, settings, setup_logging, unreachable
+from bot.config import Settings
 from storage import migrate as migrations
 from storage.db import DatabaseUnavailable
 
@@ -28,6 +29,23 @@ KINDS = ("events", "accounts", "contracts", "tickets")
 REJECTIONS_SHOWN = 50
 
 
+def _with_socket_mode(config: Settings) -> Settings:
+    """The settings with Socket Mode on, or exit saying what is missing."""
+    missing = [
+        name
+        for name, value in (
+            ("SLACK_APP_TOKEN", config.slack_app_token),
+            ("SLACK_BOT_TOKEN", config.slack_bot_token),
+            ("SLACK_SIGNING_SECRET", config.slack_signing_secret),
+        )
+        if value is None
+    ]
+    if missing:
+        err.print(f"--socket-mode needs {', '.join(missing)} (see README: Slack)", style="red")
+        raise typer.Exit(2)
+    return config.model_copy(update={"slack_socket_mode": True})
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default: $HOST)")] = None,
@@ -36,20 +54,30 @@ def serve(
         int, typer.Option(envvar="WEB_CONCURRENCY", min=1, help="Processes (default 1)")
     ] = 1,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
+    socket_mode: Annotated[
+        bool,
+        typer.Option(
+            "--socket-mode",
+            help="Also take Slack's requests over Socket Mode (development behind a "
+            "firewall; needs SLACK_APP_TOKEN)",
+        ),
+    ] = False,
 ) -> None:
-    """Run the web app: ingestion webhooks, reads, and health checks."""
+    """Run the web app: ingestion webhooks, Slack at /slack/events, reads, health checks."""
     import uvicorn
 
     from bot.web import create_app
 
     setup_logging(log_level)
     config = settings()
+    if socket_mode:
+        config = _with_socket_mode(config)
     services = build_services(config)
     ensure_schema(services)
     for line in config.feature_report():
         err.print(line)
     bind_host, bind_port = host or config.host, port or config.port
-    if workers == 1:
+    if workers == 1 or socket_mode:
         uvicorn.run(
             create_app(services),
             host=bind_host,
@@ -176,3 +204,19 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+@app.command("slack-manifest")
+def slack_manifest(
+    url: Annotated[
+        str,
+        typer.Option(help="The public https address of `steward serve`, e.g. https://cs.acme.io"),
+    ] = "https://steward.example.com",
+) -> None:
+    """Print the Slack app manifest for this host (paste it into api.slack.com/apps)."""
+    from bot.adapters.slack.manifest import manifest_yaml
+
+    if not url.startswith("https://"):
+        err.print("Slack only calls https:// addresses: give --url https://your-host")
+        raise typer.Exit(2)
+    sys.stdout.write(manifest_yaml(url))

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from bot.adapters.slack.manifest import METHOD_SCOPES
 from storage import tables
 from tests.fakes.slack import FakeSlack
 from tests.slack_world import (
@@ -41,6 +42,8 @@ def slack(
     server, client = serve(slack_services(engine, database_url, fake_slack), fake_slack)
     with server:
         yield client
+    called = {c.method for c in fake_slack.calls if c.method}
+    assert called <= set(METHOD_SCOPES), "a Web API method the manifest grants no scope for"
 
 
 def test_health_is_acknowledged_at_once_then_answered_privately_with_its_chart(

@@ -28,13 +28,13 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.deliver import Delivery
+from bot.adapters.slack.manifest import COMMANDS
 from bot.app import Services
 from storage import replies
 from storage.db import write_transaction
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("/health", "/value", "/forecast", "/steward")
 LEASE = timedelta(seconds=60)
 RESPONSE_URL_LIFETIME = timedelta(minutes=29)  # Slack accepts answers for 30 minutes
 MAX_ATTEMPTS = 3
