@@ -81,4 +81,5 @@ def manifest_yaml(base_url: str = PLACEHOLDER_URL) -> str:
         "# Steward's Slack app. Create it at https://api.slack.com/apps > Create New App >\n"
         "# From a manifest. Regenerate for your host: steward slack-manifest --url https://...\n"
     )
-    return header + yaml.safe_dump(manifest(base_url), sort_keys=False, allow_unicode=True)
+    body: str = yaml.safe_dump(manifest(base_url), sort_keys=False, allow_unicode=True)
+    return header + body
