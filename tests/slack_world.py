@@ -65,7 +65,8 @@ def seed_book(engine: Engine) -> Book:
     assert not checked.errors, checked.errors
     store(engine, "accounts", [m for _, m in checked.items], now=NOW)
     config = ScoringConfig.from_mapping({})
-    scoring.score_day(engine, as_of=END, config=config, now=NOW)
+    for as_of in (END - timedelta(days=7), END):  # a week apart: /health shows the change
+        scoring.score_day(engine, as_of=as_of, config=config, now=NOW)
     return Book(ids, len(book.truth))
 
 
