@@ -206,3 +206,16 @@ def test_a_rate_limited_response_url_is_retried_after_retry_after(slack: SlackCl
     assert "Steward commands" in texts(answer)
     tries = [c for c in slack.fake.response_calls if c.path.endswith("/rl")]
     assert [c.failed_with for c in tries] == [429, None]
+
+
+def test_a_chart_slack_refuses_leaves_the_answer_and_says_where_the_chart_is(
+    slack: SlackClient,
+) -> None:
+    slack.fake.refuse_slack_files = 3  # every try: the file is never ready
+    slack.command("/health", "zorblax corp", "refuse")
+    answer, note = slack.fake.wait_for_responses("refuse", 2, timeout=15)
+    assert "Zorblax Corp: health" in texts(answer)
+    assert note["replace_original"] is True
+    assert "Chart: in your direct messages with Steward" in texts(note)
+    refused = [c for c in slack.fake.response_calls if c.failed_with == 400]
+    assert len(refused) == 3

@@ -146,6 +146,9 @@ class FakeSlack:
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
+        # Slack refuses image blocks whose file it has not finished processing
+        # ("invalid_blocks"); tests set how many such posts to refuse.
+        self.refuse_slack_files = 0
         self._ts_counter = 0
         self._file_counter = 0
         self._server: _Server | None = None
@@ -437,6 +440,9 @@ class FakeSlack:
                 failed_with, reply = 405, _Reply.text("method_not_allowed", 405)
             elif not isinstance(payload, dict):
                 failed_with, reply = 400, _Reply.text("invalid_payload", 400)
+            elif self.refuse_slack_files and "slack_file" in json.dumps(payload):
+                self.refuse_slack_files -= 1
+                failed_with, reply = 400, _Reply.text("invalid_blocks", 400)
             else:
                 self.responses[name].append(payload)
                 reply = _Reply.text("ok")

@@ -25,6 +25,7 @@ from storage.replies import Reply
 
 log = logging.getLogger(__name__)
 
+CHART_WAITS = (0.0, 1.0, 3.0)  # file processing is asynchronous on Slack's side
 WEBHOOK_LOG = logging.getLogger("steward.slack_sdk.webhook")
 WEBHOOK_LOG.setLevel(logging.WARNING)  # its INFO and DEBUG lines carry the response_url
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
@@ -124,7 +125,13 @@ class Delivery:
                 await self._upload(chart, reply.payload["channel_id"]) if chart else (None, None)
             )
             context = f"Shared by {out.shared_by}" + (f". {note}" if note else "")
-            await self._post(url, out, image=image, context=context)
+            try:
+                await self._post(url, out, image=image, context=context)
+            except ResponseFailed:
+                if image is None:
+                    raise
+                log.warning("shared answer %s refused with its chart; sent without", reply.id)
+                await self._post(url, out, context=f"Shared by {out.shared_by}")
             if out.delete_original:
                 await self._post_raw(url, {"delete_original": True})
             return
@@ -139,7 +146,17 @@ class Delivery:
         if image is None:
             log.warning("chart for %s not shown: %s", reply.id, note)
             return
-        await self._post(url, Outgoing(out.card, replace_original=True), image=image)
+        with_chart = Outgoing(out.card, replace_original=True)
+        for wait in CHART_WAITS:
+            await asyncio.sleep(wait)
+            try:
+                await self._post(url, with_chart, image=image)
+                return
+            except ResponseFailed as exc:  # Slack may still be processing the upload
+                log.info("chart for %s not accepted yet: %s", reply.id, exc)
+        log.warning("chart for %s refused by Slack; the answer stands without it", reply.id)
+        note = "Chart: in your direct messages with Steward."
+        await self._post(url, with_chart, context=note)
 
     async def _dm(self, user_id: str) -> str | None:
         try:
