@@ -149,6 +149,9 @@ def test_a_restarted_server_answers_what_a_dead_one_acknowledged(
         conn.execute(tables.pending_replies.delete())
     owed = owe_reply(engine, fake_slack, "owed", age=timedelta(minutes=3))
     lost = owe_reply(engine, fake_slack, "lost", age=timedelta(minutes=45))
+    old = owe_reply(engine, fake_slack, "old", age=timedelta(days=8))
+    with write_transaction(engine) as conn:
+        replies.finish_reply(conn, old, now=utc_now() - timedelta(days=8))
     services = slack_services(engine, database_url, fake_slack)
     server, _ = serve(services, fake_slack, lifespan="on")  # the sweep runs at start
     with caplog.at_level(logging.WARNING), server:
@@ -156,6 +159,7 @@ def test_a_restarted_server_answers_what_a_dead_one_acknowledged(
         assert "Zorblax Corp: health" in texts(answered)
     assert status(engine, owed) in ("done", "pending")  # the chart may still be on its way
     assert status(engine, lost) == "expired"
+    assert status(engine, old) == "None"  # answered a week ago: pruned
     assert "lost" not in fake_slack.responses
     assert "was never answered: too late for Slack" in caplog.text
 

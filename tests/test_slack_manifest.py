@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 
 from bot.adapters.slack.manifest import COMMANDS, METHOD_SCOPES, manifest_yaml
+from tests.conftest import LiveServer
 from tests.test_cli import steward
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,3 +39,11 @@ def test_an_http_address_is_refused(tmp_path: Path) -> None:
     result = steward("slack-manifest", "--url", "http://cs.acme.io", cwd=tmp_path)
     assert result.returncode == 2
     assert "https://" in result.stderr
+
+
+def test_slack_events_say_when_slack_is_not_configured(live: LiveServer) -> None:
+    import httpx
+
+    response = httpx.post(f"{live.url}/slack/events", content=b"command=%2Fhealth")
+    assert response.status_code == 503
+    assert "SLACK_BOT_TOKEN" in response.json()["message"]

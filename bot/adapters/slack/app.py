@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
 RESPONSE_URL_LIFETIME = timedelta(minutes=29)  # Slack accepts answers for 30 minutes
 MAX_ATTEMPTS = 3
+KEEP_FINISHED = timedelta(days=7)  # answered replies are kept a week, for support questions
 SWEEP_SECONDS = 30.0
 ACTION_ID = re.compile(r"^steward:")
 
@@ -151,6 +152,7 @@ class SlackAdapter:
 
     def _claim_stale(self, now: datetime) -> list[replies.Reply]:
         with write_transaction(self.services.engine) as conn:
+            replies.prune_replies(conn, before=now - KEEP_FINISHED)
             return replies.claim_stale(conn, platform="slack", now=now, lease=LEASE)
 
     async def sweep_forever(self, interval: float = SWEEP_SECONDS) -> None:
