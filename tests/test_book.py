@@ -8,7 +8,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -199,7 +198,6 @@ class Observed:
 
     book: Book
     events: int = 0
-    seconds: float = 0.0
     spend: dict[str, list[float]] = field(default_factory=dict)
     users: dict[str, list[set[str]]] = field(default_factory=dict)  # per week
     features: dict[str, list[set[str]]] = field(default_factory=dict)  # per week
@@ -229,7 +227,6 @@ def observe(book: Book) -> Observed:
         seen.users[account] = [set() for _ in range(weeks)]
         seen.features[account] = [set() for _ in range(weeks)]
     day_of = {(book.start + timedelta(days=t)).isoformat(): t for t in range(book.days)}
-    began = time.perf_counter()
     for e in iter_events(book):
         a = e["account"]
         t = day_of[e["timestamp"][:10]]  # the account's local day
@@ -238,7 +235,6 @@ def observe(book: Book) -> Observed:
         seen.features[a][t // 7].add(e["feature"])
         seen.first_seen.setdefault((a, e["team"]), t)
         seen.events += 1
-    seen.seconds = time.perf_counter() - began
     return seen
 
 
@@ -248,9 +244,8 @@ def accounts_of(seen: Observed, *shapes: str) -> list[str]:
     return found
 
 
-def test_default_book_stays_small_and_fast(default_book: Observed) -> None:
-    assert 300_000 < default_book.events <= 1_500_000
-    assert default_book.seconds < 30  # about 4 s on a laptop; a generous bound for slow CI
+def test_default_book_stays_small(default_book: Observed) -> None:
+    assert 300_000 < default_book.events <= 1_500_000  # its speed: bench/, not a timed test
 
 
 def test_declining_accounts_fall_far_below_their_first_quarter(default_book: Observed) -> None:
