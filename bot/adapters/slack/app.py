@@ -20,6 +20,7 @@ from typing import Any
 
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -54,6 +55,13 @@ def quiet_logger(name: str) -> logging.Logger:
     return logger
 
 
+class _TokenSkippedFilter(logging.Filter):
+    """Drop Bolt's warning that SLACK_BOT_TOKEN went unused: the client given carries it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
 def retry_handlers() -> list[Any]:
     """Retry 429s after Retry-After, 5xx and connection errors, a few times each."""
     return [
@@ -79,11 +87,13 @@ class SlackAdapter:
             logger=quiet_logger("steward.slack_sdk"),
         )
         self.delivery = Delivery(services, self.client, retry_handlers)
+        bolt_logger = quiet_logger("steward.slack_bolt")
+        bolt_logger.addFilter(_TokenSkippedFilter())
         self.bolt = AsyncApp(
             client=self.client,
             signing_secret=settings.slack_signing_secret.get_secret_value(),
             process_before_response=False,
-            logger=quiet_logger("steward.slack_bolt"),
+            logger=bolt_logger,
         )
         register(self.bolt, self)
         self.handler = AsyncSlackRequestHandler(self.bolt)
