@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -9,6 +11,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from bot.scoring import LOOKBACK_DAYS, ScoringError, default_as_of, stream
+from handlers.matching import NameIndex
 from signals.config import ScoringConfig
 from signals.evaluate import score_account, to_snapshot
 from signals.features import AccountFeatures, extract
@@ -49,10 +52,26 @@ class AccountView:
         return round(self.snapshot.score - self.week_ago.score, 1)
 
 
-def account_names(engine: Engine) -> dict[str, str]:
-    """Every account's display name by id (what names are matched against)."""
+_NAMES: weakref.WeakKeyDictionary[Engine, tuple[Any, NameIndex]] = weakref.WeakKeyDictionary()
+_NAMES_LOCK = threading.Lock()
+
+
+def account_names(engine: Engine) -> NameIndex:
+    """Every account's display name by id, indexed for matching.
+
+    Kept in memory while the accounts are unchanged (same count, same latest
+    update), so a command does not read and normalise every name again.
+    """
     with read_connection(engine) as conn:
-        return repository.account_names(conn)
+        version = repository.accounts_version(conn)
+        with _NAMES_LOCK:
+            cached = _NAMES.get(engine)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        index = NameIndex.of(repository.account_names(conn))
+    with _NAMES_LOCK:
+        _NAMES[engine] = (version, index)
+    return index
 
 
 def scoring_day(engine: Engine, today: date) -> date:

@@ -34,27 +34,77 @@ class Match:
         return self.account_id is not None
 
 
-def match_account(query: str, names: Mapping[str, str]) -> Match:
+@dataclass(frozen=True, slots=True)
+class NameIndex:
+    """Account names by id, with the normalised form matching compares (built once, reused)."""
+
+    names: Mapping[str, str]
+    processed: Mapping[str, str]
+    cores: Mapping[str, str]  # without legal suffixes: what typos are compared on
+
+    @classmethod
+    def of(cls, names: Mapping[str, str]) -> NameIndex:
+        """Index these names."""
+        processed = {i: utils.default_process(n) for i, n in names.items()}
+        return cls(names, processed, {i: core(n) for i, n in processed.items()})
+
+
+LEGAL_SUFFIXES = frozenset(
+    [
+        "inc",
+        "incorporated",
+        "corp",
+        "corporation",
+        "co",
+        "company",
+        "llc",
+        "ltd",
+        "limited",
+        "gmbh",
+        "ag",
+        "sa",
+        "sas",
+        "bv",
+        "plc",
+    ]
+)
+
+
+def core(processed: str) -> str:
+    """A normalised name without its legal suffixes: "acme corp inc" -> "acme"."""
+    words = processed.split()
+    while len(words) > 1 and words[-1] in LEGAL_SUFFIXES:
+        words.pop()
+    return " ".join(words)
+
+
+def match_account(query: str, names: Mapping[str, str] | NameIndex) -> Match:
     """Match ``query`` against account names (and ids) by id, name, prefix, then fuzzily.
 
     Args:
         query: what the user typed, e.g. "acme".
-        names: every account's display name by id.
+        names: every account's display name by id, or a NameIndex of them.
     """
+    index = names if isinstance(names, NameIndex) else NameIndex.of(names)
     wanted = utils.default_process(query)
     if not wanted:
         return Match(query)
-    if query.strip() in names:
-        return _one(query, query.strip(), names)
-    exact = [i for i, n in names.items() if utils.default_process(n) == wanted]
+    if query.strip() in index.names:
+        return _one(query, query.strip(), index.names)
+    exact = [i for i, n in index.processed.items() if n == wanted]
     if exact:
-        return _one(query, exact[0], names) if len(exact) == 1 else _several(query, exact, names)
-    prefixed = [i for i, n in names.items() if _starts_with(utils.default_process(n), wanted)]
+        return (
+            _one(query, exact[0], index.names)
+            if len(exact) == 1
+            else _several(query, exact, index.names)
+        )
+    prefixed = [i for i, n in index.processed.items() if _starts_with(n, wanted)]
     if len(prefixed) == 1:
-        return _one(query, prefixed[0], names)
+        return _one(query, prefixed[0], index.names)
     if prefixed:
-        return _several(query, sorted(prefixed, key=lambda i: (len(names[i]), names[i])), names)
-    return _fuzzy(query, names)
+        order = sorted(prefixed, key=lambda i: (len(index.names[i]), index.names[i]))
+        return _several(query, order, index.names)
+    return _fuzzy(query, wanted, index)
 
 
 def _starts_with(name: str, wanted: str) -> bool:
@@ -62,14 +112,9 @@ def _starts_with(name: str, wanted: str) -> bool:
     return name.startswith(wanted) or any(w.startswith(wanted) for w in name.split())
 
 
-def _fuzzy(query: str, names: Mapping[str, str]) -> Match:
-    ranked = process.extract(
-        query,
-        names,
-        scorer=fuzz.WRatio,
-        processor=utils.default_process,
-        limit=MAX_CHOICES,
-    )
+def _fuzzy(query: str, wanted: str, index: NameIndex) -> Match:
+    names = index.names
+    ranked = process.extract(core(wanted), index.cores, scorer=fuzz.WRatio, limit=MAX_CHOICES)
     if not ranked:
         return Match(query)
     best_score = ranked[0][1]

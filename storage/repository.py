@@ -144,7 +144,14 @@ def daily_usage(
 
 def account_names(conn: Connection) -> dict[str, str]:
     """Every account's display name by id."""
-    return {row.id: row.name for row in conn.execute(sa.select(accounts.c.id, accounts.c.name))}
+    return dict(conn.execute(sa.select(accounts.c.id, accounts.c.name)).all())
+
+
+def accounts_version(conn: Connection) -> tuple[int, datetime | None]:
+    """How many accounts there are and when one last changed: a cache key for their names."""
+    a = accounts.c
+    row = conn.execute(sa.select(sa.func.count(), sa.func.max(a.updated_at))).one()
+    return int(row[0]), row[1]
 
 
 def count_accounts(conn: Connection) -> int:

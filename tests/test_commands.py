@@ -110,3 +110,16 @@ def test_an_unknown_name_suggests_the_closest_three() -> None:
     assert not match.found
     assert match.total == 0
     assert len(match.choices) == 3
+
+
+def test_a_renamed_account_is_found_by_its_new_name_at_once(engine: Engine, book: Book) -> None:
+    from bot.config import IngestLimits
+    from handlers.ingest import store, validate
+    from tests.slack_world import NOW
+
+    assert ask(engine, "health", "quibble").title.startswith("Quibble Inc: health")
+    item = {"id": book.ids["globex"], "name": "Frobozz Co"}
+    renamed = validate("accounts", [item], now=NOW, limits=IngestLimits())
+    store(engine, "accounts", [m for _, m in renamed.items], now=utc_now())
+    assert ask(engine, "health", "frobozz").title.startswith("Frobozz Co: health")
+    assert "No account matches" in ask(engine, "health", "quibble inc").title
