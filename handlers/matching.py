@@ -50,23 +50,8 @@ class NameIndex:
 
 
 LEGAL_SUFFIXES = frozenset(
-    [
-        "inc",
-        "incorporated",
-        "corp",
-        "corporation",
-        "co",
-        "company",
-        "llc",
-        "ltd",
-        "limited",
-        "gmbh",
-        "ag",
-        "sa",
-        "sas",
-        "bv",
-        "plc",
-    ]
+    {"inc", "incorporated", "corp", "corporation", "co", "company", "llc", "ltd", "limited"}
+    | {"gmbh", "ag", "sa", "sas", "bv", "plc"}
 )
 
 
