@@ -39,7 +39,6 @@ import os
 import platform
 import random
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -51,7 +50,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.score import _database, fill, log
+from bench.score import add_database_option, fill, log, on_scratch_database
 from bot import scoring
 from bot.app import build_services
 from bot.config import load_settings
@@ -270,18 +269,9 @@ def main() -> None:
     )
     parser.add_argument("--charts", action="store_true", help="also upload /health's chart")
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("STEWARD_BENCH_DATABASE_URL"),
-        help="default: SQLite",
-    )
+    add_database_option(parser)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        url, cleanup = _database(args.database_url, Path(tmp))
-        try:
-            _run(url, args)
-        finally:
-            cleanup()
+    on_scratch_database(args.database_url, lambda url: _run(url, args))
 
 
 def _run(url: str, args: argparse.Namespace) -> None:

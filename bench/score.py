@@ -192,16 +192,27 @@ def main() -> None:
     parser.add_argument(
         "--users", type=int, default=0, help="also write breakdown rows: N users a day per account"
     )
+    add_database_option(parser)
+    args = parser.parse_args()
+    on_scratch_database(args.database_url, lambda url: _run(url, args))
+
+
+def add_database_option(parser: argparse.ArgumentParser) -> None:
+    """--database-url: a PostgreSQL server to make a scratch database on (default: SQLite)."""
     parser.add_argument(
         "--database-url",
         default=os.environ.get("STEWARD_BENCH_DATABASE_URL"),
         help="default: SQLite",
     )
-    args = parser.parse_args()
+
+
+def on_scratch_database(admin_url: str | None, run: Callable[[str], None]) -> None:
+    """Run on a fresh database (SQLite in a temporary directory, or one made on that
+    PostgreSQL server), removed afterwards."""
     with tempfile.TemporaryDirectory() as tmp:
-        url, cleanup = _database(args.database_url, Path(tmp))
+        url, cleanup = _database(admin_url, Path(tmp))
         try:
-            _run(url, args)
+            run(url)
         finally:
             cleanup()
 

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
 from bot.messages import Card
 from handlers import cards
-from handlers.commands import CommandRequest, Context, Person, from_button, handle
+from handlers.commands import (
+    CommandRequest,
+    Context,
+    Person,
+    from_button,
+    handle,
+    without_share,
+)
 from handlers.lookup import account_view
 from storage import replies
 from storage.db import read_connection, write_transaction
@@ -73,7 +80,7 @@ def _share(request: ActionRequest, ctx: Context) -> ActionResult:
         return ActionResult(card)
     command: CommandRequest = from_button(request.value, request.user)
     card = handle(command, ctx)
-    card = replace(card, buttons=tuple(b for b in card.buttons if b.action != "share"))
+    card = without_share(card)
     return ActionResult(card, visibility="channel", delete_original=True, shared_by=request.user.id)
 
 

@@ -45,7 +45,7 @@ def button_value(command: str, account_id: str, period: str | None = None) -> st
     return json.dumps({"c": command, "a": account_id, "p": period}, separators=(",", ":"))
 
 
-def health_card(view: AccountView, *, may_share: bool = True) -> Card:
+def health_card(view: AccountView) -> Card:
     """/health: score, band, trend, why, tier, risks, opportunities, usage chart, buttons."""
     s = view.snapshot
     change = view.change
@@ -61,11 +61,10 @@ def health_card(view: AccountView, *, may_share: bool = True) -> Card:
         sections.append(Section(title="Risks", items=tuple(risks)))
     if chances:
         sections.append(Section(title="Opportunities", items=tuple(chances)))
-    buttons = [Button("Details", "details", button_value("health", account_ref(view)))]
-    if may_share:
-        buttons.append(
-            Button("Share to channel", "share", button_value("health", account_ref(view)))
-        )
+    buttons = [
+        Button("Details", "details", button_value("health", account_ref(view))),
+        Button("Share to channel", "share", button_value("health", account_ref(view))),
+    ]
     buttons.append(
         Button("Snooze alerts 7 days", "snooze", button_value("snooze", account_ref(view), "7"))
     )

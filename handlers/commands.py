@@ -131,8 +131,8 @@ def _account_command(command: str, request: CommandRequest, ctx: Context) -> Car
 
 def _account_card(command: str, view: AccountView, period: str, ctx: Context) -> Card:
     if command == "health":
-        return cards.health_card(view, may_share=ctx.may_share)
-    if command == "forecast":
+        card = cards.health_card(view)
+    elif command == "forecast":
         card = cards.forecast_card(view)
     elif command == "tier":
         card = cards.tier_card(view)
@@ -148,7 +148,7 @@ def _account_card(command: str, view: AccountView, period: str, ctx: Context) ->
             ctx.config.value_factors,
         )
         card = cards.value_card(view, value, _period_words(period), period)
-    return card if ctx.may_share else _without_share(card)
+    return card if ctx.may_share else without_share(card)
 
 
 def _prices(view: AccountView) -> dict[str, float]:
@@ -156,7 +156,8 @@ def _prices(view: AccountView) -> dict[str, float]:
     return dict(contract.unit_prices) if contract else {}
 
 
-def _without_share(card: Card) -> Card:
+def without_share(card: Card) -> Card:
+    """The card without its Share button (where sharing is not allowed, or already done)."""
     return replace(card, buttons=tuple(b for b in card.buttons if b.action != "share"))
 
 

@@ -60,13 +60,16 @@ def book_card(engine: Engine, handles: Sequence[str], who: str, today: date) -> 
     )
 
 
-def _ranked_card(engine: Engine, today: date, *, by: str, title: str, empty: str) -> Card:
+NOT_SCORED = "No account has been scored yet: run steward score."
+
+
+def _ranked_card(engine: Engine, today: date, *, by: str, title: str) -> Card:
     day = scoring_day(engine, today)
     with read_connection(engine) as conn:
         top = snapshots.top_snapshots(conn, day=day, by=by, limit=TOP)
         names = repository.account_names(conn) if top else {}
     if not top:
-        return Card(title=title, summary=empty)
+        return Card(title=title, summary=NOT_SCORED)
     items = tuple(_ranked_line(names.get(s.account_id, s.account_id), s, by) for s in top)
     return Card(
         title=title,
@@ -88,24 +91,12 @@ def _ranked_line(name: str, s: Snapshot, by: str) -> str:
 
 def risks_card(engine: Engine, today: date) -> Card:
     """The accounts most likely to churn, with their drivers."""
-    return _ranked_card(
-        engine,
-        today,
-        by="churn_risk",
-        title="Most likely to churn",
-        empty="No account has been scored yet: run steward score.",
-    )
+    return _ranked_card(engine, today, by="churn_risk", title="Most likely to churn")
 
 
 def expansions_card(engine: Engine, today: date) -> Card:
     """The accounts most likely to expand, with their drivers."""
-    return _ranked_card(
-        engine,
-        today,
-        by="expansion_likelihood",
-        title="Most likely to expand",
-        empty="No account has been scored yet: run steward score.",
-    )
+    return _ranked_card(engine, today, by="expansion_likelihood", title="Most likely to expand")
 
 
 def digest_preview(engine: Engine, today: date) -> Card:

@@ -167,8 +167,6 @@ class FakeSlack:
             "files.info": self._files_info,
         }
 
-    # ------------------------------------------------------------------ lifecycle
-
     def start(self) -> FakeSlack:
         if self._server is not None:
             raise RuntimeError("FakeSlack is already running")
@@ -220,8 +218,6 @@ class FakeSlack:
     def response_url(self, name: str) -> str:
         """A fake ``response_url``; JSON posted there is recorded in ``responses[name]``."""
         return f"{self.url}/response/{name}"
-
-    # ------------------------------------------------------------------ test set-up helpers
 
     def add_channel(
         self,
@@ -325,8 +321,6 @@ class FakeSlack:
         with self._lock:
             self._failures[method_or_path].extend([failure] * times)
 
-    # ------------------------------------------------------------------ inspection helpers
-
     def calls_to(self, method: str) -> list[Call]:
         with self._lock:
             return [c for c in self.calls if c.method == method]
@@ -357,8 +351,6 @@ class FakeSlack:
                     f"got {len(got)}: {got!r}"
                 )
             return got
-
-    # ------------------------------------------------------------------ request dispatch
 
     def _dispatch(self, verb: str, raw_path: str, headers: dict[str, str], body: bytes) -> _Reply:
         at = time.monotonic()
@@ -499,7 +491,6 @@ class FakeSlack:
             self._cond.notify_all()
         return reply
 
-    # ------------------------------------------------------------------ Web API methods
     # All run with the lock held.
 
     def _auth_test(self, params: Json) -> Json:
@@ -676,8 +667,6 @@ class FakeSlack:
             "response_metadata": {"next_cursor": ""},
         }
 
-    # ------------------------------------------------------------------ object builders
-
     def _next_ts(self) -> str:
         self._ts_counter += 1
         micros = self._ts_counter * 100
@@ -787,9 +776,6 @@ class FakeSlack:
         return obj
 
 
-# ---------------------------------------------------------------------- HTTP plumbing
-
-
 class _Server(ThreadingHTTPServer):
     # Non-daemon handler threads, joined by server_close(), so stop() leaves nothing running.
     daemon_threads = False
@@ -842,9 +828,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("FakeSlack: " + format, *args)
-
-
-# ---------------------------------------------------------------------- parsing helpers
 
 
 def _header_params(content_type: str) -> Message:

@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.adapters.slack.facts import SlackFacts, Unverified
+from bot.adapters.slack.facts import SlackFacts, Unverified, person_of
 from bot.adapters.slack.render import SlackImage, action_of, to_message
 from bot.app import Services
 from bot.charts import render_png
@@ -57,6 +57,7 @@ class Delivery:
         self.facts = SlackFacts(client)
         self._retry_handlers = retry_handlers
         settings = services.settings
+        self.config = settings.scoring_config()  # validated at start; parsed once
         self.policy = policy_from(
             settings.slack_shared_channels,
             settings.slack_command_channels,
@@ -88,7 +89,7 @@ class Delivery:
             return Outgoing(Card(title="Not answered here", summary=decision.reason))
         ctx = Context(
             engine=self.services.engine,
-            config=self.services.settings.scoring_config(),
+            config=self.config,
             now=self.services.clock(),
             may_share=decision.may_share,
             notes=decision.notes,
@@ -109,10 +110,7 @@ class Delivery:
         text = str(p.get("text") or "")
         mentioned = []
         for user_id in MENTION.findall(text):
-            user = await self.facts.user(user_id) or {}
-            profile = user.get("profile") or {}
-            name = profile.get("real_name") or user.get("real_name") or user.get("name")
-            mentioned.append(Person(user_id, email=profile.get("email"), name=name))
+            mentioned.append(person_of(user_id, await self.facts.user(user_id) or {}))
         text = MENTION.sub("", text).strip()
         return CommandRequest(
             str(p["command"]).lstrip("/"), text, person, mentioned=tuple(mentioned)

@@ -87,13 +87,7 @@ class SlackFacts:
         if user is None:
             raise Unverified(user_id)
         member_of = frozenset([g for g in groups if user_id in await self.group(g)])
-        profile = user.get("profile") or {}
-        person = Person(
-            user_id,
-            email=profile.get("email"),
-            name=profile.get("real_name") or user.get("real_name") or user.get("name"),
-        )
-        return Asker(user_id, _is_external(user, team_id), member_of), person
+        return Asker(user_id, _is_external(user, team_id), member_of), person_of(user_id, user)
 
     async def group(self, group_id: str) -> frozenset[str]:
         """The members of a user group (none if Slack does not know it)."""
@@ -106,6 +100,16 @@ class SlackFacts:
             log.warning("usergroups.users.list for %s failed: %s", group_id, _error(exc))
             return frozenset()
         return frozenset(response.get("users") or [])
+
+
+def person_of(user_id: str, user: dict[str, Any]) -> Person:
+    """A Slack user as the commands know people: id, email and real name."""
+    profile = user.get("profile") or {}
+    return Person(
+        user_id,
+        email=profile.get("email"),
+        name=profile.get("real_name") or user.get("real_name") or user.get("name"),
+    )
 
 
 def _kind(info: dict[str, Any]) -> PlaceKind:
