@@ -237,3 +237,132 @@ webhook_deliveries = WebhookDelivery.__table__  # type: ignore[attr-defined]
 health_snapshots = HealthSnapshot.__table__  # type: ignore[attr-defined]
 pending_replies = PendingReply.__table__  # type: ignore[attr-defined]
 alert_snoozes = AlertSnooze.__table__  # type: ignore[attr-defined]
+
+
+class AccountChange(SQLModel, table=True):
+    """An account whose data changed (ingestion marks it) and when alerts last looked at it."""
+
+    __tablename__ = "account_changes"
+
+    account_id: str = Field(primary_key=True, max_length=255)
+    changed_at: datetime = Field(sa_type=UTCDateTime)
+    evaluated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AlertState(SQLModel, table=True):
+    """One alert condition of one account: open or resolved, notified when, taken by whom.
+
+    Keyed by (account_id, key): opening or resolving is a conditional update, so of two
+    workers evaluating the same account only one sees the change and announces it.
+    """
+
+    __tablename__ = "alert_states"
+
+    account_id: str = Field(primary_key=True, max_length=255)
+    key: str = Field(primary_key=True, max_length=255)  # e.g. "usage_drop", "new_use_case:voice"
+    kind: str = Field(max_length=32)
+    status: str = Field(max_length=16, index=True)  # open, resolved
+    severity: str = Field(max_length=16)
+    title: str = Field(max_length=255)
+    evidence: str = Field(max_length=2000)
+    opened_at: datetime = Field(sa_type=UTCDateTime)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # of this episode
+    last_notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # any episode
+    acknowledged_by: str | None = Field(default=None, max_length=255)
+    acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    assigned_to: str | None = Field(default=None, max_length=255)
+    assigned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Subscription(SQLModel, table=True):
+    """A channel's subscription to digests, manager digests or alerts (one per kind)."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (sa.UniqueConstraint("platform", "channel", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    channel: str = Field(max_length=255)
+    kind: str = Field(max_length=16)  # digest, manager, alerts
+    scope: str = Field(default="all", max_length=16)  # all, book, segment, tier
+    scope_value: str | None = Field(default=None, max_length=255)
+    owner_handles: list[str] = Field(default_factory=list, sa_type=sa.JSON)  # for "my book"
+    at_time: str = Field(default="08:30", max_length=5)  # HH:MM, local
+    timezone: str = Field(default="UTC", max_length=64)  # IANA name
+    weekdays_only: bool = False
+    quiet_start: str | None = Field(default=None, max_length=5)  # HH:MM, local
+    quiet_end: str | None = Field(default=None, max_length=5)
+    created_by: str = Field(max_length=255)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message to post, written before it is sent; its key makes it exactly once.
+
+    ``key`` is (platform, channel, kind, account, period) joined, e.g.
+    ``slack:C123:digest:-:2026-11-23``. A sender claims a row with a lease, posts it
+    (the key travels in the message's metadata), then marks it sent with the
+    platform's message id. A sender that finds a row claimed before looks for the
+    message by its key first, so a crash between posting and marking never doubles it.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (sa.Index("ix_outbox_due", "status", "not_before"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=400, unique=True)
+    platform: str = Field(max_length=16)
+    channel: str = Field(max_length=255)
+    kind: str = Field(max_length=16)  # digest, manager, alert
+    account_id: str | None = Field(default=None, max_length=255)
+    period: str = Field(max_length=64)
+    card: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)  # bot.messages.Card
+    status: str = Field(max_length=16)  # pending, sent, failed
+    attempts: int = 0
+    not_before: datetime = Field(sa_type=UTCDateTime)  # quiet hours, Retry-After
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    message_channel: str | None = Field(default=None, max_length=255)
+    message_id: str | None = Field(default=None, max_length=255)
+    error: str | None = Field(default=None, max_length=500)
+
+
+class MessageAction(SQLModel, table=True):
+    """A click on a posted alert or digest: who did what, when (shown on the message)."""
+
+    __tablename__ = "message_actions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    outbox_id: int | None = Field(default=None, index=True)
+    account_id: str | None = Field(default=None, max_length=255)
+    action: str = Field(max_length=32)  # acknowledge, snooze, assign
+    detail: str | None = Field(default=None, max_length=255)
+    by: str = Field(max_length=255)
+    by_name: str | None = Field(default=None, max_length=255)
+    platform: str = Field(max_length=16)
+    at: datetime = Field(sa_type=UTCDateTime)
+
+
+class JobRun(SQLModel, table=True):
+    """The last run of each scheduled job: when, how it went, what it did."""
+
+    __tablename__ = "job_runs"
+
+    name: str = Field(primary_key=True, max_length=64)
+    started_at: datetime = Field(sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    status: str = Field(max_length=16)  # running, ok, failed
+    summary: str | None = Field(default=None, max_length=500)
+    runs: int = 0
+    ok_runs: int = 0
+
+
+account_changes = AccountChange.__table__  # type: ignore[attr-defined]
+alert_states = AlertState.__table__  # type: ignore[attr-defined]
+subscriptions = Subscription.__table__  # type: ignore[attr-defined]
+outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
+message_actions = MessageAction.__table__  # type: ignore[attr-defined]
+job_runs = JobRun.__table__  # type: ignore[attr-defined]
