@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from bot import cli_scores
+from bot import cli_jobs, cli_scores
 from bot.app import build_services
 from bot.cli_common import ensure_schema, err, out, settings, setup_logging, unreachable
 from bot.config import Settings
@@ -25,6 +25,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,  # locals may hold secrets
 )
 cli_scores.register(app)
+cli_jobs.register(app)
 KINDS = ("events", "accounts", "contracts", "tickets")
 REJECTIONS_SHOWN = 50
 
@@ -99,9 +100,19 @@ def serve(
 
 
 @app.command()
-def worker() -> None:
-    """Run the scheduler process (digests and alerts arrive in a later release)."""
-    out.print("steward worker: no scheduled jobs yet (digests and alerts are not built); exiting.")
+def worker(
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
+) -> None:
+    """Run the scheduler: alerts each minute, digests at local times, the daily snapshot."""
+    from bot.worker import run_worker
+
+    setup_logging(log_level)
+    config = settings()
+    services = build_services(config)
+    ensure_schema(services)
+    for line in config.feature_report():
+        err.print(line)
+    run_worker(services)
 
 
 @app.command()

@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     )
     slack_charts: bool = Field(True, validation_alias=_env("SLACK_CHARTS"))
     slack_socket_mode: bool = Field(False, validation_alias=_env("SLACK_SOCKET_MODE"))
+    snapshot_at: str = Field(
+        "04:15",
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        validation_alias=_env("STEWARD_SNAPSHOT_AT", "snapshot_at"),
+    )  # UTC time of the daily snapshot job
     microsoft_app_id: str | None = Field(None, validation_alias=_env("MICROSOFT_APP_ID"))
     microsoft_app_password: SecretStr | None = Field(
         None, validation_alias=_env("MICROSOFT_APP_PASSWORD")

@@ -11,9 +11,10 @@ and labels their emphasis.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 Tone = Literal["info", "good", "warning", "danger"]
 ButtonStyle = Literal["primary", "danger"]
@@ -114,3 +115,56 @@ class Card:
     buttons: tuple[Button, ...] = ()
     footer: str | None = None
     tone: Tone = "info"
+
+
+def card_to_dict(card: Card) -> dict[str, Any]:
+    """The card as JSON-ready data (the outbox stores cards so any platform can render them)."""
+    data = asdict(card)
+    if card.chart is not None:
+        chart = data["chart"]
+        chart["days"] = [d.isoformat() for d in card.chart.days]
+        for ref in chart["references"]:
+            ref["day"] = ref["day"].isoformat() if ref["day"] else None
+    return data
+
+
+def card_from_dict(data: Mapping[str, Any]) -> Card:
+    """The card :func:`card_to_dict` stored."""
+    chart = data.get("chart")
+    return Card(
+        title=data["title"],
+        summary=data["summary"],
+        sections=tuple(
+            Section(
+                title=s.get("title"),
+                text=s.get("text", ""),
+                facts=tuple(Fact(**f) for f in s.get("facts", ())),
+                items=tuple(s.get("items", ())),
+            )
+            for s in data.get("sections", ())
+        ),
+        chart=_chart_from_dict(chart) if chart else None,
+        buttons=tuple(Button(**b) for b in data.get("buttons", ())),
+        footer=data.get("footer"),
+        tone=data.get("tone", "info"),
+    )
+
+
+def _chart_from_dict(data: Mapping[str, Any]) -> Chart:
+    return Chart(
+        title=data["title"],
+        alt_text=data["alt_text"],
+        days=tuple(date.fromisoformat(d) for d in data["days"]),
+        series=tuple(
+            Series(s["name"], tuple(s["values"]), s.get("style", "solid")) for s in data["series"]
+        ),
+        kind=data.get("kind", "line"),
+        y_label=data.get("y_label", ""),
+        references=tuple(
+            Reference(
+                r["label"], r.get("value"), date.fromisoformat(r["day"]) if r.get("day") else None
+            )
+            for r in data.get("references", ())
+        ),
+        filename=data.get("filename", "chart.png"),
+    )

@@ -24,7 +24,7 @@ from signals.backtest import (
     outcome,
 )
 from signals.config import ScoringConfig
-from signals.evaluate import AccountSignals, score_book, to_snapshot
+from signals.evaluate import AccountSignals, score_account, score_book, to_snapshot
 from signals.features import AccountFeatures, extract
 from signals.model import AccountData
 from storage import history, repository, snapshots
@@ -163,6 +163,41 @@ def score_range(
             run = _score_features(engine, day, features.pop(day), config, now=now, store=True)
         start = days[-1] + timedelta(days=1)
     return run
+
+
+def evaluate_now(
+    engine: Engine,
+    *,
+    account_ids: Sequence[str],
+    as_of: date,
+    config: ScoringConfig,
+) -> list[AccountSignals]:
+    """Evaluate some accounts as of a day from their data so far, without storing anything.
+
+    The near-real-time alert pass: peers are not recomputed for a few accounts; each
+    keeps the standing of its latest snapshot. Tiers and the week's change build on the
+    latest snapshot before ``as_of`` and the one a week earlier, as in a daily run.
+    """
+    if not account_ids:
+        return []
+    since = as_of - timedelta(days=LOOKBACK_DAYS)
+    with read_connection(engine) as conn:
+        last = snapshots.latest_day(conn)
+        if last is not None and last >= as_of:
+            last = as_of - timedelta(days=1)
+        previous = snapshots.snapshots_on(conn, day=last, account_ids=account_ids) if last else {}
+        week_ago = snapshots.snapshots_on(
+            conn, day=as_of - timedelta(days=7), account_ids=account_ids
+        )
+    out = []
+    for data in stream(
+        engine, since=since, until=as_of, account_ids=account_ids, scored_from=as_of
+    ):
+        before = previous.get(data.account.id)
+        peer = before.components.get("peer") if before else None
+        features = extract(data, as_of, config).with_peer(None if peer is None else peer / 100)
+        out.append(score_account(features, config, before, week_ago.get(data.account.id)))
+    return out
 
 
 def _score_features(

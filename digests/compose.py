@@ -75,21 +75,31 @@ SECTIONS = (
 
 
 def compose_digest(
-    day: date, snapshots: Sequence[Snapshot], names: Mapping[str, str], *, title: str
+    day: date,
+    snapshots: Sequence[Snapshot],
+    names: Mapping[str, str],
+    *,
+    title: str,
+    notes: Mapping[str, str] | None = None,
 ) -> Card:
-    """The digest of one day: what needs attention, what can grow, tier moves and wins."""
+    """The digest of one day: what needs attention, what can grow, tier moves and wins.
+
+    ``notes`` add a word to an account's lines: who acknowledged or took its alerts,
+    or until when they are snoozed.
+    """
+    notes = notes or {}
     bands = Counter(s.band for s in snapshots)
     sections = [Section(facts=_overview(len(snapshots), bands))]
     for spec in SECTIONS:
         chosen = sorted((s for s in snapshots if spec.pick(s)), key=spec.order)
         if chosen:
-            sections.append(_section(spec.title, chosen, names, spec.why))
+            sections.append(_section(spec.title, chosen, names, spec.why, notes))
     moves = [s for s in snapshots if _alert_titles(s, lambda a: a.get("kind") == "tier_change")]
     if moves:
-        sections.append(_section("Tier moves", moves, names, _tier_reason))
+        sections.append(_section("Tier moves", moves, names, _tier_reason, notes))
     wins = [s for s in snapshots if _wins(s)]
     if wins:
-        sections.append(_section("Wins", wins, names, _win_text))
+        sections.append(_section("Wins", wins, names, _win_text, notes))
     attention = sum(1 for s in snapshots if SECTIONS[0].pick(s))
     summary = (
         f"{title}: {attention} accounts need attention, "
@@ -117,12 +127,13 @@ def _section(
     chosen: Sequence[Snapshot],
     names: Mapping[str, str],
     why: Callable[[Snapshot], str],
+    notes: Mapping[str, str],
 ) -> Section:
-    items = [
-        f"{names.get(s.account_id, s.account_id)} ({s.score:.0f}): {why(s)} "
-        f"→ /health {names.get(s.account_id, s.account_id)}"
-        for s in chosen[:PER_SECTION]
-    ]
+    items = []
+    for s in chosen[:PER_SECTION]:
+        name = names.get(s.account_id, s.account_id)
+        note = f" [{notes[s.account_id]}]" if s.account_id in notes else ""
+        items.append(f"{name} ({s.score:.0f}): {why(s)}{note} → /health {name}")
     if len(chosen) > PER_SECTION:
         items.append(f"…and {len(chosen) - PER_SECTION} more ({len(chosen)} in all)")
     return Section(title=f"{title} ({len(chosen)})", items=tuple(items))

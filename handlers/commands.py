@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from bot.messages import Button, Card, Section
 from bot.scoring import ScoringError
-from handlers import cards, lists
+from handlers import cards, lists, subscriptions
 from handlers.cards import button_value
 from handlers.lookup import AccountView, account_names, account_view
 from handlers.matching import Match, match_account
@@ -23,18 +23,32 @@ from signals.config import ScoringConfig
 from signals.value import value_realized
 
 ACCOUNT_COMMANDS = ("health", "value", "forecast")
-STEWARD_SUBCOMMANDS = ("help", "book", "risks", "expansions", "tier", "digest")
+STEWARD_SUBCOMMANDS = (
+    "help",
+    "book",
+    "risks",
+    "expansions",
+    "tier",
+    "digest",
+    "subscribe",
+    "unsubscribe",
+    "subscriptions",
+)
 PERIODS = {"7d": 7, "30d": 30, "90d": 90, "month": 30, "quarter": 91, "year": 365}
 DEFAULT_PERIOD = "90d"
 
 
 @dataclass(frozen=True, slots=True)
 class Person:
-    """A user as the platform knows them (ids, email and name may all name a CSM)."""
+    """A user as the platform knows them (ids, email and name may all name a CSM).
+
+    ``tz`` is the IANA time zone the platform has for them, if any.
+    """
 
     id: str
     email: str | None = None
     name: str | None = None
+    tz: str | None = None
 
     def handles(self) -> tuple[str, ...]:
         """Every string by which an account's CSM or AE field may name this person."""
@@ -46,7 +60,9 @@ class CommandRequest:
     """A command as typed: ``/health acme`` is command "health", text "acme".
 
     ``account_id`` skips name matching (a button that already knows the account);
-    ``mentioned`` are the people named in the text (``/steward book @casey``).
+    ``mentioned`` are the people named in the text (``/steward book @casey``);
+    ``channel`` and ``platform`` say where it was typed (empty where there is no
+    conversation, as in the terminal demo): subscriptions post there.
     """
 
     command: str
@@ -54,6 +70,8 @@ class CommandRequest:
     user: Person
     account_id: str | None = None
     mentioned: tuple[Person, ...] = ()
+    channel: str = ""
+    platform: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +127,8 @@ def _steward(request: CommandRequest, ctx: Context) -> Card:
         return lists.expansions_card(ctx.engine, ctx.today)
     if sub == "digest":
         return lists.digest_preview(ctx.engine, ctx.today)
+    if sub in SUBSCRIPTION_CARDS:
+        return SUBSCRIPTION_CARDS[sub](replace(request, text=rest), ctx)
     return help_card(f"Steward does not know /steward {sub}.")
 
 
@@ -215,6 +235,12 @@ def choice_card(command: str, match: Match, period: str | None) -> Card:
     )
 
 
+SUBSCRIPTION_CARDS = {
+    "subscribe": subscriptions.subscribe_card,
+    "unsubscribe": subscriptions.unsubscribe_card,
+    "subscriptions": subscriptions.subscriptions_card,
+}
+
 HELP_LINES = (
     "/health <account>: health score, why it moved, risks, opportunities and usage chart",
     "/value <account> [7d|30d|90d|quarter|year]: value realized, outcomes per spend, peers",
@@ -224,6 +250,12 @@ HELP_LINES = (
     "/steward expansions: the accounts most likely to expand, and why",
     "/steward tier <account>: the service tier and why it is what it is",
     "/steward digest: a preview of today's digest",
+    subscriptions.SUBSCRIBE_USAGE
+    + ": post digests, manager digests or alerts here, at the local time and time zone given "
+    "(yours by default); quiet hours hold alerts; in a direct message with Steward, only "
+    "digest or alerts of my book, posted to that message",
+    subscriptions.UNSUBSCRIBE_USAGE + ": stop one kind here, or every kind without one",
+    "/steward subscriptions: this conversation's subscriptions, and how many others have",
     "/steward help: this list",
 )
 

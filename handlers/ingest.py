@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 from bot.config import IngestLimits
 from handlers.errors import ItemError, RejectedPayload
 from handlers.schemas import MODELS, AccountIn, ContractIn, EventIn, Kind, TicketIn
-from storage import repository
+from storage import alert_states, repository
 from storage.bulk import EventRow
 from storage.db import TransientConflict, write_transaction
 
@@ -202,14 +202,19 @@ def _store(
 
 def _write(conn: Connection, kind: Kind, models: Sequence[Any], *, now: datetime) -> dict[str, Any]:
     if kind == "events":
-        new = repository.insert_events(conn, event_rows(models), now=now)
+        rows = event_rows(models)
+        new = repository.insert_events(conn, rows, now=now)
+        if new:  # alerts look again at these accounts within a minute
+            alert_states.mark_changed(conn, {r.account_id for r in rows}, now=now)
         return {"received": len(models), "accepted": new, "duplicates": len(models) - new}
     latest: dict[str, repository.Row] = {}
     for model in models:
         latest[model.id] = _upsert_row(model)  # within one batch, the last version wins
+    owners = {r.values["id" if kind == "accounts" else "account_id"] for r in latest.values()}
     if kind != "accounts":
-        repository.ensure_accounts(conn, {r.values["account_id"] for r in latest.values()}, now=now)
+        repository.ensure_accounts(conn, owners, now=now)
     repository.upsert(conn, repository.UPSERT_TABLES[kind], list(latest.values()), now=now)
+    alert_states.mark_changed(conn, owners, now=now)
     return {
         "received": len(models),
         "accepted": len(latest),

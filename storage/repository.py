@@ -184,3 +184,21 @@ def accounts_owned_by(conn: Connection, owners: Iterable[str]) -> list[Owned]:
         role = "csm" if row.csm and row.csm.lower() in wanted else "ae"
         found.append(Owned(row.id, row.name, row.segment, row.arr, role))
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """What decides where an account's news goes: its name, owners and segment."""
+
+    id: str
+    name: str
+    csm: str | None
+    ae: str | None
+    segment: str | None
+
+
+def account_routing(conn: Connection) -> dict[str, Routing]:
+    """Every account's name, CSM, AE and segment, by id."""
+    a = accounts.c
+    rows = conn.execute(sa.select(a.id, a.name, a.csm, a.ae, a.segment))
+    return {row.id: Routing(row.id, row.name, row.csm, row.ae, row.segment) for row in rows}

@@ -162,6 +162,8 @@ class FakeSlack:
             "chat.postMessage": self._chat_post_message,
             "chat.postEphemeral": self._chat_post_ephemeral,
             "chat.update": self._chat_update,
+            "conversations.history": self._conversations_history,
+            "users.lookupByEmail": self._users_lookup_by_email,
             "files.getUploadURLExternal": self._files_get_upload_url_external,
             "files.completeUploadExternal": self._files_complete_upload_external,
             "files.info": self._files_info,
@@ -562,12 +564,39 @@ class FakeSlack:
         channel = str(params.get("channel") or "")
         if not channel:
             return {"ok": False, "error": "channel_not_found"}
+        if channel.startswith(("U", "W")):  # a user id posts to the app's DM with them
+            if channel not in self.users:
+                return {"ok": False, "error": "channel_not_found"}
+            channel = _stable_id("D", channel)
         if not (params.get("text") or params.get("blocks") or params.get("attachments")):
             return {"ok": False, "error": "no_text"}
         ts = self._next_ts()
         message = self._message(params, ts)
         self.messages[(channel, ts)] = message
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def _conversations_history(self, params: Json) -> Json:
+        """Newest first; ``metadata`` only with ``include_all_metadata`` (as Slack does)."""
+        channel = str(params.get("channel") or "")
+        oldest = float(params.get("oldest") or 0)
+        limit = int(params.get("limit") or 100)
+        with_metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+        found = sorted(
+            (m for (c, ts), m in self.messages.items() if c == channel and float(ts) > oldest),
+            key=lambda m: float(m["ts"]),
+            reverse=True,
+        )
+        shown = [
+            {k: v for k, v in m.items() if with_metadata or k != "metadata"} for m in found[:limit]
+        ]
+        return {"ok": True, "messages": shown, "has_more": len(found) > limit}
+
+    def _users_lookup_by_email(self, params: Json) -> Json:
+        email = str(params.get("email") or "").lower()
+        for user in self.users.values():
+            if str((user.get("profile") or {}).get("email") or "").lower() == email:
+                return {"ok": True, "user": user}
+        return {"ok": False, "error": "users_not_found"}
 
     def _chat_post_ephemeral(self, params: Json) -> Json:
         if not params.get("channel"):

@@ -113,7 +113,12 @@ class Delivery:
             mentioned.append(person_of(user_id, await self.facts.user(user_id) or {}))
         text = MENTION.sub("", text).strip()
         return CommandRequest(
-            str(p["command"]).lstrip("/"), text, person, mentioned=tuple(mentioned)
+            str(p["command"]).lstrip("/"),
+            text,
+            person,
+            mentioned=tuple(mentioned),
+            channel=str(p["channel_id"]),
+            platform="slack",
         )
 
     async def _send(self, url: str, out: Outgoing, reply: Reply) -> None:

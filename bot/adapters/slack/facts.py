@@ -103,12 +103,13 @@ class SlackFacts:
 
 
 def person_of(user_id: str, user: dict[str, Any]) -> Person:
-    """A Slack user as the commands know people: id, email and real name."""
+    """A Slack user as the commands know people: id, email, real name and time zone."""
     profile = user.get("profile") or {}
     return Person(
         user_id,
         email=profile.get("email"),
         name=profile.get("real_name") or user.get("real_name") or user.get("name"),
+        tz=user.get("tz") or None,
     )
 
 

@@ -1,0 +1,94 @@
+"""`steward worker`: the scheduler process that runs the named jobs of digests/jobs.py.
+
+APScheduler 3 runs each job on its trigger in this process, one run of a job at a
+time (a run that overlaps the next is skipped, missed runs are coalesced). Two worker
+processes may run side by side: the outbox keys and the alert state, not the
+scheduler, make every message go out once.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Callable
+from datetime import UTC
+from types import FrameType
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.app import Services
+from digests.jobs import Jobs, Sender
+
+log = logging.getLogger(__name__)
+
+EVERY_MINUTE = 60
+SEND_SECONDS = 15
+
+
+def senders(services: Services) -> dict[str, Sender]:
+    """The platforms this process can post to (Slack when its bot token is set)."""
+    settings = services.settings
+    found: dict[str, Sender] = {}
+    if settings.slack_bot_token is not None:
+        from bot.adapters.slack.outbox import SlackOutbox
+
+        found["slack"] = SlackOutbox.from_settings(
+            services.engine, settings.slack_bot_token.get_secret_value(), settings.slack_api_url
+        )
+    return found
+
+
+def build_jobs(services: Services) -> Jobs:
+    """The jobs, with a sender for every configured platform."""
+    return Jobs(services, senders(services))
+
+
+def scheduler_for(jobs: Jobs, snapshot_at: str) -> BlockingScheduler:
+    """A scheduler with every job on its trigger (times in UTC)."""
+    scheduler = BlockingScheduler(
+        timezone=UTC,
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
+    )
+    hour, minute = (int(part) for part in snapshot_at.split(":"))
+    triggers = {
+        "alerts": IntervalTrigger(seconds=EVERY_MINUTE),
+        "digests": IntervalTrigger(seconds=EVERY_MINUTE),
+        "manager": IntervalTrigger(seconds=EVERY_MINUTE),
+        "send": IntervalTrigger(seconds=SEND_SECONDS),
+        "snapshot": CronTrigger(hour=hour, minute=minute, timezone=UTC),
+        "prune": CronTrigger(hour=(hour + 1) % 24, minute=minute, timezone=UTC),
+    }
+    for name, trigger in triggers.items():
+        scheduler.add_job(_logged(jobs, name), trigger, id=name, name=name)
+    return scheduler
+
+
+def _logged(jobs: Jobs, name: str) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            jobs.run(name)
+        except Exception:
+            log.exception("job %s failed; it runs again on its next trigger", name)
+
+    return run
+
+
+def run_worker(services: Services) -> None:
+    """Run the scheduler until SIGTERM or SIGINT; a run in progress finishes first."""
+    jobs = build_jobs(services)
+    if not jobs.senders:
+        log.warning("no chat platform configured: messages wait in the outbox (`steward outbox`)")
+    scheduler = scheduler_for(jobs, services.settings.snapshot_at)
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %d: stopping after the jobs running now", signum)
+        scheduler.shutdown(wait=True)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for job in scheduler.get_jobs():
+        log.info("job %s: %s", job.id, job.trigger)
+    _logged(jobs, "alerts")()  # a first pass at once rather than a minute from now
+    scheduler.start()

@@ -1,0 +1,258 @@
+"""The outbox: every message Steward pushes, written before it is sent, sent exactly once.
+
+A row is added with a unique key (platform, channel, kind, account, period): adding the
+same key again adds nothing, so two workers composing the same digest enqueue it once.
+A sender claims a due row with a lease (a conditional UPDATE: one process wins), posts
+it and marks it sent with the platform's message id. A row whose lease ran out was
+claimed before by a process that may have died after posting: its next claimer sees
+``attempts > 1`` and looks for the message by its key before posting again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from storage.dialect import upsert_statement
+from storage.tables import message_actions, outbox
+
+ERROR_LENGTH = 500
+
+
+def outbox_key(platform: str, channel: str, kind: str, account_id: str | None, period: str) -> str:
+    """The unique key of a message: ``slack:C123:digest:-:2026-11-23``."""
+    return ":".join((platform, channel, kind, account_id or "-", period))
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """An outbox row as a sender or `steward outbox` sees it."""
+
+    id: int
+    key: str
+    platform: str
+    channel: str
+    kind: str
+    account_id: str | None
+    period: str
+    card: Mapping[str, Any]
+    status: str
+    attempts: int
+    not_before: datetime
+    created_at: datetime
+    sent_at: datetime | None = None
+    message_channel: str | None = None
+    message_id: str | None = None
+    error: str | None = None
+
+
+_COLUMNS = tuple(outbox.c[name] for name in Message.__dataclass_fields__)
+
+
+def enqueue(
+    conn: Connection,
+    *,
+    platform: str,
+    channel: str,
+    kind: str,
+    account_id: str | None,
+    period: str,
+    card: Mapping[str, Any],
+    now: datetime,
+    not_before: datetime | None = None,
+) -> int | None:
+    """Add a message unless its key is already there; return its id when this call added it."""
+    key = outbox_key(platform, channel, kind, account_id, period)
+    stmt = (
+        upsert_statement(conn, outbox)
+        .values(
+            key=key,
+            platform=platform,
+            channel=channel,
+            kind=kind,
+            account_id=account_id,
+            period=period,
+            card=dict(card),
+            status="pending",
+            attempts=0,
+            not_before=not_before or now,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(outbox.c.id)
+    )
+    return conn.execute(stmt).scalar_one_or_none()
+
+
+def exists(conn: Connection, key: str) -> bool:
+    """Whether a message with this key was ever queued."""
+    return conn.execute(sa.select(outbox.c.id).where(outbox.c.key == key)).first() is not None
+
+
+def claim_due(
+    conn: Connection, *, platform: str, now: datetime, lease: timedelta, limit: int = 50
+) -> list[Message]:
+    """Claim pending messages that are due and not leased by a live sender, oldest first."""
+    o = outbox.c
+    free = sa.or_(o.lease_until.is_(None), o.lease_until < now)
+    ids = conn.execute(
+        sa.select(o.id)
+        .where(o.platform == platform, o.status == "pending", o.not_before <= now, free)
+        .order_by(o.not_before, o.id)
+        .limit(limit)
+    ).scalars()
+    claimed = []
+    for message_id in list(ids):
+        taken = conn.execute(
+            outbox.update()
+            .where(o.id == message_id, o.status == "pending", free)
+            .values(lease_until=now + lease, attempts=o.attempts + 1)
+        )
+        if taken.rowcount == 1:  # no other sender got there first
+            claimed.append(message_id)
+    if not claimed:
+        return []
+    rows = conn.execute(sa.select(*_COLUMNS).where(o.id.in_(claimed)).order_by(o.not_before, o.id))
+    return [Message(**row._mapping) for row in rows]
+
+
+def mark_sent(
+    conn: Connection, message_id: int, *, channel: str, platform_id: str, now: datetime
+) -> None:
+    """Record that a message is on the platform, with the platform's id for it."""
+    conn.execute(
+        outbox.update()
+        .where(outbox.c.id == message_id)
+        .values(
+            status="sent",
+            sent_at=now,
+            message_channel=channel,
+            message_id=platform_id,
+            lease_until=None,
+            error=None,
+        )
+    )
+
+
+def retry_later(conn: Connection, message_id: int, *, at: datetime, error: str) -> None:
+    """Give a message back to the queue, due again at ``at``, with what went wrong."""
+    conn.execute(
+        outbox.update()
+        .where(outbox.c.id == message_id)
+        .values(not_before=at, lease_until=None, error=error[:ERROR_LENGTH])
+    )
+
+
+def mark_failed(conn: Connection, message_id: int, *, error: str) -> None:
+    """Stop trying a message; it stays, with its error, for `steward outbox`."""
+    conn.execute(
+        outbox.update()
+        .where(outbox.c.id == message_id)
+        .values(status="failed", lease_until=None, error=error[:ERROR_LENGTH])
+    )
+
+
+def requeue(conn: Connection, message_ids: Sequence[int], *, now: datetime) -> int:
+    """Send failed messages again (`steward outbox --retry`); return how many."""
+    o = outbox.c
+    result = conn.execute(
+        outbox.update()
+        .where(o.id.in_(list(message_ids)), o.status == "failed")
+        .values(status="pending", not_before=now, attempts=0, lease_until=None)
+    )
+    return int(result.rowcount)
+
+
+def messages(
+    conn: Connection,
+    *,
+    statuses: Sequence[str] | None = None,
+    channel: str | None = None,
+    limit: int = 50,
+) -> list[Message]:
+    """Messages, newest first, in the given statuses (every status by default)."""
+    o = outbox.c
+    query = sa.select(*_COLUMNS).order_by(o.created_at.desc(), o.id.desc()).limit(limit)
+    if statuses:
+        query = query.where(o.status.in_(list(statuses)))
+    if channel:
+        query = query.where(o.channel == channel)
+    return [Message(**row._mapping) for row in conn.execute(query)]
+
+
+def by_platform_id(conn: Connection, *, channel: str, platform_id: str) -> Message | None:
+    """The sent message with this platform id (a click on it names channel and ts)."""
+    o = outbox.c
+    row = conn.execute(
+        sa.select(*_COLUMNS).where(o.message_channel == channel, o.message_id == platform_id)
+    ).first()
+    return Message(**row._mapping) if row else None
+
+
+def counts(conn: Connection) -> dict[str, int]:
+    """How many messages are in each status."""
+    o = outbox.c
+    rows = conn.execute(sa.select(o.status, sa.func.count()).group_by(o.status))
+    return {status: int(n) for status, n in rows}
+
+
+def prune_sent(conn: Connection, *, before: datetime) -> int:
+    """Forget sent messages older than ``before`` (and the clicks on them); return how many."""
+    o = outbox.c
+    old = sa.select(o.id).where(o.status == "sent", o.sent_at < before)
+    conn.execute(message_actions.delete().where(message_actions.c.outbox_id.in_(old)))
+    return int(conn.execute(outbox.delete().where(o.id.in_(old))).rowcount)
+
+
+@dataclass(frozen=True, slots=True)
+class Click:
+    """A stored click on a posted message."""
+
+    action: str
+    detail: str | None
+    by: str
+    by_name: str | None
+    at: datetime
+
+
+def add_click(
+    conn: Connection,
+    *,
+    outbox_id: int | None,
+    account_id: str | None,
+    action: str,
+    detail: str | None,
+    by: str,
+    by_name: str | None,
+    platform: str,
+    now: datetime,
+) -> None:
+    """Store who clicked what on which message, and when."""
+    conn.execute(
+        message_actions.insert().values(
+            outbox_id=outbox_id,
+            account_id=account_id,
+            action=action,
+            detail=detail,
+            by=by,
+            by_name=by_name,
+            platform=platform,
+            at=now,
+        )
+    )
+
+
+def clicks(conn: Connection, outbox_id: int) -> list[Click]:
+    """The clicks on one message, oldest first."""
+    m = message_actions.c
+    rows = conn.execute(
+        sa.select(m.action, m.detail, m.by, m.by_name, m.at)
+        .where(m.outbox_id == outbox_id)
+        .order_by(m.at, m.id)
+    )
+    return [Click(**row._mapping) for row in rows]
