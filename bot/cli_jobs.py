@@ -6,14 +6,16 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from bot.app import build_services
 from bot.cli_common import ensure_schema, err, out, settings, setup_logging
+from digests.jobs import JOBS
 from storage import job_runs
 from storage import outbox as outbox_store
 from storage.db import read_connection, write_transaction
 from storage.subscriptions import list_subscriptions
+
+JOB_NAMES = ", ".join(JOBS)
 
 
 def _when(value: str | None) -> datetime | None:
@@ -29,13 +31,9 @@ def _when(value: str | None) -> datetime | None:
 
 def register(app: typer.Typer) -> None:
     """Add the job commands to the CLI."""
-    from digests.jobs import JOBS
-
-    names = ", ".join(JOBS)
-
     @app.command("run-job")
     def run_job(
-        name: Annotated[str, typer.Argument(help=f"One of: {names}")],
+        name: Annotated[str, typer.Argument(help=f"One of: {JOB_NAMES}")],
         at: Annotated[
             str | None,
             typer.Option(help="Run as if it were this time (ISO 8601; default: now)"),
@@ -110,24 +108,18 @@ def register(app: typer.Typer) -> None:
             runs = job_runs.all_runs(conn)
         totals = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "empty"
         out.print(f"Outbox: {totals}.")
-        table = Table(
-            "id", "status", "kind", "channel", "account", "period", "tries", "when", "error"
-        )
         for m in shown:
             when = m.sent_at or m.not_before
-            table.add_row(
-                str(m.id),
-                m.status,
-                m.kind,
-                m.channel,
-                m.account_id or "",
-                m.period,
-                str(m.attempts),
-                f"{when:%Y-%m-%d %H:%M}",
-                m.error or "",
+            verb = {"sent": "sent", "failed": "failed"}.get(m.status, "due")
+            out.print(
+                f"#{m.id} {m.status:<7} {m.kind} to {m.channel}"
+                + (f" about {m.account_id}" if m.account_id else "")
+                + f" ({m.period}), {verb} {when:%Y-%m-%d %H:%M} UTC, {m.attempts} tries",
+                markup=False,
+                soft_wrap=True,
             )
-        if shown:
-            out.print(table)
+            if m.error:
+                out.print(f"    error: {m.error}", markup=False, soft_wrap=True)
         for run in runs:
             out.print(
                 f"job {run.name}: {run.status} at {run.started_at:%Y-%m-%d %H:%M:%S} UTC "

@@ -12,7 +12,7 @@ from bot.messages import Card, Fact, Section
 from digests.compose import compose_digest
 from signals import portfolio as kpis
 from signals.config import ScoringConfig
-from signals.model import Snapshot
+from signals.model import AccountInfo, Snapshot
 from signals.portfolio import (
     AccountUsage,
     CohortChurn,
@@ -50,9 +50,10 @@ def manager_digest(
             return _not_scored(title, day, restricted=ids is not None)
         week_ago = snapshots.snapshots_on(conn, day=day - timedelta(days=7), account_ids=ids)
         usage = store.account_usage(conn, periods=periods.named(), account_ids=ids)
-        start = store.history_start(conn, marks=periods.history_marks())
-        first_values = _first_values(conn, today, day, config)
-    names = {u.account.id: u.account.name for u in usage}
+        start = store.first_usage_day(conn)
+        infos = {u.account.id: u.account for u in usage}
+        first_values = _first_values(conn, today, infos, day, config)
+    names = {a: info.name for a, info in infos.items()}
     return _card(
         title=title,
         day=day,
@@ -73,10 +74,18 @@ def _not_scored(title: str, day: date, *, restricted: bool) -> Card:
 
 
 def _first_values(
-    conn: Connection, today: Mapping[str, Snapshot], day: date, config: ScoringConfig
+    conn: Connection,
+    today: Mapping[str, Snapshot],
+    infos: Mapping[str, AccountInfo],
+    day: date,
+    config: ScoringConfig,
 ) -> list[FirstValue]:
     """First value as each snapshot recorded it, computed from the data where it did not."""
-    found = [fv for s in today.values() if (fv := kpis.first_value_of(s)) is not None]
+    found = [
+        fv
+        for a, s in today.items()
+        if a in infos and (fv := kpis.first_value_of(s, infos[a])) is not None
+    ]
     missing = sorted(a for a, s in today.items() if not kpis.records_time_to_value(s))
     if missing:
         since = day - timedelta(days=TTV_LOOKBACK_DAYS)
@@ -106,7 +115,7 @@ class _Kpis:
             history_start=start,
             meaningful_fraction=config.windows.meaningful_fraction,
         )
-        self.ttv = kpis.time_to_value_kpis(first_values)
+        self.ttv = kpis.time_to_value_kpis(first_values, history_start=start)
 
     def headline(self) -> tuple[Kpi, ...]:
         """The KPIs of the first section, in order."""

@@ -2,7 +2,7 @@
 
 Times are compared as aware datetimes, so a digest "at 08:30 Europe/Paris" is due at
 07:30 UTC in winter and 06:30 UTC in summer, and a local time that a DST change skips
-(02:30 on the spring-forward night) falls on the first instant after the gap.
+(02:30 on the spring-forward night) moves forward by the gap, to 03:30.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ def zone(sub: Sub) -> ZoneInfo:
 def at_local(day: date, clock: time, tz: ZoneInfo) -> datetime:
     """The UTC instant a local wall-clock time happens on a day.
 
-    A time that DST skips lands just after the gap; a repeated one on its first
-    occurrence. (Aware datetimes that share a tzinfo compare by wall clock in Python,
+    A time that DST skips moves forward by the gap (02:30 becomes 03:30); a repeated
+    one happens at its first occurrence. (Aware datetimes that share a tzinfo compare by wall clock in Python,
     so everything here is compared in UTC.)
     """
     return datetime.combine(day, clock).replace(tzinfo=tz).astimezone(UTC)

@@ -1,13 +1,15 @@
-"""Button clicks, platform-neutral: pick an account, details, share, snooze."""
+"""Button clicks, platform-neutral: pick an account, details, share; on alerts and digests,
+acknowledge, snooze and assign, stored with who and when and shown on the message."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Literal
 
-from bot.messages import Card
+from bot.messages import Card, Section, card_from_dict
 from handlers import cards
 from handlers.commands import (
     CommandRequest,
@@ -18,12 +20,13 @@ from handlers.commands import (
     without_share,
 )
 from handlers.lookup import account_view
-from storage import replies
+from storage import alert_states, outbox, replies
 from storage.db import read_connection, write_transaction
 from storage.repository import get_account
 
 Visibility = Literal["ephemeral", "channel"]
 MAX_SNOOZE_DAYS = 30
+TAKE_ACTIONS = ("ack", "snooze", "assign")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,7 @@ class ActionRequest:
     value: str
     user: Person
     platform: str
+    message: tuple[str, str] | None = None  # (channel, platform message id) of a pushed message
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +62,8 @@ def handle_action(request: ActionRequest, ctx: Context) -> ActionResult:
         return _details(request, ctx)
     if action == "share":
         return _share(request, ctx)
-    if action == "snooze":
-        return _snooze(request, ctx)
+    if action in TAKE_ACTIONS:
+        return _take(request, ctx)
     return ActionResult(Card(title="Unknown button", summary=f"Steward has no action {action!r}."))
 
 
@@ -84,29 +88,87 @@ def _share(request: ActionRequest, ctx: Context) -> ActionResult:
     return ActionResult(card, visibility="channel", delete_original=True, shared_by=request.user.id)
 
 
-def _snooze(request: ActionRequest, ctx: Context) -> ActionResult:
+def _take(request: ActionRequest, ctx: Context) -> ActionResult:
+    """Acknowledge, snooze or assign an account's alerts; update the message clicked on."""
     data = json.loads(request.value)
     account_id = str(data["a"])
-    days = min(int(data.get("p") or 7), MAX_SNOOZE_DAYS)
     with read_connection(ctx.engine) as conn:
         account = get_account(conn, account_id)
     if account is None:
         return ActionResult(_gone(account_id))
-    until = ctx.now + timedelta(days=days)
+    action, user, now = request.action, request.user, ctx.now
+    days = min(int(data.get("p") or 7), MAX_SNOOZE_DAYS) if action == "snooze" else None
     with write_transaction(ctx.engine) as conn:
-        replies.add_snooze(
+        message = None
+        if request.message is not None:
+            channel, platform_id = request.message
+            message = outbox.by_platform_id(conn, channel=channel, platform_id=platform_id)
+        if days is not None:
+            until = now + timedelta(days=days)
+            replies.add_snooze(
+                conn,
+                account_id=account_id,
+                until=until,
+                by=user.id,
+                platform=request.platform,
+                now=now,
+            )
+        else:
+            alert_states.take(
+                conn,
+                account_id=account_id,
+                by=user.name or user.id,
+                now=now,
+                acknowledge=action == "ack",
+                assign=action == "assign",
+            )
+        outbox.add_click(
             conn,
+            outbox_id=message.id if message else None,
             account_id=account_id,
-            until=until,
-            by=request.user.id,
+            action=action,
+            detail=f"{days}d" if days else None,
+            by=user.id,
+            by_name=user.name,
             platform=request.platform,
-            now=ctx.now,
+            now=now,
         )
-    text = (
-        f"Alerts for {account['name']} are snoozed for {days} days, "
-        f"until {until:%Y-%m-%d %H:%M} UTC."
-    )
-    return ActionResult(Card(title="Alerts snoozed", summary=text))
+        clicks = outbox.clicks(conn, message.id) if message else []
+    if message is not None:
+        card = with_clicks(card_from_dict(message.card), clicks)
+        return ActionResult(card, visibility="channel", replace_original=True)
+    return ActionResult(_confirmation(action, str(account["name"]), days, now))
+
+
+def with_clicks(card: Card, clicks: Sequence[outbox.Click]) -> Card:
+    """A pushed message as it stands after the clicks on it: who did what, and when."""
+    if not clicks:
+        return card
+    lines = tuple(_click_line(c) for c in clicks)
+    acknowledged = any(c.action == "ack" for c in clicks)
+    buttons = tuple(b for b in card.buttons if not (acknowledged and b.action == "ack"))
+    return replace(card, sections=(*card.sections, Section(items=lines)), buttons=buttons)
+
+
+def _click_line(click: outbox.Click) -> str:
+    who = click.by_name or click.by
+    when = f"{click.at:%Y-%m-%d %H:%M} UTC"
+    if click.action == "ack":
+        return f"Acknowledged by {who}, {when}"
+    if click.action == "assign":
+        return f"Assigned to {who}, {when}"
+    days = (click.detail or "").removesuffix("d")
+    return f"Snoozed for {days} day{'s' if days != '1' else ''} by {who}, {when}"
+
+
+def _confirmation(action: str, name: str, days: int | None, now: datetime) -> Card:
+    if days is not None:
+        until = now + timedelta(days=days)
+        text = f"Alerts for {name} are snoozed for {days} days, until {until:%Y-%m-%d %H:%M} UTC."
+        return Card(title="Alerts snoozed", summary=text)
+    if action == "ack":
+        return Card(title="Acknowledged", summary=f"You acknowledged the open alerts of {name}.")
+    return Card(title="Assigned to you", summary=f"The open alerts of {name} are yours now.")
 
 
 def _gone(account_id: str) -> Card:

@@ -92,12 +92,6 @@ class Periods:
             RECENT: self.recent,
         }
 
-    def history_marks(self) -> tuple[date, ...]:
-        """The days usage history must reach back to, oldest first, for each comparison."""
-        return tuple(
-            sorted({self.year_ago.first, self.prior_quarter.first, self.cohort_base.first})
-        )
-
 
 def periods_for(day: date) -> Periods:
     """The periods of the KPIs that end on ``day``.
@@ -253,14 +247,20 @@ def _covers(history_start: date | None, period: Period) -> bool:
     return history_start is not None and history_start <= period.first
 
 
+def _short_history(history_start: date | None, period: Period) -> str:
+    if history_start is None:
+        return "No usage is stored yet."
+    return f"Usage is stored from {history_start}; this needs it from {period.first}."
+
+
 def net_revenue_retention(
     usages: Sequence[AccountUsage], periods: Periods, *, history_start: date | None
 ) -> Kpi:
     """Net revenue retention: current-quarter revenue over base-period revenue.
 
     The base is the same quarter a year earlier when usage history reaches back to its
-    start (``history_start``: a day on or before which usage is stored) and some account
-    had revenue then; otherwise the prior quarter. Only accounts with revenue in the base
+    start (``history_start``: the first day of stored usage) and some account had revenue
+    then; otherwise the prior quarter. Only accounts with revenue in the base
     period count, with whatever they bring now (0 when lost): sum now / sum then.
     """
     name = "Net revenue retention"
@@ -283,7 +283,7 @@ def net_revenue_retention(
         )
         return Kpi(name, after / before, len(pairs), explanation, basis=basis)
     if not _covers(history_start, periods.prior_quarter):
-        return _none(name, f"Usage history does not reach back to {periods.prior_quarter.first}.")
+        return _none(name, _short_history(history_start, periods.prior_quarter))
     return _none(name, f"No account had revenue in {periods.prior_quarter} or a year earlier.")
 
 
@@ -307,7 +307,7 @@ def revenue_movement(
     lost. Needs usage history back to the start of the prior quarter.
     """
     if not _covers(history_start, periods.prior_quarter):
-        reason = f"Usage history does not reach back to {periods.prior_quarter.first}."
+        reason = _short_history(history_start, periods.prior_quarter)
         return RevenueMovement(
             _none("Expansion rate", reason), _none("Contraction rate", reason), 0
         )
@@ -402,7 +402,7 @@ def churn_by_cohort(
     """
     name = "Churn rate"
     if not _covers(history_start, periods.cohort_base):
-        reason = f"Usage history does not reach back to {periods.cohort_base.first}."
+        reason = _short_history(history_start, periods.cohort_base)
         return CohortChurn(_none(name, reason), (), reason)
     start = periods.current.first
     population = sorted(
@@ -456,10 +456,15 @@ def _cohort(q: int, population: Sequence[AccountUsage], flags: Sequence[bool]) -
 
 @dataclass(frozen=True, slots=True)
 class FirstValue:
-    """Days from an account's start to its first value, None while it is still waiting."""
+    """Days from an account's start to its first value, None while it is still waiting.
+
+    ``start`` is the day counted from when the CRM gives it (go-live, else customer
+    since); None when scoring counted from the first contract or first usage.
+    """
 
     account_id: str
     days: int | None
+    start: date | None = None
 
 
 def records_time_to_value(snapshot: Snapshot) -> bool:
@@ -467,7 +472,7 @@ def records_time_to_value(snapshot: Snapshot) -> bool:
     return "time_to_value" in snapshot.detail
 
 
-def first_value_of(snapshot: Snapshot) -> FirstValue | None:
+def first_value_of(snapshot: Snapshot, account: AccountInfo) -> FirstValue | None:
     """The first-value milestone recorded in a snapshot's detail ("time_to_value").
 
     None when the snapshot records none (the account has no start date or usage yet).
@@ -477,7 +482,8 @@ def first_value_of(snapshot: Snapshot) -> FirstValue | None:
         found = _FIRST_VALUE.match(str(line))
         if found:
             days = found.group(1)
-            return FirstValue(snapshot.account_id, int(days) if days else None)
+            start = account.go_live_date or account.customer_since
+            return FirstValue(snapshot.account_id, int(days) if days else None, start)
     return None
 
 
@@ -488,7 +494,7 @@ def first_value_from_data(
     found = time_to_value(data.account, data.metrics, data.contracts, as_of, targets)
     if found.first_value is None:
         return None
-    return FirstValue(data.account.id, found.first_value.days)
+    return FirstValue(data.account.id, found.first_value.days, found.start)
 
 
 @dataclass(frozen=True, slots=True)
@@ -500,38 +506,39 @@ class TimeToValueKpis:
     waiting: Kpi
 
 
-def time_to_value_kpis(first_values: Sequence[FirstValue]) -> TimeToValueKpis:
+def time_to_value_kpis(
+    first_values: Sequence[FirstValue], *, history_start: date | None
+) -> TimeToValueKpis:
     """Days from start (go-live, else customer since, else first contract or first usage,
     as scoring counts it) to first value: usage on 3 days within a week.
 
-    Median and p75 (nearest rank) are over the accounts that reached it; they leave out
-    those still waiting, whose share is the third figure.
+    Accounts that started before ``history_start`` (the first day of stored usage) are
+    left out: their days would count the time before usage was tracked, not onboarding.
+    Median and p75 (nearest rank) are over the accounts that reached first value; those
+    still waiting are not in them, and their share is the third figure.
     """
-    reached = sorted(fv.days for fv in first_values if fv.days is not None)
-    waiting = len(first_values) - len(reached)
-    total = len(first_values)
+    counted = [fv for fv in first_values if _tracked(fv, history_start)]
+    early = len(first_values) - len(counted)
+    note = f" {_accounts(early)} that started before usage was tracked left out." if early else ""
+    reached = sorted(fv.days for fv in counted if fv.days is not None)
+    total, waiting = len(counted), len(counted) - len(reached)
     if not total:
-        reason = "No account has a start date or usage to count time to value from."
-        return TimeToValueKpis(
-            _none("Median time to value", reason, "days"),
-            _none("Time to value, p75", reason, "days"),
-            _none("Waiting for first value", reason),
+        reason = (
+            "No account started since usage was tracked."
+            if early
+            else ("No account has a start date or usage to count time to value from.")
         )
+        return _no_ttv(reason + note, None)
     waits = Kpi(
         "Waiting for first value",
         waiting / total,
         total,
-        f"{waiting} of {_accounts(total)} have not reached first value yet.",
+        f"{waiting} of {_accounts(total)} have not reached first value yet.{note}",
     )
     if not reached:
-        reason = f"None of the {_accounts(total)} has reached first value yet."
-        return TimeToValueKpis(
-            _none("Median time to value", reason, "days"),
-            _none("Time to value, p75", reason, "days"),
-            waits,
-        )
+        return _no_ttv(f"None of the {_accounts(total)} has reached first value yet.", waits)
     n = len(reached)
-    how = f"over the {_accounts(n)} that reached first value ({waiting} still waiting)."
+    how = f"over the {_accounts(n)} that reached first value ({waiting} still waiting).{note}"
     return TimeToValueKpis(
         Kpi(
             "Median time to value",
@@ -548,6 +555,18 @@ def time_to_value_kpis(first_values: Sequence[FirstValue]) -> TimeToValueKpis:
             "days",
         ),
         waits,
+    )
+
+
+def _tracked(fv: FirstValue, history_start: date | None) -> bool:
+    return fv.start is None or (history_start is not None and fv.start >= history_start)
+
+
+def _no_ttv(reason: str, waits: Kpi | None) -> TimeToValueKpis:
+    return TimeToValueKpis(
+        _none("Median time to value", reason, "days"),
+        _none("Time to value, p75", reason, "days"),
+        waits or _none("Waiting for first value", reason),
     )
 
 

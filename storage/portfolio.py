@@ -135,19 +135,10 @@ def _period_totals(
         yield row[0], row[1], totals
 
 
-def usage_reaches_back(conn: Connection, *, to: date) -> bool:
-    """True when some usage is stored for ``to`` or an earlier day (any account).
+def first_usage_day(conn: Connection) -> date | None:
+    """The first day any usage is stored for (None before any usage arrives).
 
-    Stops at the first such row, so it costs little when the history is long.
+    The whole book's, whatever accounts a digest covers: it says since when usage has
+    been tracked, which tells the KPIs which comparisons the history supports.
     """
-    query = sa.select(sa.literal(1)).select_from(usage_daily).where(usage_daily.c.day <= to)
-    return conn.execute(query.limit(1)).first() is not None
-
-
-def history_start(conn: Connection, *, marks: Collection[date]) -> date | None:
-    """The earliest of ``marks`` that stored usage reaches back to (None if none).
-
-    Enough to tell which comparisons the history supports, without scanning for the
-    first day of usage.
-    """
-    return next((mark for mark in sorted(marks) if usage_reaches_back(conn, to=mark)), None)
+    return conn.execute(sa.select(sa.func.min(usage_daily.c.day))).scalar_one_or_none()

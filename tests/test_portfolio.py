@@ -73,7 +73,6 @@ def test_periods_end_on_the_day_and_do_not_overlap() -> None:
     assert (p.year_ago.first, p.year_ago.last) == (date(2025, 4, 2), date(2025, 6, 30))
     assert (p.cohort_base.first, p.cohort_base.last) == (date(2026, 3, 5), date(2026, 4, 1))
     assert (p.recent.first, p.recent.days) == (date(2026, 6, 3), 28)
-    assert p.history_marks() == (p.year_ago.first, p.prior_quarter.first, p.cohort_base.first)
 
 
 def test_nrr_of_two_accounts_year_over_year() -> None:
@@ -174,7 +173,7 @@ def test_expansion_needs_the_prior_quarter_in_the_history() -> None:
     )
     assert moved.expansion.value is None
     assert moved.contraction.value is None
-    assert "does not reach back" in moved.expansion.explanation
+    assert "this needs it from" in moved.expansion.explanation
 
 
 def cohort_account(
@@ -256,14 +255,18 @@ def test_first_value_is_read_from_what_scoring_recorded() -> None:
     waiting = Milestone("First value", None, None, 14, 5).explain()
     late = Milestone("First value", None, None, 14, 40).explain()
     other = Milestone("Target consumption", date(2026, 2, 1), 30, 60, 100).explain()
-    assert first_value_of(snapshot("a", detail={"time_to_value": [reached, other]})) == (
-        FirstValue("a", 12)
-    )
-    assert first_value_of(snapshot("b", detail={"time_to_value": [waiting]})) == FirstValue(
-        "b", None
-    )
-    assert first_value_of(snapshot("c", detail={"time_to_value": [late]})) == FirstValue("c", None)
-    assert first_value_of(snapshot("d", detail={"time_to_value": []})) is None
+    since = date(2026, 1, 1)
+    crm = AccountInfo(id="x", name="X", customer_since=since, go_live_date=since.replace(day=5))
+    bare = AccountInfo(id="y", name="Y")
+
+    def of(detail: Mapping[str, object], account: AccountInfo = bare) -> FirstValue | None:
+        return first_value_of(snapshot("a", detail=detail), account)
+
+    assert of({"time_to_value": [reached, other]}, crm) == FirstValue("a", 12, date(2026, 1, 5))
+    assert of({"time_to_value": [other, reached]}) == FirstValue("a", 12, None)
+    assert of({"time_to_value": [waiting]}) == FirstValue("a", None)
+    assert of({"time_to_value": [late]}) == FirstValue("a", None)
+    assert of({"time_to_value": []}) is None
     assert records_time_to_value(snapshot("d", detail={"time_to_value": []}))
     assert not records_time_to_value(snapshot("e"))
 
@@ -275,12 +278,12 @@ def test_first_value_computed_from_data() -> None:
         account=AccountInfo(id="a", name="A", customer_since=start),
         metrics=(MetricSeries("tokens", days, (1.0,) * 4, (1,) * 4),),
     )
-    assert first_value_from_data(data, DAY, TimeToValueTargets()) == FirstValue("a", 6)
+    assert first_value_from_data(data, DAY, TimeToValueTargets()) == FirstValue("a", 6, start)
 
 
 def test_time_to_value_median_p75_and_waiting() -> None:
     found = [FirstValue(a, d) for a, d in [("a", 40), ("b", 5), ("c", 20), ("d", 10)]]
-    kpis = time_to_value_kpis([*found, FirstValue("e", None)])
+    kpis = time_to_value_kpis([*found, FirstValue("e", None)], history_start=FULL_HISTORY)
     assert kpis.median.value == 15.0
     assert kpis.median.text() == "15 days"
     assert kpis.p75.value == 20.0  # nearest rank: the 3rd of 4
@@ -289,15 +292,37 @@ def test_time_to_value_median_p75_and_waiting() -> None:
     assert kpis.waiting.accounts == 5
 
 
+def test_time_to_value_leaves_out_accounts_that_started_before_usage_was_tracked() -> None:
+    tracked = date(2025, 6, 1)
+    kpis = time_to_value_kpis(
+        [
+            FirstValue("old", 1200, date(2022, 1, 1)),  # 1,200 days of no data, not onboarding
+            FirstValue("new", 30, date(2025, 8, 1)),
+            FirstValue("first-use", 8),  # counted from its first usage: always tracked
+        ],
+        history_start=tracked,
+    )
+    assert kpis.median.value == 19.0
+    assert kpis.median.accounts == 2
+    assert "1 account that started before usage was tracked left out" in kpis.median.explanation
+
+
 def test_time_to_value_is_none_without_anyone_reaching_it() -> None:
-    nobody = time_to_value_kpis([])
+    nobody = time_to_value_kpis([], history_start=FULL_HISTORY)
     assert nobody.median.value is None
     assert nobody.waiting.value is None
-    waiting = time_to_value_kpis([FirstValue("a", None), FirstValue("b", None)])
+    waiting = time_to_value_kpis(
+        [FirstValue("a", None), FirstValue("b", None)], history_start=FULL_HISTORY
+    )
     assert waiting.median.value is None
     assert waiting.p75.value is None
     assert "None of the 2 accounts" in waiting.median.explanation
     assert waiting.waiting.value == 1.0
+    untracked = time_to_value_kpis(
+        [FirstValue("a", 900, date(2020, 1, 1))], history_start=FULL_HISTORY
+    )
+    assert untracked.median.value is None
+    assert "started before usage was tracked" in untracked.median.explanation
 
 
 def test_counts_by_tier_and_band_in_a_fixed_order() -> None:

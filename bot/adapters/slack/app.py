@@ -210,7 +210,10 @@ def action_payload(body: Mapping[str, Any]) -> dict[str, Any]:
     """What a button click needs to be answered later, from Slack's block_actions payload."""
     action = (body.get("actions") or [{}])[0]
     user = body.get("user") or {}
+    container = body.get("container") or {}
+    posted = container.get("type") == "message" and not container.get("is_ephemeral")
     return {
+        "message_ts": str(container.get("message_ts") or "") if posted else "",
         "action": str(action.get("action_id", "")),
         "value": str(action.get("value", "")),
         "user_id": str(user.get("id", "")),

@@ -97,7 +97,8 @@ class Delivery:
         if reply.kind == "command":
             request = await self._command_request(p, person)
             return Outgoing(await asyncio.to_thread(handle, request, ctx))
-        action = ActionRequest(action_of(p["action"]) or "", p["value"], person, "slack")
+        message = (p["channel_id"], p["message_ts"]) if p.get("message_ts") else None
+        action = ActionRequest(action_of(p["action"]) or "", p["value"], person, "slack", message)
         result: ActionResult = await asyncio.to_thread(handle_action, action, ctx)
         return _outgoing(result, p.get("user_name") or p["user_id"])
 
@@ -127,14 +128,15 @@ class Delivery:
             image, note = (
                 await self._upload(chart, reply.payload["channel_id"]) if chart else (None, None)
             )
-            context = f"Shared by {out.shared_by}" + (f". {note}" if note else "")
+            shared = f"Shared by {out.shared_by}" if out.shared_by else None
+            context = ". ".join(filter(None, (shared, note))) or None
             try:
                 await self._post(url, out, image=image, context=context)
             except ResponseFailed:
                 if image is None:
                     raise
                 log.warning("shared answer %s refused with its chart; sent without", reply.id)
-                await self._post(url, out, context=f"Shared by {out.shared_by}")
+                await self._post(url, out, context=shared)
             if out.delete_original:
                 await self._post_raw(url, {"delete_original": True})
             return

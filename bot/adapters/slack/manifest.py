@@ -16,7 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "/forecast": ("Commit burndown and month-end spend for an account", "acme"),
     "/steward": (
         "Your book, risks, expansions, tiers, digest preview and help",
-        "help | book [@user] | risks | expansions | tier acme | digest",
+        "help | book [@user] | risks | expansions | tier acme | digest | subscribe ...",
     ),
 }
 
@@ -30,6 +30,8 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "files.getUploadURLExternal": ("files:write",),
     "files.completeUploadExternal": ("files:write",),
     "chat.postMessage": ("chat:write",),
+    "conversations.history": ("channels:history", "groups:history", "im:history", "mpim:history"),
+    "users.lookupByEmail": ("users:read.email",),
 }
 EVENT_SCOPES = {"app_mention": "app_mentions:read"}
 
