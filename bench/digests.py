@@ -4,7 +4,7 @@ Run from the repository root:
 
     .venv/bin/python bench/digests.py [--accounts 10000] [--days 365] [--metrics 3]
                                       [--channels 200] [--managers 0] [--events 100000]
-                                      [--batch 5000] [--changed 3000] [--database-url URL]
+                                      [--batch 5000] [--changed N] [--database-url URL]
                                       [--profile]
 
 It fills a fresh database with bench/score.py's book (--accounts accounts, each with a
@@ -19,7 +19,8 @@ stores the snapshots (the daily snapshot the digests read; timed as setup), then
   (1) scoring the book for yesterday without storing (`score_day(store=False)`): the
       baseline, in accounts/s;
   (2) the first alert pass (`Jobs.run("alerts")`): the silent baseline over every account;
-  (i) --events new events for --changed accounts (today, UTC, over the last hours)
+  (i) --events new events for --changed accounts (default 3000, at most 30% of the
+      book; today, UTC, over the last hours)
       through the real ingestion path, `handlers.ingest.validate` + `store`, in batches of
       --batch: in events/s; it marks those accounts changed;
   (3) the alert pass over the changed accounts (repeated while any is left: one pass
@@ -109,7 +110,8 @@ class ProgressJobs(Jobs):
     def _tick(self, n: int) -> None:
         before = self._done
         self._done += n
-        if self._label and (self._done // self._every > before // self._every):
+        crossed = self._done // self._every > before // self._every
+        if self._label and (crossed or self._done == self._total):
             elapsed = time.perf_counter() - self._started
             log(f"  {self._label}: {self._done:,}/{self._total:,} ({elapsed:.1f} s)")
 
@@ -149,10 +151,7 @@ class Timer:
     def __call__(self, label: str, fn: Callable[[], T]) -> tuple[T, float]:
         profiler = cProfile.Profile() if self.profile else None
         t0 = time.perf_counter()
-        if profiler is not None:
-            result = profiler.runcall(fn)
-        else:
-            result = fn()
+        result = profiler.runcall(fn) if profiler is not None else fn()
         elapsed = time.perf_counter() - t0
         if profiler is not None:
             for order in ("tottime", "cumulative"):
@@ -205,9 +204,7 @@ def subscribe(conn: Connection, channels: int, managers: int, now: datetime) -> 
         chosen = ["digest"] + (["alerts"] if i % 2 else []) + (["manager"] if i < managers else [])
         for kind in chosen:
             quiet = ("20:00", "08:00") if kind == "alerts" and i % 4 == 1 else (None, None)
-            upsert_subscription(
-                conn, kind=kind, quiet_start=quiet[0], quiet_end=quiet[1], **common
-            )
+            upsert_subscription(conn, kind=kind, quiet_start=quiet[0], quiet_end=quiet[1], **common)
             kinds[kind] += 1
     return kinds
 
@@ -285,7 +282,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=5_000)
     parser.add_argument(
-        "--changed", type=int, default=3_000, help="accounts the new events are spread over"
+        "--changed",
+        type=int,
+        help="accounts the new events are spread over (default: 3000, at most 30%% of the book)",
     )
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="cProfile each timed step")
@@ -354,7 +353,8 @@ def _run(url: str, args: argparse.Namespace) -> None:
     jobs.expect("baseline pass", n, every=500)
     baseline_words, baseline_s = timer("(2) alerts baseline", lambda: jobs.run("alerts"))
 
-    changed_ids = [f"acct-{i:06d}" for i in sorted(rng.sample(range(n), min(args.changed, n)))]
+    spread = args.changed if args.changed is not None else max(1, min(3_000, n * 3 // 10))
+    changed_ids = [f"acct-{i:06d}" for i in sorted(rng.sample(range(n), min(spread, n)))]
     events = make_events(rng, args.events, changed_ids, args.metrics, datetime.now(UTC))
     log(f"(i) ingesting {len(events):,} events for {len(changed_ids):,} accounts")
     accepted, ingest_s = timer("(i) ingest", lambda: ingest_events(engine, events, args.batch))
@@ -423,8 +423,7 @@ def _run(url: str, args: argparse.Namespace) -> None:
         print(f"{s.label:36} {s.seconds:9.2f} {count:>16} {s.count / s.seconds:10,.0f} {ratio}")
     print()
     print(
-        f"(1) {len(run.signals):,} accounts scored: "
-        f"{per_account * 1000:.2f} ms an account = 1.00x"
+        f"(1) {len(run.signals):,} accounts scored: {per_account * 1000:.2f} ms an account = 1.00x"
     )
     print(f"(2) {baseline_words}")
     print(f"(i) {accepted:,} of {len(events):,} events accepted; {changed:,} accounts changed")

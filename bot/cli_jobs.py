@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
         try:
             out.print(f"{name}: {jobs.run(name, _when(at))}", markup=False)
         except UnknownJob as exc:
-            err.print(str(exc), markup=False)
+            err.print(str(exc), markup=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     @app.command()

@@ -88,6 +88,9 @@ class Settings(BaseSettings):
         pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
         validation_alias=_env("STEWARD_SNAPSHOT_AT", "snapshot_at"),
     )  # UTC time of the daily snapshot job
+    worker_tick_seconds: int = Field(
+        60, ge=1, le=3600, validation_alias=_env("STEWARD_WORKER_TICK", "worker_tick_seconds")
+    )  # how often the worker looks for changed accounts and due digests
     microsoft_app_id: str | None = Field(None, validation_alias=_env("MICROSOFT_APP_ID"))
     microsoft_app_password: SecretStr | None = Field(
         None, validation_alias=_env("MICROSOFT_APP_PASSWORD")

@@ -23,8 +23,6 @@ from digests.jobs import Jobs, Sender
 
 log = logging.getLogger(__name__)
 
-EVERY_MINUTE = 60
-SEND_SECONDS = 15
 
 
 def senders(services: Services) -> dict[str, Sender]:
@@ -45,18 +43,18 @@ def build_jobs(services: Services) -> Jobs:
     return Jobs(services, senders(services))
 
 
-def scheduler_for(jobs: Jobs, snapshot_at: str) -> BlockingScheduler:
-    """A scheduler with every job on its trigger (times in UTC)."""
+def scheduler_for(jobs: Jobs, snapshot_at: str, tick: int = 60) -> BlockingScheduler:
+    """A scheduler with every job on its trigger (times in UTC; ``tick`` in seconds)."""
     scheduler = BlockingScheduler(
         timezone=UTC,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
     )
     hour, minute = (int(part) for part in snapshot_at.split(":"))
     triggers = {
-        "alerts": IntervalTrigger(seconds=EVERY_MINUTE),
-        "digests": IntervalTrigger(seconds=EVERY_MINUTE),
-        "manager": IntervalTrigger(seconds=EVERY_MINUTE),
-        "send": IntervalTrigger(seconds=SEND_SECONDS),
+        "alerts": IntervalTrigger(seconds=tick),
+        "digests": IntervalTrigger(seconds=tick),
+        "manager": IntervalTrigger(seconds=tick),
+        "send": IntervalTrigger(seconds=max(1, tick // 4)),
         "snapshot": CronTrigger(hour=hour, minute=minute, timezone=UTC),
         "prune": CronTrigger(hour=(hour + 1) % 24, minute=minute, timezone=UTC),
     }
@@ -80,7 +78,8 @@ def run_worker(services: Services) -> None:
     jobs = build_jobs(services)
     if not jobs.senders:
         log.warning("no chat platform configured: messages wait in the outbox (`steward outbox`)")
-    scheduler = scheduler_for(jobs, services.settings.snapshot_at)
+    settings = services.settings
+    scheduler = scheduler_for(jobs, settings.snapshot_at, settings.worker_tick_seconds)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %d: stopping after the jobs running now", signum)

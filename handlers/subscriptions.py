@@ -448,6 +448,14 @@ def _unsubscribe_kind(text: str) -> str | None:
 
 def subscriptions_card(request: CommandRequest, ctx: Context) -> Card:
     """This conversation's subscriptions, and how many other conversations have some."""
+    if not request.channel or not request.platform:
+        return error_card(
+            SubscriptionError(
+                "Subscriptions belong to a conversation: ask in the channel (or the direct "
+                "message with Steward) whose subscriptions you want to see.",
+                "/steward subscriptions",
+            )
+        )
     with read_connection(ctx.engine) as conn:
         everything = store.list_subscriptions(conn)
     here = [s for s in everything if (s.platform, s.channel) == (request.platform, request.channel)]

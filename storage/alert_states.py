@@ -169,8 +169,9 @@ def open_alert(
         upsert_statement(conn, alert_states)
         .values(account_id=account_id, key=key, last_notified_at=now if notify else None, **values)
         .on_conflict_do_nothing(index_elements=["account_id", "key"])
+        .returning(alert_states.c.key)  # rowcount is not reliable for INSERTs on psycopg
     )
-    return bool(inserted.rowcount == 1)
+    return inserted.first() is not None
 
 
 def resolve_alert(conn: Connection, *, account_id: str, key: str, now: datetime) -> bool:

@@ -9,9 +9,9 @@ are read through ``storage.snapshots``.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import fields
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -119,11 +119,9 @@ def _period_totals(
         inside = u.day.between(periods[name].first, periods[name].last)
         sums.append(sa.func.sum(sa.case((inside, u.quantity), else_=0.0)))
         sums.append(sa.func.sum(sa.case((inside, u.events), else_=0)))
-    first = min(p.first for p in periods.values())
-    last = max(p.last for p in periods.values())
     query = (
         sa.select(u.account_id, u.metric, *sums)
-        .where(u.day >= first, u.day <= last)
+        .where(sa.or_(*(u.day.between(p.first, p.last) for p in _merged(periods.values()))))
         .group_by(u.account_id, u.metric)
     )
     for row in conn.execute(_only(query, u.account_id, ids)):
@@ -133,6 +131,17 @@ def _period_totals(
             for i, name in enumerate(names)
         }
         yield row[0], row[1], totals
+
+
+def _merged(periods: Iterable[Period]) -> list[Period]:
+    """The days the periods cover, as few disjoint periods: only those rows are read."""
+    out: list[Period] = []
+    for p in sorted(periods, key=lambda p: p.first):
+        if out and p.first <= out[-1].last + timedelta(days=1):
+            out[-1] = Period(out[-1].first, max(out[-1].last, p.last))
+        else:
+            out.append(p)
+    return out
 
 
 def first_usage_day(conn: Connection) -> date | None:

@@ -99,7 +99,11 @@ class SlackClient:
         payload = {
             "type": "block_actions",
             "team": {"id": kw.get("team_id", "T0STEWARD"), "domain": "steward-test"},
-            "user": {"id": kw.get("user_id", "U123"), "username": "casey", "team_id": "T0STEWARD"},
+            "user": {
+                "id": kw.get("user_id", "U123"),
+                "username": kw.get("username", "casey"),
+                "team_id": "T0STEWARD",
+            },
             "api_app_id": "A0STEWARD",
             "channel": {"id": kw.get("channel_id", "C123"), "name": "cs-team"},
             "response_url": self.fake.response_url(name),
@@ -114,6 +118,13 @@ class SlackClient:
                 }
             ],
         }
+        if kw.get("message_ts"):  # a click on a message Steward posted (not an ephemeral answer)
+            payload["container"] = {
+                "type": "message",
+                "message_ts": kw["message_ts"],
+                "channel_id": kw.get("channel_id", "C123"),
+                "is_ephemeral": False,
+            }
         return self.post(interaction_body(payload))
 
     def post(

@@ -114,9 +114,3 @@ def test_migrate_against_an_unreachable_database(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("Cannot reach the database: connection failed")
     assert "Traceback" not in result.stderr
-
-
-def test_worker_placeholder_exits_cleanly(tmp_path: Path) -> None:
-    result = steward("worker", cwd=tmp_path)
-    assert result.returncode == 0
-    assert "no scheduled jobs yet" in result.stdout

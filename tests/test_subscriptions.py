@@ -312,6 +312,9 @@ def test_without_a_conversation_or_where_steward_cannot_see_nothing_is_stored(
     unseen = ask(empty, "subscribe digest", may_share=False)
     assert "invite Steward to the channel first" in unseen.summary
     assert ask(empty, "unsubscribe", channel="").title == "Subscription not changed"
+    assert (
+        "Subscriptions belong to a conversation" in ask(empty, "subscriptions", channel="").summary
+    )
     with empty.connect() as conn:
         assert list_subscriptions(conn) == []
 
