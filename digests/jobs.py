@@ -365,13 +365,25 @@ def _from_snapshot(s: Snapshot, r: Routing, *, conditions: bool) -> Evaluation:
 
 
 def _notes(conn: Connection, now: datetime) -> dict[str, str]:
-    """Per account: who acknowledged or took its alerts, or until when they are snoozed."""
-    notes: dict[str, str] = {}
+    """Per account: who took or acknowledged its alerts, and until when they are snoozed."""
+    taken: dict[str, str] = {}
     for state in alert_states.open_states(conn):
         if state.assigned_to:
-            notes[state.account_id] = f"taken by {state.assigned_to}"
-        elif state.acknowledged_by and state.account_id not in notes:
-            notes[state.account_id] = f"acknowledged by {state.acknowledged_by}"
-    for account_id, until in alert_states.snoozed(conn, None, now=now).items():
-        notes[account_id] = f"alerts snoozed until {until:%Y-%m-%d}"
-    return notes
+            taken[state.account_id] = f"taken by {state.assigned_to}"
+        elif state.acknowledged_by:
+            taken.setdefault(state.account_id, f"acknowledged by {state.acknowledged_by}")
+    snoozes = alert_states.snoozed(conn, None, now=now)
+    return {
+        account_id: "; ".join(
+            filter(
+                None,
+                (
+                    taken.get(account_id),
+                    f"alerts snoozed until {snoozes[account_id]:%Y-%m-%d}"
+                    if account_id in snoozes
+                    else None,
+                ),
+            )
+        )
+        for account_id in {*taken, *snoozes}
+    }

@@ -30,8 +30,8 @@ def at_local(day: date, clock: time, tz: ZoneInfo) -> datetime:
     """The UTC instant a local wall-clock time happens on a day.
 
     A time that DST skips moves forward by the gap (02:30 becomes 03:30); a repeated
-    one happens at its first occurrence. (Aware datetimes that share a tzinfo compare by wall clock in Python,
-    so everything here is compared in UTC.)
+    one happens at its first occurrence. (Aware datetimes that share a tzinfo compare
+    by wall clock in Python, so everything here is compared in UTC.)
     """
     return datetime.combine(day, clock).replace(tzinfo=tz).astimezone(UTC)
 
