@@ -416,9 +416,10 @@ def _run(url: str, args: argparse.Namespace) -> None:
     print(f"{'step':36} {'seconds':>9} {'count':>16} {'rate /s':>10} {'per account':>12}")
     per_account = score_s / n
     for s in steps:
-        ratio = (
-            f"{s.seconds / s.per_account / per_account:11.2f}x" if s.per_account else f"{'-':>12}"
-        )
+        ratio = f"{'-':>12}"
+        if s.per_account:
+            times = s.seconds / s.per_account / per_account
+            ratio = f"{times:11.2f}x" if times >= 0.1 else f"{times:11.4f}x"
         count = f"{s.count:,} {s.unit}"
         print(f"{s.label:36} {s.seconds:9.2f} {count:>16} {s.count / s.seconds:10,.0f} {ratio}")
     print()
@@ -432,8 +433,9 @@ def _run(url: str, args: argparse.Namespace) -> None:
         + " | ".join(pass_words)
     )
     print(
-        f"(4) {digest_words}; they cover {lines:,} account lines, {distinct:,} distinct "
-        f"accounts; outbox: " + ", ".join(f"{n_} {k}" for k, n_ in queued)
+        f"(4) {digest_words}; {digests_s / max(1, len(digest_subs)) * 1000:.1f} ms a digest; "
+        f"they cover {lines:,} account lines ({distinct:,} distinct accounts; the last column "
+        f"is per line); outbox: " + ", ".join(f"{n_} {k}" for k, n_ in queued)
     )
     engine.dispose()
 

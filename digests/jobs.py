@@ -31,6 +31,7 @@ from bot.scoring import data_span, evaluate_now, score_day
 from digests import alerts as alerting
 from digests.alerts import Evaluation, PassReport, details_button
 from digests.compose import SECTIONS, compose_digest
+from digests.manager import manager_digest
 from digests.schedule import due_period, zone
 from signals.model import Snapshot
 from storage import alert_states, job_runs, outbox, repository, snapshots
@@ -272,11 +273,14 @@ class Jobs:
             f"{'Manager digest' if sub.kind == 'manager' else 'Morning digest'}: {scope_words(sub)}"
         )
         if sub.kind == "manager":
-            from digests.manager import manager_digest
-
             ids = None if sub.scope == "all" else [s.account_id for s in chosen]
             return manager_digest(
-                self.engine, day=book.day, config=self.config, account_ids=ids, title=title
+                self.engine,
+                day=book.day,
+                config=self.config,
+                account_ids=ids,
+                title=title,
+                notes=book.notes,
             )
         card = compose_digest(book.day, chosen, book.names, title=title, notes=book.notes)
         attention = sorted((s for s in chosen if SECTIONS[0].pick(s)), key=SECTIONS[0].order)

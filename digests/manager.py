@@ -36,11 +36,13 @@ def manager_digest(
     config: ScoringConfig,
     account_ids: Collection[str] | None = None,
     title: str = "Manager digest",
+    notes: Mapping[str, str] | None = None,
 ) -> Card:
     """The manager digest for ``day``: portfolio KPIs, then the account-level lists.
 
     ``account_ids`` restricts every figure and list to those accounts (a segment or a
-    CSM's book); None means the whole book.
+    CSM's book); None means the whole book. ``notes`` mark accounts in the lists (who
+    took their alerts), as in the daily digest.
     """
     periods = kpis.periods_for(day)
     ids = sorted(set(account_ids)) if account_ids is not None else None
@@ -61,6 +63,7 @@ def manager_digest(
         names=names,
         kpi=_Kpis(periods, usage, start, first_values, config),
         movers=kpis.week_movers(today, week_ago),
+        notes=notes or {},
     )
 
 
@@ -139,9 +142,10 @@ def _card(
     names: Mapping[str, str],
     kpi: _Kpis,
     movers: WeekMovers,
+    notes: Mapping[str, str],
 ) -> Card:
     shown = list(today.values())
-    lists = compose_digest(day, shown, names, title=title)
+    lists = compose_digest(day, shown, names, title=title, notes=notes)
     sections = (
         _kpi_section(kpi.headline()),
         _how_section(kpi.headline()),

@@ -177,3 +177,24 @@ def test_details_on_a_digest_answers_privately(
     assert answer["response_type"] == "ephemeral"
     assert label.removeprefix("Details: ") in texts(answer)
     assert json.loads(button["value"])["a"]
+
+
+def test_a_manager_subscription_gets_the_portfolio_kpis_once_a_day(
+    book: Book, db: Engine, database_url: str, fake_slack: FakeSlack
+) -> None:
+    clock = Clock(datetime(2026, 11, 23, 7, 0, tzinfo=UTC))
+    jobs = jobs_of(push_services(db, database_url, fake_slack, clock))
+    subscribe(db, "C-LEADS", "manager", clock.now, at_time="08:00", timezone="Europe/London")
+    subscribe(db, "C-TEAM", "digest", clock.now, at_time="08:00", timezone="Europe/London")
+    assert jobs.run("manager").startswith("0 digests queued")  # 07:00 in London: not yet
+    clock.advance(hours=1)
+    jobs.run("manager")
+    jobs.run("manager")
+    [message] = posts(fake_slack, "C-LEADS")
+    assert posts(fake_slack, "C-TEAM") == []  # the manager job posts manager digests only
+    valid_blocks(message)
+    text = texts(message)
+    assert "Manager digest: all accounts" in text
+    assert "Net revenue retention" in text
+    assert "Accounts by tier" in text
+    assert "Needs attention" in text
