@@ -31,6 +31,7 @@ def _when(value: str | None) -> datetime | None:
 
 def register(app: typer.Typer) -> None:
     """Add the job commands to the CLI."""
+
     @app.command("run-job")
     def run_job(
         name: Annotated[str, typer.Argument(help=f"One of: {JOB_NAMES}")],

@@ -24,7 +24,6 @@ from digests.jobs import Jobs, Sender
 log = logging.getLogger(__name__)
 
 
-
 def senders(services: Services) -> dict[str, Sender]:
     """The platforms this process can post to (Slack when its bot token is set)."""
     settings = services.settings
@@ -33,7 +32,10 @@ def senders(services: Services) -> dict[str, Sender]:
         from bot.adapters.slack.outbox import SlackOutbox
 
         found["slack"] = SlackOutbox.from_settings(
-            services.engine, settings.slack_bot_token.get_secret_value(), settings.slack_api_url
+            services.engine,
+            settings.slack_bot_token.get_secret_value(),
+            settings.slack_api_url,
+            frozenset(settings.slack_shared_channels),
         )
     return found
 

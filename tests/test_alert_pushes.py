@@ -6,6 +6,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy.engine import Engine
 
 from bot.adapters.slack.outbox import SlackOutbox
@@ -18,6 +19,13 @@ from tests.push_world import outbox_rows, posts, subscribe
 from tests.slack_world import BOT_TOKEN
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # 11:00 in Paris
+
+
+@pytest.fixture(autouse=True)
+def channels(fake_slack: FakeSlack) -> None:
+    """The channels these tests post to, as Slack knows them (C123 is always there)."""
+    for channel in ["C-ENT", "C-SMB"]:
+        fake_slack.add_channel(channel)
 
 
 def acme(**flags: str) -> Evaluation:
@@ -225,3 +233,25 @@ def test_two_workers_evaluating_the_same_account_announce_it_once(
     with read_connection(db) as conn:
         states = alert_states.states_of(conn, ["acme"])["acme"]
     assert {k: s.status for k, s in states.items()} == {"bill_shock": "open", "usage_drop": "open"}
+
+
+def test_a_tier_change_goes_to_the_csm_and_the_channel_once(
+    db: Engine, fake_slack: FakeSlack
+) -> None:
+    subscribe(db, "C123", "alerts", NOW)
+    apply(db, [acme()], NOW, baseline=True)
+    moved = acme()
+    moved = Evaluation(
+        **{
+            **{f: getattr(moved, f) for f in moved.__dataclass_fields__},
+            "events": {"tier_change@2026-11-23": "scaled -> strategic: annual value $240k."},
+        }
+    )
+    t = NOW + timedelta(minutes=1)
+    apply(db, [moved], t)
+    apply(db, [moved], t + timedelta(minutes=1))  # the same change seen again: not news
+    send(db, fake_slack, t + timedelta(minutes=1))
+    sent = posts(fake_slack)
+    assert sorted(p["channel"][0] for p in sent) == ["C", "D"]  # the channel and the CSM's DM
+    assert all(titles(p) == "Acme Corp: Tier changed" for p in sent)
+    assert "scaled -> strategic" in str(sent[0]["blocks"])

@@ -24,6 +24,13 @@ def book(db: Engine) -> Book:
     return seed_book(db)
 
 
+@pytest.fixture(autouse=True)
+def channels(fake_slack: FakeSlack) -> None:
+    """The channels these tests post to, as Slack knows them (C123 is always there)."""
+    for channel in ["C-PARIS", "C-NY", "C-DIGEST", "C-LEADS", "C-TEAM"]:
+        fake_slack.add_channel(channel)
+
+
 def tick_until(jobs: Jobs, clock: Clock, end: datetime, minutes: int = 15) -> None:
     """Run the digest job on every tick of a time-travelled clock (nothing sleeps)."""
     while clock.now < end:

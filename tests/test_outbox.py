@@ -32,6 +32,13 @@ class Killed(BaseException):
     """The process dies here (not an Exception: nothing in the sender catches it)."""
 
 
+@pytest.fixture(autouse=True)
+def channels(fake_slack: FakeSlack) -> None:
+    """The channels these tests post to, as Slack knows them (C123 is always there)."""
+    for channel in ["C1", "C2"]:
+        fake_slack.add_channel(channel)
+
+
 def queue(engine: Engine, channel: str = "C1", period: str = "2026-11-23", **kw: Any) -> int:
     with write_transaction(engine) as conn:
         added = outbox.enqueue(
@@ -210,3 +217,19 @@ def test_a_direct_message_goes_to_the_person_found_by_email(
     assert posted["channel"].startswith("D")
     failed = next(r for r in outbox_rows(db) if r.status == "failed")
     assert "neither a Slack user id nor an email" in (failed.error or "")
+
+
+def test_no_account_data_goes_to_a_slack_connect_channel_unless_it_is_allowed(
+    db: Engine, fake_slack: FakeSlack
+) -> None:
+    fake_slack.add_channel("C-EXT", name="acme-shared", ext_shared=True)
+    fake_slack.add_channel("C-OK", name="partner-allowed", ext_shared=True)
+    queue(db, channel="C-EXT")
+    queue(db, channel="C-OK")
+    allowed = frozenset({"C-OK"})
+    report = SlackOutbox.from_settings(db, BOT_TOKEN, fake_slack.base_url, allowed).send_due(NOW)
+    assert (report.sent, report.failed) == (1, 1)
+    assert [p["channel"] for p in posts(fake_slack)] == ["C-OK"]
+    failed = next(r for r in outbox_rows(db) if r.status == "failed")
+    assert failed.channel == "C-EXT"
+    assert (failed.error or "").startswith("external_channel")

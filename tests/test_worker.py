@@ -22,6 +22,13 @@ from tests.test_cli import STEWARD, environment
 CHANNELS = [f"C{n:03d}" for n in range(12)]
 
 
+@pytest.fixture(autouse=True)
+def channels(fake_slack: FakeSlack) -> None:
+    """The channels these tests post to, as Slack knows them (C123 is always there)."""
+    for channel in [*CHANNELS, "C-ALERTS"]:
+        fake_slack.add_channel(channel)
+
+
 def slack_env(database_url: str, fake: FakeSlack, **extra: str) -> dict[str, str]:
     return environment(
         DATABASE_URL=database_url,

@@ -55,6 +55,7 @@ PERMANENT = frozenset(
         "users_not_found",
         "cannot_dm_bot",
         "no_person",
+        "external_channel",
     }
 )
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
@@ -85,13 +86,23 @@ class SendReport:
 class SlackOutbox:
     """Sends due outbox messages for Slack."""
 
-    def __init__(self, engine: Any, client: WebClient) -> None:
+    def __init__(
+        self, engine: Any, client: WebClient, shared_channels: frozenset[str] = frozenset()
+    ) -> None:
         self.engine = engine
         self.client = client
+        self.shared_channels = shared_channels  # Slack Connect channels allowed account data
         self._dms: dict[str, str] = {}
+        self._checked: set[str] = set()
 
     @classmethod
-    def from_settings(cls, engine: Any, token: str, base_url: str | None) -> SlackOutbox:
+    def from_settings(
+        cls,
+        engine: Any,
+        token: str,
+        base_url: str | None,
+        shared_channels: frozenset[str] = frozenset(),
+    ) -> SlackOutbox:
         """A sender with Steward's retry policy: 429 after Retry-After, 5xx, connection errors."""
         client = WebClient(
             token=token,
@@ -104,7 +115,7 @@ class SlackOutbox:
             ],
             logger=quiet_logger("steward.slack_sdk.outbox"),
         )
-        return cls(engine, client)
+        return cls(engine, client, shared_channels)
 
     def send_due(self, now: datetime, *, limit: int = 200) -> SendReport:
         """Send every message due now (claimed in batches); return what happened."""
@@ -148,8 +159,14 @@ class SlackOutbox:
             outbox.mark_sent(conn, message.id, channel=channel, platform_id=ts, now=now)
 
     def _channel(self, channel: str) -> str:
-        """A channel id; ``user:<handle>`` becomes the DM with that person."""
+        """A channel id; ``user:<handle>`` becomes the DM with that person.
+
+        A channel shared with another organisation (Slack Connect) gets no account
+        data unless SLACK_SHARED_CHANNELS allows it: it may have become shared since
+        it subscribed.
+        """
         if not channel.startswith("user:"):
+            self._check_not_external(channel)
             return channel
         handle = channel.removeprefix("user:")
         if handle not in self._dms:
@@ -157,6 +174,17 @@ class SlackOutbox:
             opened = self.client.conversations_open(users=user_id)
             self._dms[handle] = str(opened["channel"]["id"])
         return self._dms[handle]
+
+    def _check_not_external(self, channel: str) -> None:
+        if channel in self._checked or channel in self.shared_channels:
+            return
+        info = self.client.conversations_info(channel=channel).get("channel") or {}
+        if info.get("is_ext_shared") or info.get("is_pending_ext_shared"):
+            raise Undeliverable(
+                f"external_channel: {channel} is shared with another organisation; add it to "
+                "SLACK_SHARED_CHANNELS to allow account data there"
+            )
+        self._checked.add(channel)
 
     def _user_id(self, handle: str) -> str:
         if USER_ID.match(handle):
