@@ -16,7 +16,7 @@ from storage.db import read_connection, write_transaction
 from storage.subscriptions import Sub, list_subscriptions
 from tests.fakes.slack import FakeSlack
 from tests.push_world import outbox_rows, posts, subscribe
-from tests.slack_world import BOT_TOKEN
+from tests.slack_world import BOT_TOKEN, texts
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # 11:00 in Paris
 
@@ -254,4 +254,4 @@ def test_a_tier_change_goes_to_the_csm_and_the_channel_once(
     sent = posts(fake_slack)
     assert sorted(p["channel"][0] for p in sent) == ["C", "D"]  # the channel and the CSM's DM
     assert all(titles(p) == "Acme Corp: Tier changed" for p in sent)
-    assert "scaled -> strategic" in str(sent[0]["blocks"])
+    assert "scaled -> strategic" in texts(sent[0])
