@@ -21,6 +21,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 from typing import Protocol, TypeVar
 
 from sqlalchemy.engine import Connection
@@ -70,7 +71,7 @@ class UnknownJob(Exception):
     """No job has this name."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Book:
     """One scored day of the whole book, read once per digest run."""
 
@@ -88,7 +89,7 @@ class Book:
                 chosen.append(snapshot)
         return chosen
 
-    @property
+    @cached_property
     def names(self) -> dict[str, str]:
         """Account names by id."""
         return {account_id: r.name for account_id, r in self.routing.items()}
