@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy.engine import Engine
 
 from bot.config import Settings
+from bot.llm import LLM, build_llm
 from handlers.auth import Authenticator
 from storage.db import make_engine
 
@@ -25,6 +26,12 @@ class Services:
     engine: Engine
     auth: Authenticator
     clock: Callable[[], datetime] = field(default=utc_now)
+    llm: LLM | None = None  # None without OPENAI_API_KEY: every answer from templates
+
+    @property
+    def digest_llm(self) -> LLM | None:
+        """The LLM for digest summaries: only when STEWARD_LLM_DIGEST_SUMMARY is on."""
+        return self.llm if self.settings.llm_digest_summary else None
 
 
 def build_services(settings: Settings, *, engine: Engine | None = None) -> Services:
@@ -37,4 +44,5 @@ def build_services(settings: Settings, *, engine: Engine | None = None) -> Servi
         settings=settings,
         engine=engine if engine is not None else make_engine(settings.database_url),
         auth=auth,
+        llm=build_llm(settings),
     )

@@ -12,6 +12,7 @@ import binascii
 import os
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -25,6 +26,7 @@ from pydantic_settings import (
 from signals.config import ConfigValueError, ScoringConfig
 
 DEFAULT_DATABASE_URL = "sqlite:///steward.db"
+DEFAULT_LLM_MODEL = "gpt-4o-mini"  # when OPENAI_API_KEY is set without STEWARD_LLM_MODEL
 MIN_TOKEN_LENGTH = 16  # longer than any placeholder ("changeme", "secret", ...)
 
 
@@ -101,6 +103,15 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
     openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
     llm_model: str | None = Field(None, validation_alias=_env("STEWARD_LLM_MODEL", "llm_model"))
+    llm_timeout: float = Field(
+        20.0, gt=0, le=600, validation_alias=_env("STEWARD_LLM_TIMEOUT", "llm_timeout")
+    )  # seconds per model call
+    llm_retries: int = Field(
+        1, ge=0, le=5, validation_alias=_env("STEWARD_LLM_RETRIES", "llm_retries")
+    )  # retries after a timeout, 429 or 5xx (the client honours Retry-After)
+    llm_digest_summary: bool = Field(
+        False, validation_alias=_env("STEWARD_LLM_DIGEST_SUMMARY", "llm_digest_summary")
+    )  # a two-sentence summary at the top of digests
     ingest: IngestLimits = Field(default_factory=IngestLimits)
     scoring: dict[str, Any] = Field(default_factory=dict)  # [scoring]: see signals/config.py
 
@@ -194,8 +205,42 @@ class Settings(BaseSettings):
         lines.append("Slack: " + ("configured" if slack_on else "off (no SLACK_BOT_TOKEN)"))
         teams_on = self.microsoft_app_id and self.microsoft_app_password
         lines.append("Teams: " + ("configured" if teams_on else "off (no MICROSOFT_APP_ID)"))
-        lines.append("LLM: " + ("configured" if self.openai_api_key else "off (no OPENAI_API_KEY)"))
+        lines.append("LLM: " + self.llm_report())
         return lines
+
+    def llm_report(self) -> str:
+        """Whether the LLM features are on, and with what (never the key)."""
+        if self.openai_api_key is None or not self.openai_api_key.get_secret_value().strip():
+            return (
+                "off (no OPENAI_API_KEY): /value answers from templates, /steward ask "
+                "is unavailable"
+            )
+        where = "OpenAI"
+        if self.openai_base_url:
+            url = urlsplit(self.openai_base_url)
+            where = f"{url.scheme}://{url.hostname}{f':{url.port}' if url.port else ''}{url.path}"
+        digest = "on" if self.llm_digest_summary else "off"
+        return (
+            f"on, model {self.llm_model or DEFAULT_LLM_MODEL} at {where} "
+            f"(timeout {self.llm_timeout:g} s, {self.llm_retries} retries; "
+            f"value narratives and /steward ask; digest summaries {digest})"
+        )
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret, so that text bound for an LLM can be scrubbed of them."""
+        found = [*self.webhook_secrets, *self.api_tokens]
+        found += [
+            s
+            for s in (
+                self.slack_bot_token,
+                self.slack_signing_secret,
+                self.slack_app_token,
+                self.microsoft_app_password,
+                self.openai_api_key,
+            )
+            if s is not None
+        ]
+        return [s.get_secret_value() for s in found if s.get_secret_value()]
 
 
 def config_file_path() -> Path | None:

@@ -34,6 +34,7 @@ from digests.alerts import Evaluation, PassReport, details_button
 from digests.compose import SECTIONS, compose_digest
 from digests.manager import manager_digest
 from digests.schedule import due_period, zone
+from handlers.narrative import summarise_digest
 from signals.model import Snapshot
 from storage import alert_states, job_runs, outbox, repository, snapshots
 from storage.db import read_connection, write_transaction
@@ -244,7 +245,7 @@ class Jobs:
                     skipped += 1
                     continue
             book = book or self._book(day, now)
-            card = self._digest_card(sub, book, period)
+            card = summarise_digest(self._digest_card(sub, book, period), self.services.digest_llm)
             with write_transaction(self.engine) as conn:
                 added = outbox.enqueue(
                     conn,

@@ -112,6 +112,16 @@ def _flag_texts(view: AccountView, kinds: Sequence[str]) -> list[str]:
     return [str(texts[k]) for k in view.snapshot.flags if k.split(":")[0] in kinds and k in texts]
 
 
+def risks(view: AccountView) -> list[str]:
+    """The account's problems in the /health card's words (at most four)."""
+    return _risks(view)
+
+
+def opportunities(view: AccountView) -> list[str]:
+    """The account's opportunities in the /health card's words (at most four)."""
+    return _opportunities(view)
+
+
 def _risks(view: AccountView) -> list[str]:
     drivers = view.snapshot.explained("churn_drivers") or []
     found = _flag_texts(view, PROBLEM_FLAGS)

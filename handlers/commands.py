@@ -7,20 +7,22 @@ arrive here as a :class:`CommandRequest`; the adapters only translate and render
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from sqlalchemy.engine import Engine
 
+from bot.llm import LLM
 from bot.messages import Button, Card, Section
 from bot.scoring import ScoringError
 from handlers import cards, lists, subscriptions
+from handlers.ask import ask_card
 from handlers.cards import button_value
-from handlers.lookup import AccountView, account_names, account_view
-from handlers.matching import Match, match_account
-from signals.commit import contract_in_force
+from handlers.lookup import AccountView, account_names, account_view, value_for
+from handlers.matching import Match, NameIndex, match_account
+from handlers.narrative import value_figures, with_value_narrative
 from signals.config import ScoringConfig
-from signals.value import value_realized
 
 ACCOUNT_COMMANDS = ("health", "value", "forecast")
 STEWARD_SUBCOMMANDS = (
@@ -33,6 +35,7 @@ STEWARD_SUBCOMMANDS = (
     "subscribe",
     "unsubscribe",
     "subscriptions",
+    "ask",
 )
 PERIODS = {"7d": 7, "30d": 30, "90d": 90, "month": 30, "quarter": 91, "year": 365}
 DEFAULT_PERIOD = "90d"
@@ -74,15 +77,27 @@ class CommandRequest:
     platform: str = ""
 
 
+def everyone(account_id: str) -> bool:
+    """The default scope: an asker who may see account data here may see every account."""
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class Context:
-    """What commands read: the database, the scoring settings, today, and the place's rules."""
+    """What commands read: the database, the scoring settings, today, and the place's rules.
+
+    ``visible`` says which accounts the asker may see (every one, by default: access is
+    decided per place and person in handlers.access, not per account); account commands
+    and every ask tool honour it. ``llm`` is the configured model, or None (templates).
+    """
 
     engine: Engine
     config: ScoringConfig
     now: datetime
     may_share: bool = True
     notes: tuple[str, ...] = ()
+    llm: LLM | None = None
+    visible: Callable[[str], bool] = everyone
 
     @property
     def today(self) -> date:
@@ -108,6 +123,8 @@ def _dispatch(request: CommandRequest, ctx: Context) -> Card:
         return _account_command(command, request, ctx)
     if command == "steward":
         return _steward(request, ctx)
+    if command == "ask":  # Teams and the terminal: "ask which accounts ..."
+        return ask_card(request.text, ctx)
     return help_card(f"Steward does not know the command /{command}.")
 
 
@@ -127,6 +144,8 @@ def _steward(request: CommandRequest, ctx: Context) -> Card:
         return lists.expansions_card(ctx.engine, ctx.today)
     if sub == "digest":
         return lists.digest_preview(ctx.engine, ctx.today)
+    if sub == "ask":
+        return ask_card(rest, ctx)
     if sub in SUBSCRIPTION_CARDS:
         return SUBSCRIPTION_CARDS[sub](replace(request, text=rest), ctx)
     return help_card(f"Steward does not know /steward {sub}.")
@@ -138,11 +157,13 @@ def _account_command(command: str, request: CommandRequest, ctx: Context) -> Car
     if account_id is None:
         if not text.strip():
             return help_card(f"Name an account: /{_usage(command)}")
-        match = match_account(text, account_names(ctx.engine))
+        match = match_account(text, _visible_names(ctx))
         if not match.found:
             return choice_card(command, match, period)
         account_id = match.account_id
     assert account_id is not None
+    if not ctx.visible(account_id):
+        return Card(title="Account not found", summary=f"No account has the id {account_id}.")
     view = account_view(ctx.engine, account_id, today=ctx.today, config=ctx.config)
     if view is None:
         return Card(title="Account not found", summary=f"No account has the id {account_id}.")
@@ -157,23 +178,18 @@ def _account_card(command: str, view: AccountView, period: str, ctx: Context) ->
     elif command == "tier":
         card = cards.tier_card(view)
     else:
-        days = PERIODS[period]
-        first = view.as_of - timedelta(days=days - 1)
-        value = value_realized(
-            view.data.metrics,
-            view.data.dimensions,
-            first,
-            view.as_of,
-            _prices(view),
-            ctx.config.value_factors,
-        )
-        card = cards.value_card(view, value, _period_words(period), period)
+        value = value_for(view, PERIODS[period], ctx.config)
+        words = _period_words(period)
+        card = cards.value_card(view, value, words, period)
+        card = with_value_narrative(card, value_figures(view, value, words), ctx.llm)
     return card if ctx.may_share else without_share(card)
 
 
-def _prices(view: AccountView) -> dict[str, float]:
-    contract = contract_in_force(view.data.contracts, view.as_of)
-    return dict(contract.unit_prices) if contract else {}
+def _visible_names(ctx: Context) -> NameIndex:
+    index = account_names(ctx.engine)
+    if ctx.visible is everyone:
+        return index
+    return NameIndex.of({i: n for i, n in index.names.items() if ctx.visible(i)})
 
 
 def without_share(card: Card) -> Card:
@@ -250,6 +266,8 @@ HELP_LINES = (
     "/steward expansions: the accounts most likely to expand, and why",
     "/steward tier <account>: the service tier and why it is what it is",
     "/steward digest: a preview of today's digest",
+    "/steward ask <question>: a free-form question, answered by an LLM from Steward's figures "
+    "(needs OPENAI_API_KEY; every number in the answer is checked against Steward's data)",
     subscriptions.SUBSCRIBE_USAGE
     + ": post digests, manager digests or alerts here, at the local time and time zone given "
     "(yours by default); quiet hours hold alerts; in a direct message with Steward, only "

@@ -12,10 +12,12 @@ from sqlalchemy.engine import Engine
 
 from bot.scoring import LOOKBACK_DAYS, ScoringError, default_as_of, stream
 from handlers.matching import NameIndex
+from signals.commit import contract_in_force
 from signals.config import ScoringConfig
 from signals.evaluate import score_account, to_snapshot
 from signals.features import AccountFeatures, extract
 from signals.model import AccountData, Snapshot
+from signals.value import ValueRealized, value_realized
 from storage import repository, snapshots
 from storage.db import read_connection
 
@@ -119,3 +121,13 @@ def _week_before(recent: list[Snapshot], day: date) -> Snapshot | None:
     """The latest snapshot at least seven days before ``day``."""
     older = [s for s in recent if s.day <= day - timedelta(days=7)]
     return older[-1] if older else None
+
+
+def value_for(view: AccountView, days: int, config: ScoringConfig) -> ValueRealized:
+    """Value realized over the ``days`` days up to the view's day, at the contract's prices."""
+    contract = contract_in_force(view.data.contracts, view.as_of)
+    prices = dict(contract.unit_prices) if contract else {}
+    first = view.as_of - timedelta(days=days - 1)
+    return value_realized(
+        view.data.metrics, view.data.dimensions, first, view.as_of, prices, config.value_factors
+    )

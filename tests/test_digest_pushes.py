@@ -14,6 +14,7 @@ from digests.jobs import Jobs
 from storage import alert_states, outbox
 from storage.db import read_connection, write_transaction
 from storage.subscriptions import list_subscriptions
+from tests.fakes.openai import FakeOpenAI, text
 from tests.fakes.slack import FakeSlack
 from tests.push_world import Clock, jobs_of, outbox_rows, posts, push_services, subscribe
 from tests.slack_world import NOW, Book, buttons, seed_book, serve, texts, valid_blocks
@@ -205,3 +206,28 @@ def test_a_manager_subscription_gets_the_portfolio_kpis_once_a_day(
     assert "Net revenue retention" in text
     assert "Accounts by tier" in text
     assert "Needs attention" in text
+
+
+def test_with_an_llm_the_digest_opens_with_a_two_sentence_summary(
+    book: Book, db: Engine, database_url: str, fake_slack: FakeSlack
+) -> None:
+    clock = Clock(datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
+    with FakeOpenAI() as model:
+        services = push_services(
+            db,
+            database_url,
+            fake_slack,
+            clock,
+            openai_api_key="sk-test-0123456789abcdef",
+            openai_base_url=model.base_url,
+            llm_digest_summary=True,
+        )
+        model.script(text("Several accounts need attention today. Most of the book is healthy."))
+        subscribe(db, "C-DIGEST", "digest", clock.now, timezone="UTC")
+        jobs_of(services).run("digests")
+        [request] = model.wait_for_requests(1)
+    [message] = posts(fake_slack, "C-DIGEST")
+    blocks = message["blocks"]
+    assert blocks[1]["text"]["text"].startswith("Several accounts need attention today.")
+    assert "Needs attention" in texts(message)
+    assert "Zorblax Corp" in json.dumps(request.user_data())  # written from the digest itself

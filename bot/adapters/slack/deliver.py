@@ -93,6 +93,7 @@ class Delivery:
             now=self.services.clock(),
             may_share=decision.may_share,
             notes=decision.notes,
+            llm=self.services.llm,  # called inside the worker thread below, after the ack
         )
         if reply.kind == "command":
             request = await self._command_request(p, person)

@@ -15,8 +15,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "/value": ("Value an account realized, in business terms", "acme [30d|90d|quarter|year]"),
     "/forecast": ("Commit burndown and month-end spend for an account", "acme"),
     "/steward": (
-        "Your book, risks, expansions, tiers, digest preview and help",
-        "help | book [@user] | risks | expansions | tier acme | digest | subscribe ...",
+        "Your book, risks, expansions, tiers, digest preview, questions and help",
+        "help | book [@user] | risks | expansions | tier acme | digest | subscribe ... | ask ...",
     ),
 }
 
