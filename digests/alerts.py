@@ -12,7 +12,6 @@ two workers evaluating the same account announce each change once.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from bot.messages import Button, Card, Section, Tone, card_to_dict
 from digests.schedule import quiet_until
+from handlers.cards import button_value
 from signals.alerts import KINDS, NO_FOLLOW_UP
 from signals.evaluate import AccountSignals
 from storage import alert_states, outbox
@@ -286,18 +286,14 @@ def alert_card(notice: Notice) -> Card:
 def alert_buttons(account_id: str) -> tuple[Button, ...]:
     """Acknowledge, snooze a day or a week, assign to me, open details."""
     return (
-        Button("Acknowledge", "ack", _value(account_id), style="primary"),
-        Button("Snooze 1 day", "snooze", _value(account_id, 1)),
-        Button("Snooze 7 days", "snooze", _value(account_id, 7)),
-        Button("Assign to me", "assign", _value(account_id)),
+        Button("Acknowledge", "ack", button_value("health", account_id), style="primary"),
+        Button("Snooze 1 day", "snooze", button_value("health", account_id, "1")),
+        Button("Snooze 7 days", "snooze", button_value("health", account_id, "7")),
+        Button("Assign to me", "assign", button_value("health", account_id)),
         details_button(account_id),
     )
 
 
 def details_button(account_id: str, label: str = "Details") -> Button:
     """Open the account's /health details (privately, for whoever clicks)."""
-    return Button(label, "details", _value(account_id))
-
-
-def _value(account_id: str, days: int | None = None) -> str:
-    return json.dumps({"c": "health", "a": account_id, "p": days}, separators=(",", ":"))
+    return Button(label, "details", button_value("health", account_id))

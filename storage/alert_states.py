@@ -212,20 +212,16 @@ def snoozed(
 ) -> dict[str, datetime]:
     """{account_id: until} for the accounts (or all) whose alerts are snoozed now."""
     s = alert_snoozes.c
+    running = (
+        sa.select(s.account_id, sa.func.max(s.until))
+        .where(s.kind == "*", s.until > now)
+        .group_by(s.account_id)
+    )
     if account_ids is None:
-        rows = conn.execute(
-            sa.select(s.account_id, sa.func.max(s.until))
-            .where(s.kind == "*", s.until > now)
-            .group_by(s.account_id)
-        )
-        return {row[0]: row[1] for row in rows}
+        return {row[0]: row[1] for row in conn.execute(running)}
     found: dict[str, datetime] = {}
     wanted = sorted(set(account_ids))
     for start in range(0, len(wanted), IN_CHUNK):
-        rows = conn.execute(
-            sa.select(s.account_id, sa.func.max(s.until))
-            .where(s.account_id.in_(wanted[start : start + IN_CHUNK]), s.kind == "*", s.until > now)
-            .group_by(s.account_id)
-        )
-        found.update({row[0]: row[1] for row in rows})
+        chunk = running.where(s.account_id.in_(wanted[start : start + IN_CHUNK]))
+        found.update({row[0]: row[1] for row in conn.execute(chunk)})
     return found

@@ -143,13 +143,3 @@ def add_snooze(
             created_at=now,
         )
     )
-
-
-def snoozed_until(conn: Connection, *, account_id: str, now: datetime) -> datetime | None:
-    """When the latest running snooze of every alert kind for an account ends, if any."""
-    s = alert_snoozes.c
-    return conn.execute(
-        sa.select(sa.func.max(s.until)).where(
-            s.account_id == account_id, s.kind == "*", s.until > now
-        )
-    ).scalar_one_or_none()

@@ -17,7 +17,7 @@ from storage.db import read_connection
 from tests.fakes.slack import FakeSlack
 from tests.push_world import Clock, jobs_of, outbox_rows, posts, push_services, subscribe
 from tests.slack_world import BOT_TOKEN, NOW, seed_book, valid_blocks
-from tests.test_cli import STEWARD, environment
+from tests.test_cli import STEWARD, environment, steward
 
 CHANNELS = [f"C{n:03d}" for n in range(12)]
 
@@ -30,13 +30,14 @@ def channels(fake_slack: FakeSlack) -> None:
 
 
 def slack_env(database_url: str, fake: FakeSlack, **extra: str) -> dict[str, str]:
-    return environment(
-        DATABASE_URL=database_url,
-        SLACK_BOT_TOKEN=BOT_TOKEN,
-        SLACK_SIGNING_SECRET="8f742231b10e8888abcd99yyyzzz85a5",
-        SLACK_API_URL=fake.base_url,
+    """The variables that point a `steward` process at the test database and the fake Slack."""
+    return {
+        "DATABASE_URL": database_url,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99yyyzzz85a5",
+        "SLACK_API_URL": fake.base_url,
         **extra,
-    )
+    }
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ def test_two_workers_post_each_digest_exactly_once(
     for channel in CHANNELS:
         subscribe(db, channel, "digest", NOW, at_time="08:30", timezone="Europe/Paris")
     at = "2026-11-23T07:31:00+00:00"  # 08:31 in Paris
-    env = slack_env(database_url, fake_slack)
+    env = environment(**slack_env(database_url, fake_slack))
     workers = [
         subprocess.Popen(
             [STEWARD, "run-job", "digests", "--at", at],
@@ -89,7 +90,7 @@ def test_the_worker_posts_the_digest_and_alerts_for_new_data_then_stops_on_sigte
     worker = subprocess.Popen(
         [STEWARD, "worker"],
         cwd=tmp_path,
-        env=slack_env(database_url, fake_slack, STEWARD_WORKER_TICK="1"),
+        env=environment(**slack_env(database_url, fake_slack, STEWARD_WORKER_TICK="1")),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -131,38 +132,14 @@ def test_digest_now_posts_today_once_and_says_so_the_second_time(
 ) -> None:
     subscribe(db, "C123", "digest", NOW, at_time="23:59", timezone="Pacific/Kiritimati")
     env = slack_env(database_url, fake_slack)
-    first = subprocess.run(
-        [STEWARD, "digest", "--channel", "C123", "--now"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    first = steward("digest", "--channel", "C123", "--now", cwd=tmp_path, **env)
     assert first.returncode == 0, first.stderr
     assert "1 digests queued" in first.stdout
     assert "1 sent" in first.stdout
-    again = subprocess.run(
-        [STEWARD, "digest", "--channel", "C123", "--now"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    again = steward("digest", "--channel", "C123", "--now", cwd=tmp_path, **env)
     assert "0 digests queued, 1 already queued or sent" in again.stdout
     assert len(posts(fake_slack, "C123")) == 1
-    unknown = subprocess.run(
-        [STEWARD, "digest", "--channel", "C-NOPE", "--now"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    unknown = steward("digest", "--channel", "C-NOPE", "--now", cwd=tmp_path, **env)
     assert unknown.returncode == 2
     assert "no digest subscription" in unknown.stderr
 
@@ -170,15 +147,7 @@ def test_digest_now_posts_today_once_and_says_so_the_second_time(
 def test_run_job_names_the_jobs_when_given_an_unknown_one(
     db: Engine, database_url: str, tmp_path: Path
 ) -> None:
-    result = subprocess.run(
-        [STEWARD, "run-job", "nope"],
-        cwd=tmp_path,
-        env=environment(DATABASE_URL=database_url),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = steward("run-job", "nope", cwd=tmp_path, DATABASE_URL=database_url)
     assert result.returncode == 2
     assert "alerts, snapshot, tiers, digests, manager, send, prune" in result.stderr
 
