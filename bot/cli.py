@@ -231,3 +231,40 @@ def slack_manifest(
         err.print("Slack only calls https:// addresses: give --url https://your-host")
         raise typer.Exit(2)
     sys.stdout.write(manifest_yaml(url))
+
+
+@app.command("teams-manifest")
+def teams_manifest(
+    app_id: Annotated[
+        str,
+        typer.Option(
+            "--app-id",
+            envvar="MICROSOFT_APP_ID",
+            help="The bot's Microsoft app id (Azure Bot resource), a GUID",
+        ),
+    ],
+    url: Annotated[
+        str,
+        typer.Option(help="The public https address of `steward serve`, e.g. https://cs.acme.io"),
+    ],
+    output: Annotated[
+        Path, typer.Option(help="Where to write the app package to upload in Teams")
+    ] = Path("steward-teams.zip"),
+) -> None:
+    """Write the Teams app package (manifest + icons) to side-load in Teams."""
+    import uuid
+
+    from bot.adapters.teams.manifest import host_of, package
+
+    try:
+        uuid.UUID(app_id)
+        host_of(url)
+    except ValueError as exc:
+        message = str(exc) if "https" in str(exc) else "--app-id must be a GUID (the app id)"
+        err.print(message)
+        raise typer.Exit(2) from None
+    output.write_bytes(package(app_id, url))
+    out.print(
+        f"Wrote {output}: in Teams, Apps > Manage your apps > Upload an app > "
+        "Upload a custom app, and pick this file."
+    )

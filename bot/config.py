@@ -100,6 +100,28 @@ class Settings(BaseSettings):
     microsoft_app_tenant_id: str | None = Field(
         None, validation_alias=_env("MICROSOFT_APP_TENANT_ID")
     )
+    teams_tenants: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("TEAMS_TENANTS")
+    )  # Entra tenant ids whose Teams may talk to Steward (default: MICROSOFT_APP_TENANT_ID)
+    teams_shared_conversations: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("TEAMS_SHARED_CONVERSATIONS")
+    )  # conversations with guests or other organisations' users allowed account data
+    teams_command_channels: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("TEAMS_COMMAND_CHANNELS")
+    )  # when set, the only channels/chats (besides personal chats) where Steward answers
+    teams_allow_anonymous: bool = Field(
+        False, validation_alias=_env("TEAMS_ALLOW_ANONYMOUS")
+    )  # local development only: accept activities without a Bot Framework token
+    teams_openid_metadata_url: str = Field(
+        "https://login.botframework.com/v1/.well-known/openidconfiguration",
+        validation_alias=_env("TEAMS_OPENID_METADATA_URL"),
+    )  # where the Bot Framework publishes the keys that sign inbound activities
+    microsoft_token_url: str | None = Field(
+        None, validation_alias=_env("MICROSOFT_TOKEN_URL")
+    )  # default: https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token
+    public_url: str | None = Field(
+        None, validation_alias=_env("STEWARD_PUBLIC_URL", "public_url")
+    )  # https address of this app, for chart images in Teams cards
     openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
     openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
     llm_model: str | None = Field(None, validation_alias=_env("STEWARD_LLM_MODEL", "llm_model"))
@@ -134,6 +156,9 @@ class Settings(BaseSettings):
         "slack_shared_channels",
         "slack_command_channels",
         "slack_user_groups",
+        "teams_tenants",
+        "teams_shared_conversations",
+        "teams_command_channels",
         mode="before",
     )
     @classmethod
@@ -203,10 +228,35 @@ class Settings(BaseSettings):
             )
         slack_on = self.slack_bot_token and self.slack_signing_secret
         lines.append("Slack: " + ("configured" if slack_on else "off (no SLACK_BOT_TOKEN)"))
-        teams_on = self.microsoft_app_id and self.microsoft_app_password
-        lines.append("Teams: " + ("configured" if teams_on else "off (no MICROSOFT_APP_ID)"))
+        lines.append("Teams: " + self.teams_report())
         lines.append("LLM: " + self.llm_report())
         return lines
+
+    @property
+    def teams_on(self) -> bool:
+        """Whether /api/messages takes Teams activities (an app id and password, or dev mode)."""
+        has_app = bool(self.microsoft_app_id and self.microsoft_app_password)
+        return has_app or self.teams_allow_anonymous
+
+    def allowed_tenants(self) -> frozenset[str]:
+        """The Entra tenants allowed to talk to Steward (TEAMS_TENANTS, else the app's)."""
+        tenants = set(self.teams_tenants)
+        if not tenants and self.microsoft_app_tenant_id:
+            tenants.add(self.microsoft_app_tenant_id)
+        return frozenset(t.lower() for t in tenants)
+
+    def teams_report(self) -> str:
+        """Whether Teams is on, for which tenants, and whether tokens are checked."""
+        if not self.teams_on:
+            return "off (no MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD)"
+        tenants = ", ".join(sorted(self.allowed_tenants())) or "none: set TEAMS_TENANTS"
+        if self.teams_allow_anonymous:
+            return (
+                f"ON WITHOUT AUTHENTICATION (TEAMS_ALLOW_ANONYMOUS): anyone who can reach "
+                f"/api/messages is trusted; local development only; tenants {tenants}"
+            )
+        charts = "charts on" if self.public_url else "charts off (no STEWARD_PUBLIC_URL)"
+        return f"configured (app {self.microsoft_app_id}, tenants {tenants}, {charts})"
 
     def llm_report(self) -> str:
         """Whether the LLM features are on, and with what (never the key)."""

@@ -306,7 +306,12 @@ def _words(items: tuple[str, ...] | list[str], last: str = "and") -> str:
 
 
 def is_direct_message(platform: str, channel: str) -> bool:
-    """Whether the conversation is a direct message with Steward (Slack's ids start with D)."""
+    """Whether the conversation is a direct message with Steward.
+
+    Slack's direct message ids start with D; Teams' personal chats with ``a:``.
+    """
+    if platform == "teams":
+        return channel.startswith("a:")
     return platform == "slack" and channel.startswith("D")
 
 

@@ -360,9 +360,48 @@ class JobRun(SQLModel, table=True):
     ok_runs: int = 0
 
 
+class TeamsConversation(SQLModel, table=True):
+    """A Teams conversation Steward can post to: its reference, kept from every activity.
+
+    The Bot Connector needs the service URL and the conversation id (and, for a new
+    personal chat, the tenant) to post proactively: every authenticated activity and
+    every install refreshes them. ``kind`` is Teams' conversationType (personal,
+    channel, groupChat); a personal chat also names its user, so alerts meant for a CSM
+    (``user:<handle>`` in the outbox) find their way to that chat.
+    """
+
+    __tablename__ = "teams_conversations"
+
+    conversation_id: str = Field(primary_key=True, max_length=255)
+    service_url: str = Field(max_length=500)
+    tenant_id: str | None = Field(default=None, max_length=64)
+    kind: str = Field(max_length=16)  # personal, channel, groupChat
+    team_id: str | None = Field(default=None, max_length=255)
+    name: str | None = Field(default=None, max_length=255)
+    bot_id: str = Field(max_length=255)
+    user_id: str | None = Field(default=None, max_length=255)  # personal chats: Teams user id
+    user_aad_id: str | None = Field(default=None, max_length=64, index=True)
+    user_email: str | None = Field(default=None, max_length=255, index=True)
+    user_name: str | None = Field(default=None, max_length=255)
+    installed: bool = True
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ChartImage(SQLModel, table=True):
+    """A chart drawn for a Teams card, served at /charts/<id>.png (ids are unguessable)."""
+
+    __tablename__ = "chart_images"
+
+    id: str = Field(primary_key=True, max_length=64)
+    png: bytes = Field(sa_type=sa.LargeBinary)
+    created_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
 account_changes = AccountChange.__table__  # type: ignore[attr-defined]
 alert_states = AlertState.__table__  # type: ignore[attr-defined]
 subscriptions = Subscription.__table__  # type: ignore[attr-defined]
 outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
 message_actions = MessageAction.__table__  # type: ignore[attr-defined]
 job_runs = JobRun.__table__  # type: ignore[attr-defined]
+teams_conversations = TeamsConversation.__table__  # type: ignore[attr-defined]
+chart_images = ChartImage.__table__  # type: ignore[attr-defined]
