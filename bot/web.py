@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, timedelta
@@ -24,10 +25,12 @@ from handlers.auth import Unauthorized
 from handlers.errors import RejectedPayload
 from handlers.schemas import MODELS, Kind
 from storage import repository
+from storage import teams as teams_storage
 from storage.db import DatabaseUnavailable, ping, read_connection
 
 if TYPE_CHECKING:
     from bot.adapters.slack.app import SlackAdapter
+    from bot.adapters.teams.app import TeamsAdapter
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +80,10 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     app.state.slack = slack
+    app.state.teams = build_teams(services)
     app.add_api_route("/slack/events", slack_events, methods=["POST"], include_in_schema=False)
+    app.add_api_route("/api/messages", teams_messages, methods=["POST"], include_in_schema=False)
+    app.add_api_route("/charts/{chart_file}", chart_image, methods=["GET"], include_in_schema=False)
     _register_errors(app)
     for kind in KINDS:
         app.add_api_route(
@@ -101,6 +107,15 @@ def build_slack(services: Services) -> SlackAdapter | None:
     from bot.adapters.slack.app import SlackAdapter  # Slack's libraries load only when used
 
     return SlackAdapter(services)
+
+
+def build_teams(services: Services) -> TeamsAdapter | None:
+    """The Teams adapter when an app id and password (or anonymous development) are set."""
+    if not services.settings.teams_on:
+        return None
+    from bot.adapters.teams.app import TeamsAdapter  # the Agents SDK loads only when used
+
+    return TeamsAdapter(services)
 
 
 def _lifespan(slack: SlackAdapter | None) -> Any:
@@ -145,6 +160,39 @@ async def slack_events(request: Request) -> Response:
             "Slack is not configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET",
         )
     return await slack.handler.handle(request)
+
+
+async def teams_messages(request: Request) -> Response:
+    """Teams' activities (messages, card buttons, installs), token-checked by the adapter."""
+    teams: TeamsAdapter | None = request.app.state.teams
+    if teams is None:
+        return error(
+            503,
+            "teams_off",
+            "Teams is not configured: set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD",
+        )
+    return await teams.receive(request)
+
+
+CHART_FILE = re.compile(r"^([A-Za-z0-9_-]{16,64})\.png$")
+
+
+async def chart_image(request: Request, chart_file: str) -> Response:
+    """A chart drawn for a Teams card (its unguessable id is the only key)."""
+    match = CHART_FILE.match(chart_file)
+    if match is None:
+        return error(404, "not_found", "no such chart")
+
+    def read() -> bytes | None:
+        with read_connection(services_of(request).engine) as conn:
+            return teams_storage.get_chart(conn, match.group(1))
+
+    png = await run_in_threadpool(read)
+    if png is None:
+        return error(404, "not_found", "no such chart (charts are kept 30 days)")
+    return Response(
+        png, media_type="image/png", headers={"Cache-Control": "private, max-age=86400"}
+    )
 
 
 def _request_body(kind: Kind) -> dict[str, Any]:

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def senders(services: Services) -> dict[str, Sender]:
-    """The platforms this process can post to (Slack when its bot token is set)."""
+    """The platforms this process can post to (Slack and Teams when configured)."""
     settings = services.settings
     found: dict[str, Sender] = {}
     if settings.slack_bot_token is not None:
@@ -36,6 +36,15 @@ def senders(services: Services) -> dict[str, Sender]:
             settings.slack_bot_token.get_secret_value(),
             settings.slack_api_url,
             frozenset(settings.slack_shared_channels),
+        )
+    if settings.teams_on:
+        from bot.adapters.teams.connector import Connector
+        from bot.adapters.teams.outbox import TeamsOutbox
+
+        found["teams"] = TeamsOutbox(
+            services.engine,
+            Connector.from_settings(settings, services.engine),
+            frozenset(settings.teams_shared_conversations),
         )
     return found
 

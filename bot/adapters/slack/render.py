@@ -94,8 +94,15 @@ def to_blocks(
     budget = MAX_BLOCKS - len(head) - len(tail)
     if budget < 1:
         raise ValueError(f"{len(card.buttons)} buttons leave no room for the card in one message")
-    sections = [blocks for blocks in map(_section_blocks, card.sections) if blocks]
+    sections = [blocks for blocks in map(_section_blocks, _shown_sections(card)) if blocks]
     return [*head, *_fit(sections, budget), *tail]
+
+
+def _shown_sections(card: Card) -> tuple[Section, ...]:
+    """The sections to show: a card that is only a title and a summary shows the summary."""
+    if card.sections or not card.summary.strip():
+        return card.sections
+    return (Section(text=card.summary),)
 
 
 def _fit(sections: list[list[Block]], budget: int) -> list[Block]:

@@ -1,0 +1,1 @@
+"""The Teams adapter: Bot Framework authentication, the Bot Connector, Adaptive Cards."""

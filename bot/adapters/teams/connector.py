@@ -1,0 +1,216 @@
+"""Talking to the Bot Connector: clients with a token, the roster, cards as activities.
+
+The Agents SDK's ``ConnectorClient`` speaks the Activity protocol (``/v3/conversations``);
+this module gives it a token from :class:`ConnectorTokens`, reads who is in a
+conversation (to keep account data away from guests and other organisations), and
+keeps chart images for cards, which Teams can only show by URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+from microsoft_agents.activity import Activity
+from microsoft_agents.hosting.core.connector.client import ConnectorClient
+
+from bot.adapters.teams.auth import ConnectorTokens
+from bot.adapters.teams.render import fallback_text, to_attachment
+from bot.charts import render_png
+from bot.config import Settings
+from bot.messages import Card
+from storage import teams as references
+from storage.db import write_transaction
+
+log = logging.getLogger(__name__)
+
+ROSTER_TTL = 300.0  # seconds a conversation's members are trusted before asking again
+CHART_LIFETIME = timedelta(days=30)
+
+
+class ConnectorError(Exception):
+    """The Bot Connector refused a call; ``status`` and ``retry_after`` say how."""
+
+    def __init__(self, status: int, message: str, retry_after: float | None = None) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """Someone in a conversation, as the roster describes them."""
+
+    id: str
+    name: str | None
+    aad_object_id: str | None
+    email: str | None
+    user_role: str | None  # user, guest, anonymous
+    tenant_id: str | None
+
+    def external(self, home_tenants: frozenset[str]) -> bool:
+        """A guest, an anonymous user, or a member of another organisation (federated)."""
+        if (self.user_role or "user").lower() in ("guest", "anonymous"):
+            return True
+        return bool(self.tenant_id and home_tenants and self.tenant_id.lower() not in home_tenants)
+
+
+def member_of(data: dict[str, Any]) -> Member:
+    """A roster entry (Teams' TeamsChannelAccount) as a Member."""
+    return Member(
+        id=str(data.get("id") or ""),
+        name=data.get("name"),
+        aad_object_id=data.get("aadObjectId"),
+        email=data.get("email") or data.get("userPrincipalName"),
+        user_role=data.get("userRole"),
+        tenant_id=data.get("tenantId"),
+    )
+
+
+def conversation_root(conversation_id: str) -> str:
+    """A channel thread's id without ``;messageid=...``: the channel itself."""
+    return conversation_id.split(";", 1)[0]
+
+
+def error_of(exc: Exception) -> ConnectorError:
+    """What went wrong in a connector call, with Retry-After when Teams throttled."""
+    if isinstance(exc, ConnectorError):
+        return exc
+    if isinstance(exc, aiohttp.ClientResponseError):
+        retry_after = None
+        header = exc.headers.get("Retry-After") if exc.headers is not None else None
+        if header:
+            try:
+                retry_after = max(0.0, float(header))
+            except ValueError:
+                retry_after = None
+        return ConnectorError(exc.status, str(exc.message)[:300], retry_after)
+    return ConnectorError(0, f"{type(exc).__name__}: {exc}"[:300])
+
+
+class Connector:
+    """Clients for the Bot Connector, a roster cache and the activities Steward sends."""
+
+    def __init__(
+        self,
+        tokens: ConnectorTokens | None,
+        *,
+        home_tenants: frozenset[str],
+        engine: Any,
+        public_url: str | None,
+    ) -> None:
+        self.tokens = tokens  # None in anonymous development mode: calls go without a token
+        self.home_tenants = home_tenants
+        self.engine = engine
+        self.public_url = public_url.rstrip("/") if public_url else None
+        self._rosters: dict[str, tuple[float, list[Member]]] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings, engine: Any) -> Connector:
+        """A connector with the app's credentials (none in anonymous development mode)."""
+        password = settings.microsoft_app_password
+        tokens = None
+        if settings.microsoft_app_id and password is not None:
+            tokens = ConnectorTokens(
+                app_id=settings.microsoft_app_id,
+                app_password=password.get_secret_value(),
+                tenant_id=settings.microsoft_app_tenant_id or "botframework.com",
+                token_url=settings.microsoft_token_url,
+            )
+        return cls(
+            tokens,
+            home_tenants=settings.allowed_tenants(),
+            engine=engine,
+            public_url=settings.public_url,
+        )
+
+    @asynccontextmanager
+    async def client(self, service_url: str) -> AsyncIterator[ConnectorClient]:
+        """A ConnectorClient for one service URL, closed after use."""
+        token = await self.tokens.token() if self.tokens is not None else ""
+        client = ConnectorClient(service_url, token)
+        try:
+            yield client
+        finally:
+            await client.close()
+
+    async def members(self, service_url: str, conversation_id: str) -> list[Member] | None:
+        """Who is in a conversation (cached a few minutes); None when Teams would not say."""
+        key = conversation_root(conversation_id)
+        cached = self._rosters.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        try:
+            async with self.client(service_url) as client:
+                accounts = await client.conversations.get_conversation_members(key)
+        except Exception as exc:
+            log.warning("roster of %s not available: %s", key, error_of(exc))
+            return None
+        found = [member_of(a.model_dump(by_alias=True, exclude_none=True)) for a in accounts]
+        self._rosters[key] = (time.monotonic() + ROSTER_TTL, found)
+        return found
+
+    def any_external(self, members: Iterable[Member]) -> bool:
+        """Whether anyone in the conversation is a guest or from another organisation."""
+        return any(m.external(self.home_tenants) for m in members)
+
+    async def chart_url(self, card: Card) -> str | None:
+        """Draw the card's chart, keep it, and return its URL (None without a public URL)."""
+        if card.chart is None or self.public_url is None:
+            return None
+        png = await asyncio.to_thread(render_png, card.chart)
+        chart_id = await asyncio.to_thread(self._keep_chart, png)
+        return f"{self.public_url}/charts/{chart_id}.png"
+
+    def _keep_chart(self, png: bytes) -> str:
+        from bot.app import utc_now
+
+        now = utc_now()
+        with write_transaction(self.engine) as conn:
+            references.prune_charts(conn, before=now - CHART_LIFETIME)
+            return references.put_chart(conn, png, now=now)
+
+    async def activity(self, card: Card) -> Activity:
+        """A message activity carrying the card (and its chart, when it can be shown)."""
+        url = await self.chart_url(card)
+        attachment = to_attachment(card, chart_url=lambda _chart: url)
+        summary = fallback_text(card)
+        return Activity.model_validate(
+            {
+                "type": "message",
+                "summary": summary[:250],
+                "attachments": [attachment],
+            }
+        )
+
+    async def send(self, service_url: str, conversation_id: str, activity: Activity) -> str:
+        """Post a new message to a conversation; return its activity id."""
+        try:
+            async with self.client(service_url) as client:
+                response = await client.conversations.send_to_conversation(
+                    conversation_id, activity
+                )
+        except Exception as exc:
+            raise error_of(exc) from exc
+        return str(response.id or "")
+
+    async def reply(
+        self, service_url: str, conversation_id: str, activity_id: str, activity: Activity
+    ) -> str:
+        """Answer an activity (in its thread, in a channel); return the new activity id."""
+        activity.reply_to_id = activity_id
+        try:
+            async with self.client(service_url) as client:
+                response = await client.conversations.reply_to_activity(
+                    conversation_id, activity_id, activity
+                )
+        except Exception as exc:
+            raise error_of(exc) from exc
+        return str(response.id or "")

@@ -1,0 +1,173 @@
+"""Post the outbox to Teams: claim, find the conversation's reference, post, mark sent.
+
+A channel subscription names the Teams conversation; ``user:<handle>`` (an alert for
+a CSM or AE) is the personal chat with that person, found by their Entra object id or
+email among the personal chats Steward has had. A conversation that gained guests or
+members of another organisation since it subscribed gets no account data unless
+TEAMS_SHARED_CONVERSATIONS allows it. Throttling (429) puts the message back in the
+queue until Retry-After has passed; other transient errors back off; errors retrying
+cannot fix (Steward removed, conversation gone, no personal chat) fail at once and
+stay listed by `steward outbox` with their reason.
+
+Teams gives a bot no way to read a conversation's history, so unlike Slack a sender
+cannot look for a message an earlier sender posted just before dying: the lease
+makes a repeat possible only for a process killed between posting and marking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.adapters.teams.connector import Connector, ConnectorError
+from bot.messages import card_from_dict
+from storage import outbox
+from storage import teams as references
+from storage.db import read_connection, write_transaction
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "teams"
+LEASE = timedelta(minutes=2)
+MAX_ATTEMPTS = 6
+BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
+PERMANENT_STATUSES = frozenset({400, 401, 403, 404, 413})
+BATCH = 50
+
+
+class Undeliverable(Exception):
+    """A message Teams will never take as it is (the text says why)."""
+
+
+@dataclass
+class SendReport:
+    """What a send pass did."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def words(self) -> str:
+        """One line for logs and the CLI."""
+        return f"{self.sent} sent, {self.retried} to retry, {self.failed} failed"
+
+
+class TeamsOutbox:
+    """Sends due outbox messages for Teams."""
+
+    def __init__(
+        self, engine: Any, connector: Connector, shared: frozenset[str] = frozenset()
+    ) -> None:
+        self.engine = engine
+        self.connector = connector
+        self.shared = shared  # conversations with outsiders allowed account data
+
+    def send_due(self, now: datetime, *, limit: int = 200) -> SendReport:
+        """Send every message due now (claimed in batches); return what happened."""
+        return asyncio.run(self._send_due(now, limit))
+
+    async def _send_due(self, now: datetime, limit: int) -> SendReport:
+        report = SendReport()
+        while True:
+            batch = await asyncio.to_thread(self._claim, now)
+            for message in batch:
+                await self._send_one(message, now, report)
+            if len(batch) < BATCH or report.sent + report.failed >= limit:
+                return report
+
+    def _claim(self, now: datetime) -> list[outbox.Message]:
+        with write_transaction(self.engine) as conn:
+            return outbox.claim_due(conn, platform=PLATFORM, now=now, lease=LEASE, limit=BATCH)
+
+    async def _send_one(self, message: outbox.Message, now: datetime, report: SendReport) -> None:
+        try:
+            target = await asyncio.to_thread(self._target, message.channel)
+            await self._check_members(target)
+            activity = await self.connector.activity(card_from_dict(message.card))
+            activity_id = await self.connector.send(
+                target.service_url, target.conversation_id, activity
+            )
+        except (ConnectorError, Undeliverable) as exc:
+            await asyncio.to_thread(self._failed, message, exc, now, report)
+            return
+        await asyncio.to_thread(self._mark_sent, message, target.conversation_id, activity_id, now)
+        report.sent += 1
+        log.info(
+            "sent %s %s to %s (%s)", message.kind, message.key, target.conversation_id, activity_id
+        )
+
+    def _target(self, channel: str) -> references.Conversation:
+        with read_connection(self.engine) as conn:
+            if channel.startswith("user:"):
+                handle = channel.removeprefix("user:")
+                found = references.personal_chat(conn, handle)
+                if found is None:
+                    raise Undeliverable(
+                        f"no_person: {handle!r} has no personal chat with Steward in Teams "
+                        "(they can open Steward in Teams once, or set the account's csm/ae "
+                        "to their email)"
+                    )
+                return found
+            found = references.get(conn, channel)
+        if found is None:
+            raise Undeliverable(
+                f"no_conversation: Steward has never heard from {channel} (add Steward there)"
+            )
+        if not found.installed:
+            raise Undeliverable(f"uninstalled: Steward was removed from {channel}")
+        return found
+
+    async def _check_members(self, target: references.Conversation) -> None:
+        if target.personal or target.conversation_id in self.shared:
+            return
+        members = await self.connector.members(target.service_url, target.conversation_id)
+        if members is None:
+            raise ConnectorError(0, "roster unavailable: cannot check who would see this")
+        if self.connector.any_external(members):
+            raise Undeliverable(
+                f"external_conversation: {target.conversation_id} has guests or members of "
+                "another organisation; add it to TEAMS_SHARED_CONVERSATIONS to allow account data"
+            )
+
+    def _mark_sent(
+        self, message: outbox.Message, conversation_id: str, activity_id: str, now: datetime
+    ) -> None:
+        with write_transaction(self.engine) as conn:
+            outbox.mark_sent(
+                conn, message.id, channel=conversation_id, platform_id=activity_id, now=now
+            )
+
+    def _failed(
+        self, message: outbox.Message, exc: Exception, now: datetime, report: SendReport
+    ) -> None:
+        retry_after = None
+        if isinstance(exc, ConnectorError):
+            permanent = exc.status in PERMANENT_STATUSES
+            error = "throttled (429)" if exc.status == 429 else str(exc)
+            if exc.status == 429:
+                retry_after = timedelta(seconds=exc.retry_after if exc.retry_after else 30)
+        else:
+            permanent, error = True, str(exc)
+        with write_transaction(self.engine) as conn:
+            if permanent or message.attempts >= MAX_ATTEMPTS:
+                outbox.mark_failed(conn, message.id, error=error)
+                report.failed += 1
+                log.warning(
+                    "outbox %s to %s failed for good: %s", message.key, message.channel, error
+                )
+            else:
+                wait = retry_after or BACKOFF[min(message.attempts, len(BACKOFF)) - 1]
+                outbox.retry_later(conn, message.id, at=now + wait, error=error)
+                report.retried += 1
+                log.warning(
+                    "outbox %s to %s: %s; trying again in %ds",
+                    message.key,
+                    message.channel,
+                    error,
+                    wait.total_seconds(),
+                )
+        report.errors.append(error)
