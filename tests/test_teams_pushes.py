@@ -6,6 +6,7 @@ import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -65,7 +66,7 @@ def remember(db: Engine, fake: FakeBotFramework, conversation: str, **fields: ob
         references.remember(conn, references.Conversation(**values), now=NOW)  # type: ignore[arg-type]
 
 
-def subscribe(db: Engine, channel: str, kind: str, **fields: object) -> None:
+def subscribe(db: Engine, channel: str, kind: str, **fields: Any) -> None:
     with write_transaction(db) as conn:
         upsert_subscription(
             conn,
