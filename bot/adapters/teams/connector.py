@@ -190,6 +190,13 @@ class Connector:
             }
         )
 
+    def _refused(self, exc: Exception) -> ConnectorError:
+        """The error of a call; a refused token is forgotten, so the next call gets a new one."""
+        error = error_of(exc)
+        if error.status == 401 and self.tokens is not None:
+            self.tokens.invalidate()
+        return error
+
     async def send(self, service_url: str, conversation_id: str, activity: Activity) -> str:
         """Post a new message to a conversation; return its activity id."""
         try:
@@ -198,7 +205,7 @@ class Connector:
                     conversation_id, activity
                 )
         except Exception as exc:
-            raise error_of(exc) from exc
+            raise self._refused(exc) from exc
         return str(response.id or "")
 
     async def reply(
@@ -212,5 +219,5 @@ class Connector:
                     conversation_id, activity_id, activity
                 )
         except Exception as exc:
-            raise error_of(exc) from exc
+            raise self._refused(exc) from exc
         return str(response.id or "")
