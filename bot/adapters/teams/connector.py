@@ -114,10 +114,12 @@ class Connector:
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: Any) -> Connector:
-        """A connector with the app's credentials (none in anonymous development mode)."""
+        """A connector with the app's credentials (none in anonymous development mode, where
+        an unauthenticated activity could point Steward at any service URL)."""
         password = settings.microsoft_app_password
         tokens = None
-        if settings.microsoft_app_id and password is not None:
+        # Without token checks anyone could name the service URL: never send it credentials.
+        if settings.microsoft_app_id and password is not None and not settings.teams_allow_anonymous:
             tokens = ConnectorTokens(
                 app_id=settings.microsoft_app_id,
                 app_password=password.get_secret_value(),
