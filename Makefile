@@ -3,7 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint clean
+.PHONY: demo run test lint clean
+
+demo: $(VENV)/.installed  ## Generate a demo book (SQLite), print digests, alerts and a backtest, then take commands
+	$(BIN)/steward demo
 
 run: $(VENV)/.installed  ## Start Steward on SQLite at http://127.0.0.1:8000 (creates local credentials in .env)
 	$(BIN)/steward init

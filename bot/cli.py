@@ -209,6 +209,43 @@ def init(
     out.print(f"Wrote local credentials to {env_file} (keep it out of version control).")
 
 
+@app.command()
+def demo(
+    database: Annotated[
+        Path, typer.Option(help="The demo's SQLite file (DATABASE_URL is left alone)")
+    ] = Path("steward-demo.db"),
+    seed: Annotated[int, typer.Option(help="The generated book's seed")] = 7,
+    accounts: Annotated[int, typer.Option(min=20, max=5000, help="Accounts in the book")] = 200,
+    charts: Annotated[Path, typer.Option(help="Where chart images are saved")] = Path(
+        "steward-demo-charts"
+    ),
+    fresh: Annotated[bool, typer.Option("--fresh", help="Delete the demo file first")] = False,
+    no_input: Annotated[
+        bool, typer.Option("--no-input", help="Print everything, then exit (no prompt)")
+    ] = False,
+    serve: Annotated[
+        bool, typer.Option("--serve", help="After printing, serve the web app on the demo data")
+    ] = False,
+    port: Annotated[int | None, typer.Option(help="Port for --serve (default: $PORT)")] = None,
+) -> None:
+    """Generate a year of usage, run the real jobs, print the digests, then answer /health."""
+    from bot import demo as demo_run
+
+    options = demo_run.Options(database, charts, seed, accounts, fresh)
+    try:
+        shown, session = demo_run.run(settings(), options, out=out, err=err)
+    except demo_run.DemoError as exc:
+        err.print(str(exc), style="red", markup=False)
+        raise typer.Exit(1) from None
+    except DatabaseUnavailable as exc:
+        raise unreachable(exc) from None
+    err.print(f"Timings: {shown.timings.words()}.", markup=False)
+    if serve:
+        demo_run.serve(shown, err=err, host=None, port=port)
+    elif not no_input:
+        demo_run.interact(shown, session, out)
+
+
 def main() -> None:
     """Entry point of the `steward` console script."""
     try:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -24,9 +25,14 @@ def send_book(
     now: datetime,
     limits: IngestLimits,
     progress: Callable[[str, int], None] | None = None,
+    on_batch: Callable[[str, Sequence[Mapping[str, Any]]], None] | None = None,
     batch_size: int = 2000,
 ) -> Counter[str]:
-    """Validate and store every account, contract, ticket and event; return what was accepted."""
+    """Validate and store every account, contract, ticket and event; return what was accepted.
+
+    ``progress`` hears (kind, items stored) after each batch; ``on_batch`` hears the
+    batch itself (e.g. to tell how far in time the events have come).
+    """
     accepted: Counter[str] = Counter()
     for kind, items in book_payload_batches(book, batch_size=batch_size):
         checked = validate(kind, items, now=now, limits=limits)
@@ -37,4 +43,6 @@ def send_book(
         accepted[kind] += int(result.get("accepted", len(items)))
         if progress is not None:
             progress(kind, len(items))
+        if on_batch is not None:
+            on_batch(kind, items)
     return accepted

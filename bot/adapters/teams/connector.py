@@ -119,7 +119,11 @@ class Connector:
         password = settings.microsoft_app_password
         tokens = None
         # Without token checks anyone could name the service URL: never send it credentials.
-        if settings.microsoft_app_id and password is not None and not settings.teams_allow_anonymous:
+        if (
+            settings.microsoft_app_id
+            and password is not None
+            and not settings.teams_allow_anonymous
+        ):
             tokens = ConnectorTokens(
                 app_id=settings.microsoft_app_id,
                 app_password=password.get_secret_value(),
