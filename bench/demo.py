@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python bench/demo.py [--accounts 250] [--seed 7] [--runs 3]
+    .venv/bin/python bench/demo.py [--accounts 200] [--seed 7] [--runs 3]
 
 Each run, in a fresh temporary directory:
 
