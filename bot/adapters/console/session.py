@@ -15,7 +15,7 @@ from pathlib import Path
 from bot.adapters.console.render import to_text
 from bot.charts import render_png
 from bot.messages import Card
-from handlers.commands import CommandRequest, Context, Person, handle, help_card
+from handlers.commands import CommandRequest, Context, Person, handle, help_card, without_share
 
 PLATFORM = "console"
 PROMPT = "steward> "
@@ -80,7 +80,7 @@ class Session:
         """The rendered answer to one typed line ("" for a blank line)."""
         if not line.strip():
             return ""
-        card = handle(self.request(line), self.ctx)
+        card = without_share(handle(self.request(line), self.ctx))  # no channel to share to
         text = self.render(card)
         return f"{text}\n\n{LEAVE}" if card.title == HELP_TITLE else text
 
