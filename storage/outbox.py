@@ -157,6 +157,32 @@ def mark_failed(conn: Connection, message_id: int, *, error: str) -> None:
     )
 
 
+MAX_ATTEMPTS = 6  # a message still refused after this many tries is kept as failed
+BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
+
+
+def settle_failure(
+    conn: Connection,
+    message: Message,
+    *,
+    error: str,
+    permanent: bool,
+    retry_after: timedelta | None,
+    now: datetime,
+) -> timedelta | None:
+    """After a refused send: fail for good (return None) or queue again (return the wait).
+
+    Errors retrying cannot fix, and messages tried MAX_ATTEMPTS times, are kept as
+    failed; the rest wait for the platform's Retry-After, else the next BACKOFF step.
+    """
+    if permanent or message.attempts >= MAX_ATTEMPTS:
+        mark_failed(conn, message.id, error=error)
+        return None
+    wait = retry_after or BACKOFF[min(message.attempts, len(BACKOFF)) - 1]
+    retry_later(conn, message.id, at=now + wait, error=error)
+    return wait
+
+
 def requeue(conn: Connection, message_ids: Sequence[int], *, now: datetime) -> int:
     """Send failed messages again (`steward outbox --retry`); return how many."""
     o = outbox.c

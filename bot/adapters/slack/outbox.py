@@ -6,7 +6,7 @@ have been posted by a sender that died before marking it: the channel's recent
 history is searched for the key first, and a message found is marked sent instead
 of being posted again. 429s are retried after ``Retry-After`` by slack_sdk's retry
 handler; when Slack keeps refusing, the message goes back to the queue for later, and
-after MAX_ATTEMPTS (or at once for errors that retrying cannot fix) it is kept as
+after outbox.MAX_ATTEMPTS (or at once for errors that retrying cannot fix) it is kept as
 failed, with its error, for `steward outbox`.
 """
 
@@ -37,8 +37,6 @@ log = logging.getLogger(__name__)
 PLATFORM = "slack"
 EVENT_TYPE = "steward_outbox"
 LEASE = timedelta(minutes=2)
-MAX_ATTEMPTS = 6
-BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
 HISTORY_PAGES = 2  # a post lost between sending and marking is among the newest messages
 PERMANENT = frozenset(
     {
@@ -219,23 +217,26 @@ class SlackOutbox:
         error, retry_after = _error_of(exc)
         permanent = error.split(":", 1)[0] in PERMANENT
         with write_transaction(self.engine) as conn:
-            if permanent or message.attempts >= MAX_ATTEMPTS:
-                outbox.mark_failed(conn, message.id, error=error)
-                report.failed += 1
-                log.warning(
-                    "outbox %s to %s failed for good: %s", message.key, message.channel, error
-                )
-            else:
-                wait = retry_after or BACKOFF[min(message.attempts, len(BACKOFF)) - 1]
-                outbox.retry_later(conn, message.id, at=now + wait, error=error)
-                report.retried += 1
-                log.warning(
-                    "outbox %s to %s: %s; trying again in %ds",
-                    message.key,
-                    message.channel,
-                    error,
-                    wait.total_seconds(),
-                )
+            wait = outbox.settle_failure(
+                conn,
+                message,
+                error=error,
+                permanent=permanent,
+                retry_after=retry_after,
+                now=now,
+            )
+        if wait is None:
+            report.failed += 1
+            log.warning("outbox %s to %s failed for good: %s", message.key, message.channel, error)
+        else:
+            report.retried += 1
+            log.warning(
+                "outbox %s to %s: %s; trying again in %ds",
+                message.key,
+                message.channel,
+                error,
+                wait.total_seconds(),
+            )
         report.errors.append(error)
 
 

@@ -32,8 +32,6 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "teams"
 LEASE = timedelta(minutes=2)
-MAX_ATTEMPTS = 6
-BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
 PERMANENT_STATUSES = frozenset({400, 401, 403, 404, 413})
 BATCH = 50
 
@@ -153,21 +151,24 @@ class TeamsOutbox:
         else:
             permanent, error = True, str(exc)
         with write_transaction(self.engine) as conn:
-            if permanent or message.attempts >= MAX_ATTEMPTS:
-                outbox.mark_failed(conn, message.id, error=error)
-                report.failed += 1
-                log.warning(
-                    "outbox %s to %s failed for good: %s", message.key, message.channel, error
-                )
-            else:
-                wait = retry_after or BACKOFF[min(message.attempts, len(BACKOFF)) - 1]
-                outbox.retry_later(conn, message.id, at=now + wait, error=error)
-                report.retried += 1
-                log.warning(
-                    "outbox %s to %s: %s; trying again in %ds",
-                    message.key,
-                    message.channel,
-                    error,
-                    wait.total_seconds(),
-                )
+            wait = outbox.settle_failure(
+                conn,
+                message,
+                error=error,
+                permanent=permanent,
+                retry_after=retry_after,
+                now=now,
+            )
+        if wait is None:
+            report.failed += 1
+            log.warning("outbox %s to %s failed for good: %s", message.key, message.channel, error)
+        else:
+            report.retried += 1
+            log.warning(
+                "outbox %s to %s: %s; trying again in %ds",
+                message.key,
+                message.channel,
+                error,
+                wait.total_seconds(),
+            )
         report.errors.append(error)
