@@ -75,6 +75,13 @@ class Inbound:
     conversation_id: str  # as Teams named it (a channel thread has ;messageid=...)
     kind: str  # personal, channel, groupChat
     tenant_id: str | None
+    members: list[Member] | None = None  # the roster, read for messages and clicks
+
+    @property
+    def sender(self) -> Member | None:
+        """The sender as the roster lists them (None without a roster, or not in it)."""
+        sender = self.activity.from_property
+        return _find(self.members or [], sender.id if sender else None)
 
     @property
     def channel(self) -> str:
@@ -137,6 +144,9 @@ class TeamsAdapter:
             return JSONResponse(
                 {"error": "forbidden", "message": "this tenant may not use this Steward"}, 403
             )
+        if activity.type in ("message", "invoke"):  # the roster decides who may see what
+            members = await self.connector.members(inbound.service_url, inbound.channel)
+            inbound = replace(inbound, members=members)
         await asyncio.to_thread(self._remember, inbound)
         started = time.perf_counter()
         response = await self._dispatch(inbound)
@@ -166,7 +176,7 @@ class TeamsAdapter:
             return self.anonymous  # the emulator sends none; Teams always does
         return tenant_id.lower() in self.tenants
 
-    def _remember(self, inbound: Inbound, email: str | None = None) -> None:
+    def _remember(self, inbound: Inbound) -> None:
         a = inbound.activity
         sender = a.from_property
         personal = inbound.personal
@@ -182,7 +192,7 @@ class TeamsAdapter:
             or (a.conversation.name if a.conversation else None),
             user_id=sender.id if personal and sender else None,
             user_aad_id=sender.aad_object_id if personal and sender else None,
-            user_email=email if personal else None,
+            user_email=inbound.sender.email if personal and inbound.sender else None,
             user_name=sender.name if personal and sender else None,
             installed=not _removed(inbound),
         )
@@ -207,8 +217,7 @@ class TeamsAdapter:
         """Whether account data may be shown here, and who is asking."""
         a = inbound.activity
         sender = a.from_property
-        members = await self.connector.members(inbound.service_url, inbound.channel)
-        me = _find(members or [], sender.id if sender else None)
+        members, me = inbound.members, inbound.sender
         person = Person(
             id=(sender.aad_object_id or sender.id) if sender else "",
             email=me.email if me else None,
@@ -225,8 +234,6 @@ class TeamsAdapter:
                 may_share=False,
             )
             return refusal, person
-        if inbound.personal and me.email:
-            await asyncio.to_thread(self._remember, inbound, me.email)
         asker = Asker(id=person.id, external=me.external(self.tenants))
         external = asker.external if inbound.personal else self.connector.any_external(members)
         place = Place(
