@@ -189,60 +189,40 @@ class TeamsClient:
         return self.post(self.activity(text=text, **kw))
 
 
+def _elements(node: Any) -> Iterator[dict[str, Any]]:
+    """Every object in a card, depth first (elements, actions, facts...)."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _elements(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _elements(value)
+
+
 def buttons(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """A card's Action.Execute buttons by title, with their data."""
-    found: dict[str, dict[str, Any]] = {}
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "Action.Execute":
-                found[str(node.get("title"))] = dict(node.get("data") or {})
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(card)
-    return found
+    return {
+        str(e.get("title")): dict(e.get("data") or {})
+        for e in _elements(card)
+        if e.get("type") == "Action.Execute"
+    }
 
 
 def card_text(card: dict[str, Any]) -> str:
     """Every TextBlock and fact of a card, one per line (markdown escapes removed)."""
     lines: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "TextBlock":
-                lines.append(str(node.get("text", "")))
-            if node.get("type") == "FactSet":
-                lines.extend(f"{f.get('title')} {f.get('value')}" for f in node.get("facts", []))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(card)
+    for e in _elements(card):
+        if e.get("type") == "TextBlock":
+            lines.append(str(e.get("text", "")))
+        if e.get("type") == "FactSet":
+            lines.extend(f"{f.get('title')} {f.get('value')}" for f in e.get("facts", []))
     return "\n".join(lines).replace("\\", "")
 
 
 def images(card: dict[str, Any]) -> list[str]:
     """The URLs of a card's images."""
-    found: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "Image":
-                found.append(str(node.get("url")))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(card)
-    return found
+    return [str(e.get("url")) for e in _elements(card) if e.get("type") == "Image"]
 
 
 def valid_card(card: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,7 +33,8 @@ from tests.teams_world import (
     teams_services,
     valid_card,
 )
-from tests.test_cli import STEWARD, environment
+from tests.test_cli import environment
+from tests.test_worker import run_together
 
 CHANNELS = [f"19:channel-{n:02d}@thread.tacv2" for n in range(12)]
 
@@ -114,16 +114,24 @@ def alert_evaluation(db: Engine, account_id: str) -> Evaluation:
     return Evaluation(account_id, "Zorblax Corp", CASEY["email"], None, None, "scaled", flags)
 
 
+def raise_alert(db: Engine, account_id: str, *, direct: bool = False) -> None:
+    """A bill-shock alert opens for the account and is routed for Teams: to the subscribed
+    channels, or with ``direct`` (no channel subscribed) to the owner's personal chat."""
+    with write_transaction(db) as conn:
+        report = PassReport()
+        evaluation = alert_evaluation(db, account_id)
+        notices = record(conn, [evaluation], now=NOW, baseline=False, report=report)
+        subs = [] if direct else list_subscriptions(conn)
+        route(conn, notices, subs, platform="teams", now=NOW, report=report, direct=direct)
+
+
 def test_an_alert_in_a_channel_has_buttons_that_update_the_card_for_everyone(
     book: Book, db: Engine, database_url: str, fake_teams: FakeBotFramework
 ) -> None:
     remember(db, fake_teams, CHANNEL, name="cs-team")
     subscribe(db, CHANNEL, "alerts")
     acme = book.ids["acme"]
-    with write_transaction(db) as conn:
-        report = PassReport()
-        notices = record(conn, [alert_evaluation(db, acme)], now=NOW, baseline=False, report=report)
-        route(conn, notices, list_subscriptions(conn), platform="teams", now=NOW, report=report)
+    raise_alert(db, acme)
     assert sender(db, fake_teams, database_url).send_due(NOW).sent == 1
     [posted] = fake_teams.activities(CHANNEL, kind="send")
     card = valid_card(posted.card or {})
@@ -159,10 +167,7 @@ def test_an_alert_for_a_csm_goes_to_their_personal_chat_with_steward(
     with serve_teams(db, database_url, fake_teams) as (_, client):
         client.say("help")  # Casey has opened Steward in Teams once
     acme = book.ids["acme"]
-    with write_transaction(db) as conn:
-        report = PassReport()
-        notices = record(conn, [alert_evaluation(db, acme)], now=NOW, baseline=False, report=report)
-        route(conn, notices, [], platform="teams", now=NOW, report=report, direct=True)
+    raise_alert(db, acme, direct=True)
     sender(db, fake_teams, database_url).send_due(NOW)
     [posted] = fake_teams.activities(PERSONAL, kind="send")
     assert "Zorblax Corp" in card_text(valid_card(posted.card or {}))
@@ -172,10 +177,7 @@ def test_someone_who_never_opened_steward_is_reported_not_guessed(
     book: Book, db: Engine, database_url: str, fake_teams: FakeBotFramework
 ) -> None:
     acme = book.ids["acme"]
-    with write_transaction(db) as conn:
-        report = PassReport()
-        notices = record(conn, [alert_evaluation(db, acme)], now=NOW, baseline=False, report=report)
-        route(conn, notices, [], platform="teams", now=NOW, report=report, direct=True)
+    raise_alert(db, acme, direct=True)
     result = sender(db, fake_teams, database_url).send_due(NOW)
     assert result.failed == 1
     [row] = outbox_rows(db)
@@ -205,10 +207,7 @@ def test_throttled_posts_wait_for_retry_after_and_go_out_once(
     remember(db, fake_teams, CHANNEL)
     subscribe(db, CHANNEL, "alerts")
     acme = book.ids["acme"]
-    with write_transaction(db) as conn:
-        report = PassReport()
-        notices = record(conn, [alert_evaluation(db, acme)], now=NOW, baseline=False, report=report)
-        route(conn, notices, list_subscriptions(conn), platform="teams", now=NOW, report=report)
+    raise_alert(db, acme)
     fake_teams.fail_next("send", status=429, retry_after=120)
     teams = sender(db, fake_teams, database_url)
     first = teams.send_due(NOW)
@@ -236,19 +235,7 @@ def test_two_workers_post_each_teams_digest_exactly_once(
         TEAMS_OPENID_METADATA_URL=fake_teams.openid_metadata_url,
     )
     at = "2026-11-23T07:31:00+00:00"  # 08:31 in Paris
-    workers = [
-        subprocess.Popen(
-            [STEWARD, "run-job", "digests", "--at", at],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    outputs = [w.communicate(timeout=120) for w in workers]
-    assert [w.returncode for w in workers] == [0, 0], outputs
+    outputs = run_together(["run-job", "digests", "--at", at], env=env, cwd=tmp_path)
     per_channel = {c: len(fake_teams.activities(c, kind="send")) for c in CHANNELS}
     assert per_channel == dict.fromkeys(CHANNELS, 1)
     rows = outbox_rows(db)

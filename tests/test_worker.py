@@ -40,6 +40,26 @@ def slack_env(database_url: str, fake: FakeSlack, **extra: str) -> dict[str, str
     }
 
 
+def run_together(
+    args: list[str], *, env: dict[str, str], cwd: Path, count: int = 2
+) -> list[tuple[str, str]]:
+    """Run ``count`` `steward` processes side by side; each must succeed; their outputs."""
+    workers = [
+        subprocess.Popen(
+            [STEWARD, *args],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(count)
+    ]
+    outputs = [w.communicate(timeout=120) for w in workers]
+    assert [w.returncode for w in workers] == [0] * count, outputs
+    return outputs
+
+
 @pytest.fixture
 def book(db: Engine) -> dict[str, str]:
     return seed_book(db).ids
@@ -52,19 +72,7 @@ def test_two_workers_post_each_digest_exactly_once(
         subscribe(db, channel, "digest", NOW, at_time="08:30", timezone="Europe/Paris")
     at = "2026-11-23T07:31:00+00:00"  # 08:31 in Paris
     env = environment(**slack_env(database_url, fake_slack))
-    workers = [
-        subprocess.Popen(
-            [STEWARD, "run-job", "digests", "--at", at],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    outputs = [w.communicate(timeout=120) for w in workers]
-    assert [w.returncode for w in workers] == [0, 0], outputs
+    outputs = run_together(["run-job", "digests", "--at", at], env=env, cwd=tmp_path)
     per_channel = {c: len(posts(fake_slack, c)) for c in CHANNELS}
     assert per_channel == dict.fromkeys(CHANNELS, 1)
     rows = outbox_rows(db)
