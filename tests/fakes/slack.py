@@ -28,21 +28,16 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import logging
 import mimetypes
-import threading
 import time
-import traceback
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, cast
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-logger = logging.getLogger(__name__)
+from tests.fakes.loopback import LoopbackFake, Reply
 
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
@@ -83,29 +78,13 @@ class _Failure:
     body: Json | str | bytes | None
 
 
-@dataclass
-class _Reply:
-    status: int
-    body: bytes
-    content_type: str = "application/json; charset=utf-8"
-    headers: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def json(cls, data: Any, status: int = 200, headers: dict[str, str] | None = None) -> _Reply:
-        return cls(status, json.dumps(data).encode(), headers=dict(headers or {}))
-
-    @classmethod
-    def text(cls, text: str, status: int = 200, headers: dict[str, str] | None = None) -> _Reply:
-        return cls(status, text.encode(), "text/plain; charset=utf-8", dict(headers or {}))
-
-
 class _BadRequestError(Exception):
     def __init__(self, error: str) -> None:
         super().__init__(error)
         self.error = error
 
 
-class FakeSlack:
+class FakeSlack(LoopbackFake):
     """A fake Slack Web API on loopback.  See the module docstring.
 
     Data tests set up (plain dicts; mutate them directly or use the ``add_*`` helpers):
@@ -126,6 +105,7 @@ class FakeSlack:
         team_name: str = "Steward Test",
         team_domain: str = "steward-test",
     ) -> None:
+        super().__init__()
         self.bot_token = bot_token
         self.team_id = team_id
         self.team_name = team_name
@@ -141,18 +121,13 @@ class FakeSlack:
         self.response_calls: list[Call] = []
         self.responses: defaultdict[str, list[Any]] = defaultdict(list)
         self.upload_calls: list[Call] = []
-        self.errors: list[BaseException] = []
 
-        self._lock = threading.RLock()
-        self._cond = threading.Condition(self._lock)
         self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
         # Slack refuses image blocks whose file it has not finished processing
         # ("invalid_blocks"); tests set how many such posts to refuse.
         self.refuse_slack_files = 0
         self._ts_counter = 0
         self._file_counter = 0
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self._methods: dict[str, Callable[[Json], Json]] = {
             "auth.test": self._auth_test,
             "conversations.info": self._conversations_info,
@@ -168,49 +143,6 @@ class FakeSlack:
             "files.completeUploadExternal": self._files_complete_upload_external,
             "files.info": self._files_info,
         }
-
-    def start(self) -> FakeSlack:
-        if self._server is not None:
-            raise RuntimeError("FakeSlack is already running")
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = self
-        thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.02},
-            name=f"FakeSlack:{server.server_address[1]}",
-            daemon=True,
-        )
-        self._server, self._thread = server, thread
-        thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, thread = self._server, self._thread
-        if server is None or thread is None:
-            return
-        self._server = self._thread = None
-        server.shutdown()
-        server.server_close()  # also joins the per-request handler threads
-        thread.join(timeout=10)
-
-    def __enter__(self) -> FakeSlack:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT`` (no trailing slash)."""
-        if self._server is None:
-            raise RuntimeError("FakeSlack is not running; call start() or use it as a context")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     @property
     def base_url(self) -> str:
@@ -354,7 +286,7 @@ class FakeSlack:
                 )
             return got
 
-    def _dispatch(self, verb: str, raw_path: str, headers: dict[str, str], body: bytes) -> _Reply:
+    def _dispatch(self, verb: str, raw_path: str, headers: dict[str, str], body: bytes) -> Reply:
         at = time.monotonic()
         split = urlsplit(raw_path)
         path = split.path
@@ -364,7 +296,7 @@ class FakeSlack:
             return self._response_post(verb, path, headers, body, at)
         if path.startswith("/upload/"):
             return self._upload(verb, path, headers, body, at)
-        return _Reply.text("not found", 404)
+        return Reply.text("not found", 404)
 
     def _take_failure(self, keys: Iterable[str]) -> _Failure | None:
         for key in keys:
@@ -375,7 +307,7 @@ class FakeSlack:
 
     def _api(
         self, verb: str, path: str, query: str, headers: dict[str, str], body: bytes, at: float
-    ) -> _Reply:
+    ) -> Reply:
         method = path.removeprefix("/api/")
         failed_with: int | None = None
         parse_error: str | None = None
@@ -400,7 +332,7 @@ class FakeSlack:
                     response = handler(params)
                 else:
                     response = {"ok": False, "error": "unknown_method"}
-                reply = _Reply.json(response)
+                reply = Reply.json(response)
             self.calls.append(
                 Call(
                     method=method,
@@ -418,7 +350,7 @@ class FakeSlack:
 
     def _response_post(
         self, verb: str, path: str, headers: dict[str, str], body: bytes, at: float
-    ) -> _Reply:
+    ) -> Reply:
         name = unquote(path.removeprefix("/response/"))
         try:
             payload: Any = json.loads(body.decode("utf-8"))
@@ -431,15 +363,15 @@ class FakeSlack:
                 failed_with = failure.status
                 reply = _failure_reply(failure, api=False)
             elif verb != "POST":
-                failed_with, reply = 405, _Reply.text("method_not_allowed", 405)
+                failed_with, reply = 405, Reply.text("method_not_allowed", 405)
             elif not isinstance(payload, dict):
-                failed_with, reply = 400, _Reply.text("invalid_payload", 400)
+                failed_with, reply = 400, Reply.text("invalid_payload", 400)
             elif self.refuse_slack_files and "slack_file" in json.dumps(payload):
                 self.refuse_slack_files -= 1
-                failed_with, reply = 400, _Reply.text("invalid_blocks", 400)
+                failed_with, reply = 400, Reply.text("invalid_blocks", 400)
             else:
                 self.responses[name].append(payload)
-                reply = _Reply.text("ok")
+                reply = Reply.text("ok")
             self.response_calls.append(
                 Call(
                     method=name,
@@ -457,7 +389,7 @@ class FakeSlack:
 
     def _upload(
         self, verb: str, path: str, headers: dict[str, str], body: bytes, at: float
-    ) -> _Reply:
+    ) -> Reply:
         file_id = path.removeprefix("/upload/")
         content = body
         content_type = headers.get("content-type", "")
@@ -472,12 +404,12 @@ class FakeSlack:
                 failed_with = failure.status
                 reply = _failure_reply(failure, api=False)
             elif verb != "POST":
-                failed_with, reply = 405, _Reply.text("method_not_allowed", 405)
+                failed_with, reply = 405, Reply.text("method_not_allowed", 405)
             elif file_id not in self.uploads:
-                failed_with, reply = 404, _Reply.text("file_not_found", 404)
+                failed_with, reply = 404, Reply.text("file_not_found", 404)
             else:
                 self.uploads[file_id]["bytes"] = content
-                reply = _Reply.text(f"OK - {len(content)}")
+                reply = Reply.text(f"OK - {len(content)}")
             self.upload_calls.append(
                 Call(
                     method="upload",
@@ -805,60 +737,6 @@ class FakeSlack:
         return obj
 
 
-class _Server(ThreadingHTTPServer):
-    # Non-daemon handler threads, joined by server_close(), so stop() leaves nothing running.
-    daemon_threads = False
-    block_on_close = True
-    fake: FakeSlack
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server_version = "FakeSlack/1.0"
-    timeout = 10  # socket timeout: a stuck client cannot hang server_close()
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def _handle(self, verb: str) -> None:
-        fake = cast(_Server, self.server).fake
-        try:
-            body = self._read_body()
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            reply = fake._dispatch(verb, self.path, headers, body)
-        except Exception as exc:
-            with fake._cond:
-                fake.errors.append(exc)
-                fake._cond.notify_all()
-            reply = _Reply.text(f"FakeSlack error:\n{traceback.format_exc()}", 500)
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
-        for key, value in reply.headers.items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(reply.body)
-
-    def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks: list[bytes] = []
-            while True:
-                size = int(self.rfile.readline(65537).split(b";", 1)[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("FakeSlack: " + format, *args)
-
-
 def _header_params(content_type: str) -> Message:
     msg = Message()
     msg["content-type"] = content_type
@@ -927,7 +805,7 @@ def _decode_json_params(params: Json) -> Json:
     return decoded
 
 
-def _failure_reply(failure: _Failure, *, api: bool) -> _Reply:
+def _failure_reply(failure: _Failure, *, api: bool) -> Reply:
     headers = {}
     if failure.status == 429 and failure.retry_after is not None:
         headers["Retry-After"] = str(failure.retry_after)
@@ -942,12 +820,12 @@ def _failure_reply(failure: _Failure, *, api: bool) -> _Reply:
         )
         body = {"ok": False, "error": error} if api else error
     if isinstance(body, dict):
-        return _Reply.json(body, failure.status, headers)
+        return Reply.json(body, failure.status, headers)
     raw = body.encode() if isinstance(body, str) else body
-    return _Reply(failure.status, raw, "text/plain; charset=utf-8", headers)
+    return Reply(failure.status, raw, "text/plain; charset=utf-8", headers)
 
 
-def _decoded(reply: _Reply) -> Any:
+def _decoded(reply: Reply) -> Any:
     text = reply.body.decode("utf-8", errors="replace")
     if reply.content_type.startswith("application/json"):
         return json.loads(text)

@@ -42,25 +42,19 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import logging
 import re
 import secrets
-import threading
 import time
-import traceback
 from collections import defaultdict, deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests import teams_signing
-
-logger = logging.getLogger(__name__)
+from tests.fakes.loopback import LoopbackFake, Reply
 
 Json = dict[str, Any]
 
@@ -157,29 +151,13 @@ class _Failure:
 
 
 @dataclass
-class _Reply:
-    status: int
-    body: bytes
-    content_type: str = "application/json; charset=utf-8"
-    headers: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def json(cls, data: Any, status: int = 200, headers: dict[str, str] | None = None) -> _Reply:
-        return cls(status, json.dumps(data).encode(), headers=dict(headers or {}))
-
-    @classmethod
-    def text(cls, text: str, status: int = 200, headers: dict[str, str] | None = None) -> _Reply:
-        return cls(status, text.encode(), "text/plain; charset=utf-8", dict(headers or {}))
-
-
-@dataclass
 class _SigningKey:
     kid: str
     key: rsa.RSAPrivateKey
     endorsements: tuple[str, ...] | None
 
 
-class FakeBotFramework:
+class FakeBotFramework(LoopbackFake):
     """A fake Bot Framework on loopback.  See the module docstring.
 
     Set up: ``app_id`` / ``app_password`` (the app the token endpoint knows),
@@ -202,6 +180,7 @@ class FakeBotFramework:
         endorsements: Iterable[str] | None = ("msteams",),
         token_lifetime: int = 3600,
     ) -> None:
+        super().__init__()
         self.app_id = app_id
         self.app_password = app_password
         self.tenant_id = tenant_id
@@ -213,7 +192,6 @@ class FakeBotFramework:
         self.conversations: dict[str, Json] = {}
         self.messages: dict[tuple[str, str], Json] = {}
         self.members: defaultdict[str, list[Json]] = defaultdict(list)
-        self.errors: list[BaseException] = []
         self.metadata_fetches = 0
         self.jwks_fetches = 0
 
@@ -227,58 +205,9 @@ class FakeBotFramework:
         ]
         self._rotations = 0
         self._ids = 0
-        self._lock = threading.RLock()
-        self._cond = threading.Condition(self._lock)
         self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
-    # -- lifecycle ---------------------------------------------------------------------
-
-    def start(self) -> FakeBotFramework:
-        if self._server is not None:
-            raise RuntimeError("FakeBotFramework is already running")
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = self
-        thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.02},
-            name=f"FakeBotFramework:{server.server_address[1]}",
-            daemon=True,
-        )
-        self._server, self._thread = server, thread
-        thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, thread = self._server, self._thread
-        if server is None or thread is None:
-            return
-        self._server = self._thread = None
-        server.shutdown()
-        server.server_close()  # also joins the per-request handler threads
-        thread.join(timeout=10)
-
-    def __enter__(self) -> FakeBotFramework:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    # -- addresses ---------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT`` (no trailing slash)."""
-        if self._server is None:
-            raise RuntimeError("FakeBotFramework is not running; call start() or use `with`")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+    # -- addresses (``url``, start and stop: see LoopbackFake) ---------------------------
 
     @property
     def openid_metadata_url(self) -> str:
@@ -471,7 +400,7 @@ class FakeBotFramework:
 
     # -- serving -----------------------------------------------------------------------
 
-    def _dispatch(self, verb: str, raw_path: str, headers: dict[str, str], body: bytes) -> _Reply:
+    def _dispatch(self, verb: str, raw_path: str, headers: dict[str, str], body: bytes) -> Reply:
         at = time.monotonic()
         path = urlsplit(raw_path).path
         segments = [unquote(s) for s in path.split("/")[1:]]
@@ -492,7 +421,7 @@ class FakeBotFramework:
                     kind = _connector_kind(verb, rest)
                     reply = self._connector(kind, verb, rest, path, headers, body, at)
                 else:
-                    reply = _Reply.text("not found", 404)
+                    reply = Reply.text("not found", 404)
             except Exception:
                 self.requests.append(Request(kind, verb, path, headers, body, 500, at))
                 self._cond.notify_all()
@@ -505,14 +434,14 @@ class FakeBotFramework:
         queue = self._failures.get(kind)
         return queue.popleft() if queue else None
 
-    def _metadata(self, verb: str) -> _Reply:
+    def _metadata(self, verb: str) -> Reply:
         if verb != "GET":
-            return _Reply.text("method not allowed", 405)
+            return Reply.text("method not allowed", 405)
         failure = self._take_failure("metadata")
         if failure is not None:
             return _failure_reply(failure, "plain")
         self.metadata_fetches += 1
-        return _Reply.json(
+        return Reply.json(
             {
                 "issuer": teams_signing.ISSUER,
                 "authorization_endpoint": "https://invalid.botframework.com",
@@ -522,18 +451,18 @@ class FakeBotFramework:
             }
         )
 
-    def _keys_reply(self, verb: str) -> _Reply:
+    def _keys_reply(self, verb: str) -> Reply:
         if verb != "GET":
-            return _Reply.text("method not allowed", 405)
+            return Reply.text("method not allowed", 405)
         failure = self._take_failure("keys")
         if failure is not None:
             return _failure_reply(failure, "plain")
         self.jwks_fetches += 1
-        return _Reply.json(self.jwks())
+        return Reply.json(self.jwks())
 
-    def _token(self, verb: str, tenant: str, body: bytes) -> _Reply:
+    def _token(self, verb: str, tenant: str, body: bytes) -> Reply:
         if verb != "POST":
-            return _Reply.text("method not allowed", 405)
+            return Reply.text("method not allowed", 405)
         try:
             form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
         except UnicodeDecodeError:
@@ -570,7 +499,7 @@ class FakeBotFramework:
             granted = True
             access_token = f"fake-bf-{secrets.token_urlsafe(24)}"
             self.issued_tokens.append(access_token)
-            reply = _Reply.json(
+            reply = Reply.json(
                 {
                     "token_type": "Bearer",
                     "expires_in": self.token_lifetime,
@@ -590,7 +519,7 @@ class FakeBotFramework:
         headers: dict[str, str],
         raw: bytes,
         at: float,
-    ) -> _Reply:
+    ) -> Reply:
         if kind == "unknown":
             return _connector_error(404, "NotFound", f"No route for {verb} {path}")
         scheme, _, presented = headers.get("authorization", "").partition(" ")
@@ -634,27 +563,27 @@ class FakeBotFramework:
             new_id = self._next_id()
             self._store(conversation_id, new_id, body)
             self._record(kind, verb, conversation_id, new_id, body, headers, at, path)
-            return _Reply.json({"id": new_id})
+            return Reply.json({"id": new_id})
         if kind == "reply":
             new_id = self._next_id()
             self._store(conversation_id, new_id, {**body, "replyToId": target})
             self._record(
                 kind, verb, conversation_id, new_id, body, headers, at, path, reply_to_id=target
             )
-            return _Reply.json({"id": new_id})
+            return Reply.json({"id": new_id})
         assert target is not None
         if kind == "update":
             self._store(conversation_id, target, body)
             self._record(kind, verb, conversation_id, target, body, headers, at, path)
-            return _Reply.json({"id": target})
+            return Reply.json({"id": target})
         # delete
         self.messages.pop((conversation_id, target), None)
         self._record(kind, verb, conversation_id, target, body, headers, at, path)
-        return _Reply(200, b"")
+        return Reply(200, b"")
 
     def _create(
         self, verb: str, params: Json, headers: dict[str, str], at: float, path: str
-    ) -> _Reply:
+    ) -> Reply:
         channel_data = params.get("channelData") or {}
         channel = (channel_data.get("channel") or {}).get("id")
         members = params.get("members") or []
@@ -686,9 +615,9 @@ class FakeBotFramework:
             at,
             path,
         )
-        return _Reply.json(response, 201)
+        return Reply.json(response, 201)
 
-    def _members(self, rest: list[str]) -> _Reply:
+    def _members(self, rest: list[str]) -> Reply:
         root = _root(rest[0])
         if root not in self.members:
             return _connector_error(404, *_CONNECTOR_ERRORS[404])
@@ -696,11 +625,11 @@ class FakeBotFramework:
         if len(rest) == 3:
             for member in roster:
                 if rest[2] in (member.get("id"), member.get("aadObjectId")):
-                    return _Reply.json(member)
+                    return Reply.json(member)
             return _connector_error(404, "MemberNotFoundInConversation", "Member not found.")
         if rest[1] == "pagedmembers":
-            return _Reply.json({"members": roster})
-        return _Reply.json(roster)
+            return Reply.json({"members": roster})
+        return Reply.json(roster)
 
     def _store(self, conversation_id: str, activity_id: str, body: Json) -> None:
         self.messages[(conversation_id, activity_id)] = {**copy.deepcopy(body), "id": activity_id}
@@ -739,66 +668,6 @@ class FakeBotFramework:
         return str(_EPOCH_MS + self._ids)
 
 
-class _Server(ThreadingHTTPServer):
-    # Non-daemon handler threads, joined by server_close(), so stop() leaves nothing running.
-    daemon_threads = False
-    block_on_close = True
-    fake: FakeBotFramework
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server_version = "FakeBotFramework/1.0"
-    timeout = 10  # socket timeout: a stuck client cannot hang server_close()
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def do_PUT(self) -> None:
-        self._handle("PUT")
-
-    def do_DELETE(self) -> None:
-        self._handle("DELETE")
-
-    def _handle(self, verb: str) -> None:
-        fake = cast(_Server, self.server).fake
-        try:
-            body = self._read_body()
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            reply = fake._dispatch(verb, self.path, headers, body)
-        except Exception as exc:
-            with fake._cond:
-                fake.errors.append(exc)
-                fake._cond.notify_all()
-            reply = _Reply.text(f"FakeBotFramework error:\n{traceback.format_exc()}", 500)
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
-        for key, value in reply.headers.items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(reply.body)
-
-    def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks: list[bytes] = []
-            while True:
-                size = int(self.rfile.readline(65537).split(b";", 1)[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("FakeBotFramework: " + format, *args)
-
-
 def _connector_kind(verb: str, rest: list[str]) -> str:
     """The route of a Bot Connector path (the segments after ``v3/conversations``)."""
     if not rest:
@@ -817,14 +686,14 @@ def _connector_kind(verb: str, rest: list[str]) -> str:
 
 def _connector_error(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> _Reply:
-    return _Reply.json({"error": {"code": code, "message": message}}, status, headers)
+) -> Reply:
+    return Reply.json({"error": {"code": code, "message": message}}, status, headers)
 
 
 def _oauth_error(
     status: int, error: str, description: str, headers: dict[str, str] | None = None
-) -> _Reply:
-    return _Reply.json(
+) -> Reply:
+    return Reply.json(
         {
             "error": error,
             "error_description": description,
@@ -838,15 +707,15 @@ def _oauth_error(
     )
 
 
-def _failure_reply(failure: _Failure, style: str) -> _Reply:
+def _failure_reply(failure: _Failure, style: str) -> Reply:
     headers: dict[str, str] = {}
     if failure.retry_after is not None:
         headers["Retry-After"] = f"{failure.retry_after:g}"
     status, body = failure.status, failure.body
     if body is not None:
         if isinstance(body, str):
-            return _Reply.text(body, status, headers)
-        return _Reply.json(body, status, headers)
+            return Reply.text(body, status, headers)
+        return Reply.json(body, status, headers)
     if style == "connector":
         code, message = _CONNECTOR_ERRORS.get(
             status, ("ServiceError", "An error occurred while processing the request.")
@@ -859,7 +728,7 @@ def _failure_reply(failure: _Failure, style: str) -> _Reply:
             429: "temporarily_unavailable",
         }.get(status, "server_error" if status >= 500 else "invalid_request")
         return _oauth_error(status, error, f"Scripted failure (HTTP {status}).", headers)
-    return _Reply.text(f"scripted failure (HTTP {status})", status, headers)
+    return Reply.text(f"scripted failure (HTTP {status})", status, headers)
 
 
 def _cards_of(body: Json) -> list[Json]:
