@@ -10,6 +10,7 @@ claimed before by a process that may have died after posting: its next claimer s
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +21,8 @@ from sqlalchemy.engine import Connection
 
 from storage.dialect import upsert_statement
 from storage.tables import message_actions, outbox
+
+log = logging.getLogger(__name__)
 
 ERROR_LENGTH = 500
 
@@ -170,16 +173,25 @@ def settle_failure(
     retry_after: timedelta | None,
     now: datetime,
 ) -> timedelta | None:
-    """After a refused send: fail for good (return None) or queue again (return the wait).
+    """After a refused send: fail for good (return None) or queue again (return the wait);
+    either way, say so in the log.
 
     Errors retrying cannot fix, and messages tried MAX_ATTEMPTS times, are kept as
     failed; the rest wait for the platform's Retry-After, else the next BACKOFF step.
     """
     if permanent or message.attempts >= MAX_ATTEMPTS:
         mark_failed(conn, message.id, error=error)
+        log.warning("outbox %s to %s failed for good: %s", message.key, message.channel, error)
         return None
     wait = retry_after or BACKOFF[min(message.attempts, len(BACKOFF)) - 1]
     retry_later(conn, message.id, at=now + wait, error=error)
+    log.warning(
+        "outbox %s to %s: %s; trying again in %ds",
+        message.key,
+        message.channel,
+        error,
+        wait.total_seconds(),
+    )
     return wait
 
 

@@ -227,16 +227,8 @@ class SlackOutbox:
             )
         if wait is None:
             report.failed += 1
-            log.warning("outbox %s to %s failed for good: %s", message.key, message.channel, error)
         else:
             report.retried += 1
-            log.warning(
-                "outbox %s to %s: %s; trying again in %ds",
-                message.key,
-                message.channel,
-                error,
-                wait.total_seconds(),
-            )
         report.errors.append(error)
 
 

@@ -161,14 +161,6 @@ class TeamsOutbox:
             )
         if wait is None:
             report.failed += 1
-            log.warning("outbox %s to %s failed for good: %s", message.key, message.channel, error)
         else:
             report.retried += 1
-            log.warning(
-                "outbox %s to %s: %s; trying again in %ds",
-                message.key,
-                message.channel,
-                error,
-                wait.total_seconds(),
-            )
         report.errors.append(error)
