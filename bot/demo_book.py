@@ -277,7 +277,7 @@ def _ingest(
             book,
             now=now,
             limits=services.settings.ingest,
-            on_batch=advance,
+            progress=advance,
         )
         bar.update(task, completed=DAYS)
     summary = spec.words() + " " + " ".join(f"{k}={n}" for k, n in sorted(accepted.items()))

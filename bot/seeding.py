@@ -24,14 +24,13 @@ def send_book(
     *,
     now: datetime,
     limits: IngestLimits,
-    progress: Callable[[str, int], None] | None = None,
-    on_batch: Callable[[str, Sequence[Mapping[str, Any]]], None] | None = None,
+    progress: Callable[[str, Sequence[Mapping[str, Any]]], None] | None = None,
     batch_size: int = 2000,
 ) -> Counter[str]:
     """Validate and store every account, contract, ticket and event; return what was accepted.
 
-    ``progress`` hears (kind, items stored) after each batch; ``on_batch`` hears the
-    batch itself (e.g. to tell how far in time the events have come).
+    ``progress`` hears each stored batch (its kind and items: how many, and how far in
+    time the events have come).
     """
     accepted: Counter[str] = Counter()
     for kind, items in book_payload_batches(book, batch_size=batch_size):
@@ -42,7 +41,5 @@ def send_book(
         result = store(engine, kind, [model for _, model in checked.items], now=now)
         accepted[kind] += int(result.get("accepted", len(items)))
         if progress is not None:
-            progress(kind, len(items))
-        if on_batch is not None:
-            on_batch(kind, items)
+            progress(kind, items)
     return accepted
