@@ -51,15 +51,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.score import add_database_option, fill, log, on_scratch_database
-from bot import scoring
-from bot.app import build_services
-from bot.config import load_settings
 from bot.web import create_app
+from core.settings import load_settings
+from services import scoring
+from services.container import build_services
 from storage import migrate
 from storage.db import make_engine
-from tests.conftest import LiveServer
-from tests.fakes.slack import FakeSlack
-from tests.slack_signing import signed_headers, slash_command_body
+from tests.support.fakes.slack import FakeSlack
+from tests.support.server import LiveServer
+from tests.support.slack_signing import signed_headers, slash_command_body
 
 LIMIT_S = 3.0  # Slack's acknowledgement limit
 TARGET = 0.1  # the complete answer's p99, as a fraction of LIMIT_S

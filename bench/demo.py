@@ -37,8 +37,8 @@ from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/digests.py shadows
 
-from bot.config import load_settings
-from bot.demo import DEFAULT_ACCOUNTS, DEFAULT_SEED, Options, run
+from bot.cli.demo import DEFAULT_ACCOUNTS, DEFAULT_SEED, Options, run
+from core.settings import load_settings
 
 PHASES = ("generate", "ingest", "score", "jobs", "print")
 STEWARD = str(Path(sys.executable).with_name("steward"))

@@ -21,7 +21,7 @@ stores the snapshots (the daily snapshot the digests read; timed as setup), then
   (2) the first alert pass (`Jobs.run("alerts")`): the silent baseline over every account;
   (i) --events new events for --changed accounts (default 3000, at most 30% of the
       book; today, UTC, over the last hours)
-      through the real ingestion path, `handlers.ingest.validate` + `store`, in batches of
+      through the real ingestion path, `services.ingest.validate` + `store`, in batches of
       --batch: in events/s; it marks those accounts changed;
   (3) the alert pass over the changed accounts (repeated while any is left: one pass
       takes at most digests.jobs.MAX_CHANGED), in accounts/s;
@@ -59,13 +59,12 @@ from sqlalchemy.engine import Connection
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.score import METRICS, add_database_option, fill, log, on_scratch_database
-from bot import scoring
-from bot.app import Services, build_services
-from bot.config import IngestLimits, load_settings
-from bot.messages import Card
+from core.messages import Card
+from core.settings import IngestLimits, load_settings
 from digests.alerts import Evaluation, PassReport
-from digests.jobs import MAX_CHANGED, Book, Jobs
-from handlers import ingest
+from services import ingest, scoring
+from services.container import Services, build_services
+from services.jobs import MAX_CHANGED, Book, Jobs
 from storage import alert_states, migrate, snapshots
 from storage.db import make_engine, read_connection, write_transaction
 from storage.subscriptions import Sub, list_subscriptions, upsert_subscription

@@ -68,8 +68,8 @@ import psycopg
 from psycopg import sql
 from standardwebhooks.webhooks import Webhook
 
-from bot.config import IngestLimits, normalise_database_url
-from handlers import ingest
+from core.settings import IngestLimits, normalise_database_url
+from services import ingest
 from storage import migrate
 from storage.db import make_engine
 

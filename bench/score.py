@@ -42,7 +42,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot import scoring
+from services import scoring
 from signals.config import ScoringConfig
 from storage import migrate
 from storage.db import make_engine, write_transaction

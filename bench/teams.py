@@ -16,7 +16,7 @@ alive and signs its token once. Ten calls warm up first (the first fetches the k
 access token) and are not counted.
 
 Baseline, measured in the same run over the same commands: the neutral handler called
-in-process (`handlers.commands.handle`), so the ratio is what Teams adds around the answer.
+in-process (`handlers.chat.commands.handle`), so the ratio is what Teams adds around the answer.
 """
 
 from __future__ import annotations
@@ -34,13 +34,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.score import add_database_option, fill, log, on_scratch_database
-from bot import scoring
-from handlers.commands import CommandRequest, Context, Person, handle
+from handlers.chat.commands import CommandRequest, Context, Person, handle
+from services import scoring
 from signals.config import ScoringConfig
 from storage import migrate
 from storage.db import make_engine
-from tests.fakes.teams import FakeBotFramework
-from tests.teams_world import CASEY, PERSONAL, member, serve_teams
+from tests.support.fakes.teams import FakeBotFramework
+from tests.support.teams_world import CASEY, PERSONAL, member, serve_teams
 
 WARMUP = 10
 COMMANDS = ("health", "value", "forecast")

@@ -18,12 +18,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from bot.app import Services, build_services
-from bot.config import load_settings
-from handlers import ingest
-from handlers.auth import Unauthorized
-from handlers.errors import RejectedPayload
-from handlers.schemas import MODELS, Kind
+from core.settings import load_settings
+from handlers.api.auth import Unauthorized
+from handlers.api.errors import RejectedPayload
+from handlers.api.schemas import MODELS, Kind
+from services import ingest
+from services.container import Services, build_services
 from storage import repository
 from storage import teams as teams_storage
 from storage.db import DatabaseUnavailable, ping, read_connection

@@ -18,8 +18,8 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.app import Services
-from digests.jobs import Jobs, Sender
+from services.container import Services
+from services.jobs import Jobs, Sender
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Connection
 
-from bot.messages import Button, Card, Section, Tone, card_to_dict
+from core.messages import Button, Card, Section, Tone, card_to_dict
 from digests.schedule import quiet_until
-from handlers.cards import button_value
+from handlers.chat.cards import button_value
 from signals.alerts import KINDS, NO_FOLLOW_UP
 from signals.evaluate import AccountSignals
 from storage import alert_states, outbox

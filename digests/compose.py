@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from bot.messages import Card, Fact, Section
+from core.messages import Card, Fact, Section
 from signals.model import Snapshot
 
 PER_SECTION = 5

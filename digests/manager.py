@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from sqlalchemy.engine import Connection, Engine
 
-from bot.messages import Card, Fact, Section
+from core.messages import Card, Fact, Section
 from digests.compose import compose_digest
 from signals import portfolio as kpis
 from signals.config import ScoringConfig

@@ -4,30 +4,27 @@ a real uvicorn server on loopback, and a sender that signs requests like a webho
 from __future__ import annotations
 
 import os
-import socket
-import threading
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any, Literal
 
 import psycopg
 import pytest
-import sqlalchemy as sa
-import uvicorn
 from sqlalchemy.engine import Engine, make_url
 
-from bot.app import Services, build_services
-from bot.config import IngestLimits, Settings, load_settings, normalise_database_url
 from bot.web import create_app
+from core.settings import IngestLimits, Settings, load_settings, normalise_database_url
+from services.container import Services, build_services
 from storage import migrate, tables
 from storage.db import make_engine
-from tests.fakes.slack import FakeSlack
-from tests.sender import Sender
-
-TEST_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-ROTATED_SECRET = "whsec_c2Vjb25kLXNlY3JldC1mb3Itcm90YXRpb24tdGVzdHM="
-TEST_TOKEN = "test-token-0123456789abcdef"
+from tests.support.fakes.slack import FakeSlack
+from tests.support.sender import Sender
+from tests.support.server import (
+    ROTATED_SECRET,
+    SLACK_USER_EMAIL,
+    TEST_SECRET,
+    TEST_TOKEN,
+    LiveServer,
+)
 
 
 def _postgres_url() -> str | None:
@@ -94,30 +91,6 @@ def services(settings: Settings, db: Engine) -> Services:
     return build_services(settings, engine=db)
 
 
-class LiveServer:
-    """uvicorn serving an app on a loopback socket bound before the thread starts."""
-
-    def __init__(self, app: Any, *, lifespan: Literal["on", "off"] = "off") -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(128)
-        port = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(app, log_level="warning", lifespan=lifespan, access_log=False)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]})
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-        self.sock.close()
-
-
 @pytest.fixture
 def live(services: Services) -> Iterator[LiveServer]:
     with LiveServer(create_app(services)) as server:
@@ -128,28 +101,6 @@ def live(services: Services) -> Iterator[LiveServer]:
 def sender(live: LiveServer) -> Iterator[Sender]:
     with Sender(live.url, secret=TEST_SECRET, token=TEST_TOKEN) as client:
         yield client
-
-
-def counts(engine: Engine) -> dict[str, Any]:
-    """What is stored, for asserting that a refused request changed nothing."""
-    with engine.connect() as conn:
-        return {
-            "events": conn.scalar(sa.select(sa.func.count()).select_from(tables.usage_events)),
-            "event_quantity": conn.scalar(sa.select(sa.func.sum(tables.usage_events.c.quantity))),
-            "daily_quantity": conn.scalar(sa.select(sa.func.sum(tables.usage_daily.c.quantity))),
-            "daily_events": conn.scalar(sa.select(sa.func.sum(tables.usage_daily.c.events))),
-            "accounts": conn.scalar(sa.select(sa.func.count()).select_from(tables.accounts)),
-            "deliveries": conn.scalar(
-                sa.select(sa.func.count()).select_from(tables.webhook_deliveries)
-            ),
-        }
-
-
-def fixture_path(name: str) -> Path:
-    return Path(__file__).parent / "fixtures" / name
-
-
-SLACK_USER_EMAIL = "casey@example.com"
 
 
 @pytest.fixture

@@ -1,1 +1,1 @@
-"""Platform adapters: each renders the neutral :mod:`bot.messages` model for one platform."""
+"""Platform adapters: each renders the neutral :mod:`core.messages` model for one platform."""

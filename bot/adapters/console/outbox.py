@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from bot.messages import Card, card_from_dict
+from core.messages import Card, card_from_dict
 from storage import outbox
 from storage.db import read_connection, write_transaction
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import textwrap
 
-from bot.messages import Button, Card, Chart, Fact, Section
+from core.messages import Button, Card, Chart, Fact, Section
 
 INDENT = "  "
 

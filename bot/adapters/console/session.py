@@ -1,7 +1,7 @@
 """Slack's commands typed in a terminal: a line in, the neutral handler's Card out as text.
 
 ``/health acme``, ``/value acme 30d`` or ``/steward risks`` (the slash is optional) go
-through :func:`handlers.commands.handle` exactly as Slack's and Teams' do; charts are
+through :func:`handlers.chat.commands.handle` exactly as Slack's and Teams' do; charts are
 drawn to PNG files in a directory and the answer names the file; buttons are listed as
 ``[Label]`` hints.
 """
@@ -12,10 +12,10 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from bot.adapters.charts import render_png
 from bot.adapters.console.render import to_text
-from bot.charts import render_png
-from bot.messages import Card
-from handlers.commands import CommandRequest, Context, Person, handle, help_card, without_share
+from core.messages import Card
+from handlers.chat.commands import CommandRequest, Context, Person, handle, help_card, without_share
 
 PLATFORM = "console"
 PROMPT = "steward> "

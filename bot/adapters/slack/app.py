@@ -30,7 +30,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.deliver import Delivery
 from bot.adapters.slack.manifest import COMMANDS
-from bot.app import Services
+from services.container import Services
 from storage import replies
 from storage.db import write_transaction
 

@@ -13,14 +13,14 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.adapters.charts import render_png
 from bot.adapters.slack.facts import SlackFacts, Unverified, person_of
 from bot.adapters.slack.render import SlackImage, action_of, to_message
-from bot.app import Services
-from bot.charts import render_png
-from bot.messages import Card, Chart
-from handlers.access import Decision, decide, policy_from
-from handlers.actions import ActionRequest, ActionResult, handle_action
-from handlers.commands import CommandRequest, Context, Person, handle
+from core.messages import Card, Chart
+from handlers.chat.access import Decision, decide, policy_from
+from handlers.chat.actions import ActionRequest, ActionResult, handle_action
+from handlers.chat.commands import CommandRequest, Context, Person, handle
+from services.container import Services
 from storage.replies import Reply
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers.access import Asker, Place, PlaceKind
-from handlers.commands import Person
+from handlers.chat.access import Asker, Place, PlaceKind
+from handlers.chat.commands import Person
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.adapters.slack.app import quiet_logger
 from bot.adapters.slack.render import to_message
-from bot.messages import card_from_dict
+from core.messages import card_from_dict
 from storage import outbox
 from storage.db import write_transaction
 

@@ -1,7 +1,7 @@
 """Render a :class:`~bot.messages.Card` as a Slack Block Kit message.
 
 Pure functions: no Slack calls. The chart is not drawn here: the adapter uploads
-:func:`bot.charts.render_png` output, then renders again with a :class:`SlackImage`.
+:func:`bot.adapters.charts.render_png` output, then renders again with a :class:`SlackImage`.
 
 Every limit Slack documents for the blocks used is respected: long prose is split
 over several section blocks at line boundaries, facts over several field groups,
@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from bot.messages import Button, Card, Chart, Fact, Section
+from core.messages import Button, Card, Chart, Fact, Section
 
 Block = dict[str, Any]
 

@@ -36,11 +36,10 @@ from bot.adapters.teams.connector import (
     conversation_root,
 )
 from bot.adapters.teams.render import action_of, message_invoke_response, to_invoke_response
-from bot.app import Services
-from bot.messages import Card
-from handlers.access import Asker, Decision, Place, PlaceKind, decide, policy_from
-from handlers.actions import ActionRequest, ActionResult, handle_action
-from handlers.commands import (
+from core.messages import Card
+from handlers.chat.access import Asker, Decision, Place, PlaceKind, decide, policy_from
+from handlers.chat.actions import ActionRequest, ActionResult, handle_action
+from handlers.chat.commands import (
     ACCOUNT_COMMANDS,
     STEWARD_SUBCOMMANDS,
     CommandRequest,
@@ -50,6 +49,7 @@ from handlers.commands import (
     help_card,
     without_share,
 )
+from services.container import Services
 from storage import teams as references
 from storage.db import write_transaction
 

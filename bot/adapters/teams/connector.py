@@ -21,11 +21,11 @@ import aiohttp
 from microsoft_agents.activity import Activity
 from microsoft_agents.hosting.core.connector.client import ConnectorClient
 
+from bot.adapters.charts import render_png
 from bot.adapters.teams.auth import ConnectorTokens
 from bot.adapters.teams.render import fallback_text, to_attachment
-from bot.charts import render_png
-from bot.config import Settings
-from bot.messages import Card
+from core.messages import Card
+from core.settings import Settings
 from storage import teams as references
 from storage.db import write_transaction
 
@@ -176,7 +176,7 @@ class Connector:
         return f"{self.public_url}/charts/{chart_id}.png"
 
     def _keep_chart(self, png: bytes) -> str:
-        from bot.app import utc_now
+        from services.container import utc_now
 
         now = utc_now()
         with write_transaction(self.engine) as conn:

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.adapters.teams.connector import Connector, ConnectorError
-from bot.messages import card_from_dict
+from core.messages import card_from_dict
 from storage import outbox
 from storage import teams as references
 from storage.db import read_connection, write_transaction

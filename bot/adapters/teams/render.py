@@ -1,7 +1,7 @@
 """Render a :class:`~bot.messages.Card` as a Microsoft Teams Adaptive Card (schema 1.5).
 
 Pure functions: no Teams calls. Teams shows images only by URL, so the chart is not
-drawn here: the adapter stores :func:`bot.charts.render_png` output, serves it over
+drawn here: the adapter stores :func:`bot.adapters.charts.render_png` output, serves it over
 https and passes ``chart_url``; without a URL the card names the chart instead.
 
 The card says what the Slack message says, in the same order: title, sections
@@ -39,7 +39,7 @@ from typing import Any
 
 import orjson
 
-from bot.messages import Button, Card, Chart, Section, Tone
+from core.messages import Button, Card, Chart, Section, Tone
 
 Element = dict[str, Any]
 

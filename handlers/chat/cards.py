@@ -1,0 +1,369 @@
+"""Cards about one account: /health, its details, /value, /forecast and the tier.
+
+Pure: an AccountView in, a Card out. Every figure comes from the stored evaluation
+or the signals computed from stored usage; every card says which day it is about.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
+from typing import Any
+
+from core.messages import Button, Card, Chart, Fact, Reference, Section, Series, Tone
+from handlers.chat.lookup import AccountView
+from signals.commit import burndown, contract_in_force, money_formatter
+from signals.health import LABELS
+from signals.model import MetricSeries
+from signals.series import dense
+from signals.value import ValueRealized
+
+CHART_DAYS = 90
+STEADY = 2.0  # points of weekly change shown as a flat arrow
+BAND_TONE: dict[str, Tone] = {"healthy": "good", "watch": "warning", "at risk": "danger"}
+PROBLEM_FLAGS = ("health_drop", "usage_drop", "inactive", "bill_shock", "commit_under_use")
+OPPORTUNITY_FLAGS = ("commit_early", "new_use_case")
+
+
+def arrow(change: float | None) -> str:
+    """An arrow for the week's change: up, down or flat (nothing without a week)."""
+    if change is None:
+        return ""
+    if abs(change) < STEADY:
+        return "→"
+    return "↑" if change > 0 else "↓"
+
+
+def account_ref(view: AccountView) -> str:
+    """The account's id."""
+    return str(view.info["id"])
+
+
+def button_value(command: str, account_id: str, period: str | None = None) -> str:
+    """What a button carries to run a command for a known account."""
+    return json.dumps({"c": command, "a": account_id, "p": period}, separators=(",", ":"))
+
+
+def health_card(view: AccountView) -> Card:
+    """/health: score, band, trend, why, tier, risks, opportunities, usage chart, buttons."""
+    s = view.snapshot
+    change = view.change
+    trend = f" {arrow(change)} {change:+.0f} since last week" if change is not None else ""
+    title = f"{view.name}: health {s.score:.0f}/100, {_band(s.band)}"
+    summary = f"{title}{trend}." + (f" {s.reasons[0]}." if s.reasons else "")
+    sections = [
+        Section(facts=_headline_facts(view, trend)),
+        Section(title="Why", items=tuple(_why(view))),
+    ]
+    risks, chances = _risks(view), _opportunities(view)
+    if risks:
+        sections.append(Section(title="Risks", items=tuple(risks)))
+    if chances:
+        sections.append(Section(title="Opportunities", items=tuple(chances)))
+    buttons = [
+        Button("Details", "details", button_value("health", account_ref(view))),
+        Button("Share to channel", "share", button_value("health", account_ref(view))),
+    ]
+    buttons.append(
+        Button("Snooze alerts 7 days", "snooze", button_value("snooze", account_ref(view), "7"))
+    )
+    return Card(
+        title=title,
+        summary=summary,
+        sections=tuple(sections),
+        chart=usage_chart(view),
+        buttons=tuple(buttons),
+        footer=_footer(view),
+        tone=BAND_TONE.get(s.band, "info"),
+    )
+
+
+def _band(band: str) -> str:
+    return band.replace("_", " ")
+
+
+def _headline_facts(view: AccountView, trend: str) -> tuple[Fact, ...]:
+    s, info = view.snapshot, view.info
+    facts = [
+        Fact("Health", f"{s.score:.0f}/100 ({_band(s.band)}){trend}"),
+        Fact("Tier", f"{s.tier} since {s.tier_since}"),
+        Fact("Churn risk", f"{s.churn_risk:.0%}"),
+        Fact("Expansion likelihood", f"{s.expansion_likelihood:.0%}"),
+    ]
+    if info.get("arr"):
+        facts.append(Fact("ARR", money_formatter("USD")(float(info["arr"]))))
+    if info.get("renewal_date"):
+        facts.append(Fact("Renewal", str(info["renewal_date"])))
+    if info.get("csm"):
+        facts.append(Fact("CSM", str(info["csm"])))
+    return tuple(facts)
+
+
+def _why(view: AccountView) -> list[str]:
+    lines = list(view.snapshot.reasons)
+    movers = view.snapshot.explained("movers") or []
+    lines += [f"Since last week: {m}" for m in movers[:2] if isinstance(m, str)]
+    return lines or ["Not enough history yet to say what drives the score."]
+
+
+def _flag_texts(view: AccountView, kinds: Sequence[str]) -> list[str]:
+    texts: Mapping[str, Any] = view.snapshot.explained("flags") or {}
+    return [str(texts[k]) for k in view.snapshot.flags if k.split(":")[0] in kinds and k in texts]
+
+
+def risks(view: AccountView) -> list[str]:
+    """The account's problems in the /health card's words (at most four)."""
+    return _risks(view)
+
+
+def opportunities(view: AccountView) -> list[str]:
+    """The account's opportunities in the /health card's words (at most four)."""
+    return _opportunities(view)
+
+
+def _risks(view: AccountView) -> list[str]:
+    drivers = view.snapshot.explained("churn_drivers") or []
+    found = _flag_texts(view, PROBLEM_FLAGS)
+    if view.snapshot.churn_risk >= 0.2:
+        found += [f"Churn risk rises because {d}" for d in drivers[:2]]
+    return found[:4]
+
+
+def _opportunities(view: AccountView) -> list[str]:
+    drivers = view.snapshot.explained("expansion_drivers") or []
+    found = _flag_texts(view, OPPORTUNITY_FLAGS)
+    if view.snapshot.expansion_likelihood >= 0.2:
+        found += [f"Expansion signal: {d}" for d in drivers[:2]]
+    return found[:4]
+
+
+def _footer(view: AccountView) -> str:
+    if view.live:
+        return (
+            f"Not in a daily scoring yet: a live estimate as of {view.as_of}, "
+            "without peer comparison or tier history."
+        )
+    stale = view.as_of - view.snapshot.day
+    text = f"Scored on {view.snapshot.day} from usage through {view.as_of}."
+    return text + (f" The last scoring is {stale.days} days old." if stale.days > 1 else "")
+
+
+def usage_chart(view: AccountView) -> Chart | None:
+    """Daily usage of the account's main metric over the last 90 days, with a 7-day mean."""
+    main = _main_metric(view.data.metrics, view.as_of)
+    if main is None:
+        return None
+    first = view.as_of - timedelta(days=CHART_DAYS - 1)
+    days = tuple(first + timedelta(days=i) for i in range(CHART_DAYS))
+    values = dense(main.days, main.quantity, first, view.as_of)
+    mean = tuple(
+        sum(values[max(0, i - 6) : i + 1]) / len(values[max(0, i - 6) : i + 1])
+        for i in range(len(values))
+    )
+    return Chart(
+        title=f"{view.name}: {main.metric} per day",
+        alt_text=_usage_alt(view, main.metric, values),
+        days=days,
+        series=(Series(main.metric, tuple(values)), Series("7-day average", mean, "dashed")),
+        y_label=main.metric,
+        filename=f"usage-{account_ref(view)}.png",
+    )
+
+
+def _main_metric(metrics: Sequence[MetricSeries], as_of: date) -> MetricSeries | None:
+    """The metric with the most events in the last 90 days."""
+    since = as_of - timedelta(days=CHART_DAYS)
+    recent = [
+        (sum(e for d, e in zip(m.days, m.events, strict=True) if d > since), m) for m in metrics
+    ]
+    recent = [(n, m) for n, m in recent if n > 0]
+    return max(recent, key=lambda pair: (pair[0], pair[1].metric))[1] if recent else None
+
+
+def _usage_alt(view: AccountView, metric: str, values: Sequence[float]) -> str:
+    last4, prev4 = sum(values[-28:]), sum(values[-56:-28])
+    change = f", {last4 / prev4 - 1:+.0%} on the 4 weeks before" if prev4 else ""
+    return f"{metric} per day for {view.name}: {last4:,.0f} in the last 4 weeks{change}."
+
+
+def details_card(view: AccountView) -> Card:
+    """Every component of the score with its weight and why, and the model drivers."""
+    snap = view.snapshot
+    components = snap.explained("components") or []
+    facts = tuple(
+        Fact(
+            f"{LABELS.get(c['name'], c['name'])} (weight {c['weight']:.0%})",
+            "n/a" if c["score"] is None else f"{c['score']:.0f}",
+        )
+        for c in components
+    )
+    why = tuple(
+        f"{LABELS.get(c['name'], c['name'])}: {c['why']}" for c in components if c.get("why")
+    )
+    sections = [Section(title="Components", facts=facts), Section(title="Why", items=why)]
+    for key, title in (("churn_drivers", "Churn drivers"), ("expansion_drivers", "Expansion")):
+        if snap.explained(key):
+            sections.append(Section(title=title, items=tuple(snap.explained(key))))
+    anomalies = [_anomaly(a) for a in (snap.explained("anomalies") or [])[:5]]
+    if anomalies:
+        sections.append(Section(title="Unusual days", items=tuple(anomalies)))
+    return Card(
+        title=f"{view.name}: how the health score is made",
+        summary=f"{view.name}: health {view.snapshot.score:.0f}, component by component.",
+        sections=tuple(sections),
+        footer=_footer(view),
+    )
+
+
+def _anomaly(a: Mapping[str, Any]) -> str:
+    return (
+        f"{a['day']}: {a['metric']} {a['actual']:,.0f} against about {a['expected']:,.0f} "
+        f"expected ({a['direction']})"
+    )
+
+
+def value_card(view: AccountView, value: ValueRealized, period: str, period_key: str) -> Card:
+    """/value: value realized in business terms, outcomes per spend, success, peers."""
+    currency = _currency(view)
+    money = money_formatter(currency)
+    facts = [Fact("Spend", money(value.spend))]
+    if value.value is not None:
+        facts.append(Fact("Value realized", money(value.value)))
+    if value.hours_saved:
+        facts.append(Fact("Hours saved", f"{value.hours_saved:,.0f}"))
+    if value.return_on_spend is not None:
+        facts.append(Fact("Return on spend", f"{value.return_on_spend:.1f}x"))
+    if value.outcomes_per_spend is not None:
+        facts.append(Fact(f"Successful outcomes per {money(1)}", f"{value.outcomes_per_spend:.2f}"))
+    if value.success_rate is not None:
+        facts.append(Fact("Success rate", f"{value.success_rate:.0%}"))
+    sections = [Section(text=value.explain(), facts=tuple(facts))]
+    rates = _success_rates(value)
+    if rates:
+        sections.append(Section(title="Success rates", items=tuple(rates)))
+    sections.append(Section(title="Peers", text=_peer_sentence(view)))
+    return Card(
+        title=f"{view.name}: value realized, {period}",
+        summary=f"{view.name}, {period}: {value.explain()}",
+        sections=tuple(sections),
+        buttons=(
+            Button(
+                "Share to channel", "share", button_value("value", account_ref(view), period_key)
+            ),
+        ),
+        footer=f"{value.first} to {value.last}, from stored usage and configured value factors.",
+        tone="good" if (value.return_on_spend or 0) >= 1 else "info",
+    )
+
+
+def _currency(view: AccountView) -> str:
+    contract = contract_in_force(view.data.contracts, view.as_of)
+    return contract.currency if contract is not None else "USD"
+
+
+def _success_rates(value: ValueRealized) -> list[str]:
+    rates = [
+        f"{m.metric}: {m.success_rate:.0%} of {m.successes + m.failures:,} judged"
+        for m in value.metrics
+        if m.success_rate is not None
+    ]
+    rates += [
+        f"{f.feature}: {f.success_rate:.0%} of {f.successes + f.failures:,} judged"
+        for f in value.features
+        if f.success_rate is not None
+    ]
+    return rates[:8]
+
+
+def _peer_sentence(view: AccountView) -> str:
+    peer = view.snapshot.components.get("peer")
+    segment = view.info.get("segment") or "same-segment"
+    if peer is None or view.live:
+        return f"Too few {segment} peers scored yet to compare."
+    return f"Usage volume is above {peer:.0f}% of {segment} peers."
+
+
+def forecast_card(view: AccountView) -> Card:
+    """/forecast: commit burndown, exhaustion against term end, month-end spend vs budget."""
+    fc, spend = view.features.commit, view.features.spend
+    sections = []
+    if fc is not None:
+        sections.append(Section(title="Commit", text=fc.explain(), facts=_commit_facts(view)))
+    if spend is not None:
+        sections.append(Section(title="This month", text=spend.explain()))
+    if not sections:
+        text = "No contract with a commit and unit prices covers today, so there is no forecast."
+        return Card(title=f"{view.name}: no commit to forecast", summary=text, footer=_footer(view))
+    status = fc.status if fc else "none"
+    tone: Tone = "warning" if status in ("early", "under_use") else "info"
+    if spend is not None and spend.bill_shock:
+        tone = "danger"
+    headline = fc.explain() if fc else spend.explain() if spend else ""
+    return Card(
+        title=f"{view.name}: commit forecast",
+        summary=f"{view.name}: {headline}",
+        sections=tuple(sections),
+        chart=burndown_chart(view),
+        buttons=(Button("Share to channel", "share", button_value("forecast", account_ref(view))),),
+        footer=f"Usage through {view.as_of}; burn is the average of the last 28 days.",
+        tone=tone,
+    )
+
+
+def _commit_facts(view: AccountView) -> tuple[Fact, ...]:
+    fc = view.features.commit
+    if fc is None:
+        return ()
+    money = money_formatter(fc.currency)
+    facts = [
+        Fact("Committed", money(fc.committed)),
+        Fact("Used", f"{money(fc.consumed)} ({fc.utilization:.0%})"),
+        Fact("Term", f"{fc.start} to {fc.end} ({fc.elapsed_fraction:.0%} gone)"),
+        Fact("Burn", f"{money(fc.daily_burn)}/day"),
+    ]
+    if fc.exhaustion_date:
+        facts.append(Fact("Runs out", str(fc.exhaustion_date)))
+    return tuple(facts)
+
+
+def burndown_chart(view: AccountView) -> Chart | None:
+    """Commit remaining per day of the term so far, with the commit and term end marked."""
+    contract = contract_in_force(view.data.contracts, view.as_of)
+    fc = view.features.commit
+    if contract is None or fc is None or not contract.committed_amount:
+        return None
+    points = burndown(view.data.metrics, contract, view.as_of)
+    if not points:
+        return None
+    refs = [Reference("Term ends", day=contract.end)]
+    if fc.exhaustion_date and fc.exhaustion_date <= contract.end:
+        refs.append(Reference("Runs out", day=fc.exhaustion_date))
+    refs.append(Reference("Empty", value=0.0))
+    return Chart(
+        title=f"{view.name}: commit remaining ({fc.currency})",
+        alt_text=f"Commit remaining for {view.name}: {fc.explain()}",
+        days=tuple(d for d, _ in points),
+        series=(Series("Remaining", tuple(v for _, v in points)),),
+        y_label=fc.currency,
+        references=tuple(refs),
+        filename=f"burndown-{account_ref(view)}.png",
+    )
+
+
+def tier_card(view: AccountView) -> Card:
+    """/steward tier: the service tier, since when, and why."""
+    s = view.snapshot
+    info: Mapping[str, Any] = s.explained("tier") or {}
+    facts = [Fact("Tier", s.tier), Fact("Since", str(s.tier_since))]
+    if info.get("value_tier") and info.get("value_tier") != s.tier:
+        facts.append(Fact("Tier by value", str(info["value_tier"])))
+    if info.get("escalated"):
+        facts.append(Fact("Escalated", "yes: health fell below the escalation line"))
+    reason = str(info.get("reason") or "No change of tier recorded.")
+    return Card(
+        title=f"{view.name}: {s.tier} tier",
+        summary=f"{view.name} is in the {s.tier} tier since {s.tier_since}. {reason}",
+        sections=(Section(text=reason, facts=tuple(facts)),),
+        footer=_footer(view),
+    )

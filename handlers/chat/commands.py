@@ -1,0 +1,292 @@
+"""Platform-neutral commands: what a user typed in, a Card out.
+
+Slack's `/health acme`, a Teams message `health acme` and the terminal demo all
+arrive here as a :class:`CommandRequest`; the adapters only translate and render.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+
+from sqlalchemy.engine import Engine
+
+from core.llm import LLM
+from core.messages import Button, Card, Section
+from handlers.chat import cards, lists, subscriptions
+from handlers.chat.ask import ask_card
+from handlers.chat.cards import button_value
+from handlers.chat.lookup import AccountView, account_names, account_view, value_for
+from handlers.chat.matching import Match, NameIndex, match_account
+from handlers.chat.narrative import value_figures, with_value_narrative
+from services.scoring import ScoringError
+from signals.config import ScoringConfig
+
+ACCOUNT_COMMANDS = ("health", "value", "forecast")
+STEWARD_SUBCOMMANDS = (
+    "help",
+    "book",
+    "risks",
+    "expansions",
+    "tier",
+    "digest",
+    "subscribe",
+    "unsubscribe",
+    "subscriptions",
+    "ask",
+)
+PERIODS = {"7d": 7, "30d": 30, "90d": 90, "month": 30, "quarter": 91, "year": 365}
+DEFAULT_PERIOD = "90d"
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A user as the platform knows them (ids, email and name may all name a CSM).
+
+    ``tz`` is the IANA time zone the platform has for them, if any.
+    """
+
+    id: str
+    email: str | None = None
+    name: str | None = None
+    tz: str | None = None
+
+    def handles(self) -> tuple[str, ...]:
+        """Every string by which an account's CSM or AE field may name this person."""
+        return tuple(h for h in (self.id, self.email, self.name) if h)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRequest:
+    """A command as typed: ``/health acme`` is command "health", text "acme".
+
+    ``account_id`` skips name matching (a button that already knows the account);
+    ``mentioned`` are the people named in the text (``/steward book @casey``);
+    ``channel`` and ``platform`` say where it was typed (empty where there is no
+    conversation, as in the terminal demo): subscriptions post there.
+    """
+
+    command: str
+    text: str
+    user: Person
+    account_id: str | None = None
+    mentioned: tuple[Person, ...] = ()
+    channel: str = ""
+    platform: str = ""
+
+
+def everyone(account_id: str) -> bool:
+    """The default scope: an asker who may see account data here may see every account."""
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What commands read: the database, the scoring settings, today, and the place's rules.
+
+    ``visible`` says which accounts the asker may see (every one, by default: access is
+    decided per place and person in handlers.access, not per account); account commands
+    and every ask tool honour it. ``llm`` is the configured model, or None (templates).
+    """
+
+    engine: Engine
+    config: ScoringConfig
+    now: datetime
+    may_share: bool = True
+    notes: tuple[str, ...] = ()
+    llm: LLM | None = None
+    visible: Callable[[str], bool] = everyone
+
+    @property
+    def today(self) -> date:
+        """Today's UTC date."""
+        return self.now.date()
+
+
+def handle(request: CommandRequest, ctx: Context) -> Card:
+    """Answer one command; bad input gets a card that says what to type instead."""
+    try:
+        card = _dispatch(request, ctx)
+    except ScoringError as exc:
+        card = Card(title="Nothing to show yet", summary=str(exc))
+    if ctx.notes:
+        footer = " ".join(filter(None, (card.footer, *ctx.notes)))
+        card = replace(card, footer=footer)
+    return card
+
+
+def _dispatch(request: CommandRequest, ctx: Context) -> Card:
+    command = request.command.lower().lstrip("/")
+    if command in ACCOUNT_COMMANDS:
+        return _account_command(command, request, ctx)
+    if command == "steward":
+        return _steward(request, ctx)
+    if command == "ask":  # Teams and the terminal: "ask which accounts ..."
+        return ask_card(request.text, ctx)
+    return help_card(f"Steward does not know the command /{command}.")
+
+
+def _steward(request: CommandRequest, ctx: Context) -> Card:
+    sub, _, rest = request.text.strip().partition(" ")
+    sub = sub.lower()
+    if sub in ("", "help"):
+        return help_card()
+    if sub == "tier":
+        return _account_command("tier", replace(request, text=rest), ctx)
+    if sub == "book":
+        who = request.mentioned[0] if request.mentioned else request.user
+        return lists.book_card(ctx.engine, who.handles(), who.name or who.id, ctx.today)
+    if sub == "risks":
+        return lists.risks_card(ctx.engine, ctx.today)
+    if sub == "expansions":
+        return lists.expansions_card(ctx.engine, ctx.today)
+    if sub == "digest":
+        return lists.digest_preview(ctx.engine, ctx.today)
+    if sub == "ask":
+        return ask_card(rest, ctx)
+    if sub in SUBSCRIPTION_CARDS:
+        return SUBSCRIPTION_CARDS[sub](replace(request, text=rest), ctx)
+    return help_card(f"Steward does not know /steward {sub}.")
+
+
+def _account_command(command: str, request: CommandRequest, ctx: Context) -> Card:
+    text, period = _split_period(request.text) if command == "value" else (request.text, None)
+    account_id = request.account_id
+    if account_id is None:
+        if not text.strip():
+            return help_card(f"Name an account: /{_usage(command)}")
+        match = match_account(text, _visible_names(ctx))
+        if not match.found:
+            return choice_card(command, match, period)
+        account_id = match.account_id
+    assert account_id is not None
+    if not ctx.visible(account_id):
+        return Card(title="Account not found", summary=f"No account has the id {account_id}.")
+    view = account_view(ctx.engine, account_id, today=ctx.today, config=ctx.config)
+    if view is None:
+        return Card(title="Account not found", summary=f"No account has the id {account_id}.")
+    return _account_card(command, view, period or DEFAULT_PERIOD, ctx)
+
+
+def _account_card(command: str, view: AccountView, period: str, ctx: Context) -> Card:
+    if command == "health":
+        card = cards.health_card(view)
+    elif command == "forecast":
+        card = cards.forecast_card(view)
+    elif command == "tier":
+        card = cards.tier_card(view)
+    else:
+        value = value_for(view, PERIODS[period], ctx.config)
+        words = _period_words(period)
+        card = cards.value_card(view, value, words, period)
+        card = with_value_narrative(card, value_figures(view, value, words), ctx.llm)
+    return card if ctx.may_share else without_share(card)
+
+
+def _visible_names(ctx: Context) -> NameIndex:
+    index = account_names(ctx.engine)
+    if ctx.visible is everyone:
+        return index
+    return NameIndex.of({i: n for i, n in index.names.items() if ctx.visible(i)})
+
+
+def without_share(card: Card) -> Card:
+    """The card without its Share button (where sharing is not allowed, or already done)."""
+    return replace(card, buttons=tuple(b for b in card.buttons if b.action != "share"))
+
+
+def _split_period(text: str) -> tuple[str, str | None]:
+    """`acme corp 30d` -> ("acme corp", "30d"); a period must be the last word."""
+    words = text.split()
+    if words and words[-1].lower() in PERIODS:
+        return " ".join(words[:-1]), words[-1].lower()
+    return text, None
+
+
+def _period_words(period: str) -> str:
+    return {"month": "last 30 days", "quarter": "last quarter", "year": "last 12 months"}.get(
+        period, f"last {PERIODS[period]} days"
+    )
+
+
+def _usage(command: str) -> str:
+    return {
+        "health": "health <account>",
+        "value": "value <account> [7d|30d|90d|quarter|year]",
+        "forecast": "forecast <account>",
+        "tier": "steward tier <account>",
+    }[command]
+
+
+def from_button(value: str, user: Person) -> CommandRequest:
+    """The request a button's value stands for (see button_value)."""
+    data = json.loads(value)
+    command = str(data["c"])
+    period = data.get("p") or ""
+    if command == "tier":
+        return CommandRequest("steward", f"tier {period}".strip(), user, str(data["a"]))
+    return CommandRequest(command, period, user, account_id=str(data["a"]))
+
+
+def choice_card(command: str, match: Match, period: str | None) -> Card:
+    """An ambiguous name offers its candidates; an unknown one says so and suggests."""
+    buttons = tuple(
+        Button(name[:70], "pick", button_value(command, account_id, period))
+        for account_id, name in match.choices
+    )
+    if match.total:
+        more = f" (the first {len(match.choices)} of {match.total})" if match.total > 5 else ""
+        return Card(
+            title=f"Which account did you mean by “{match.query}”?",
+            summary=f"“{match.query}” matches several accounts{more}: pick one.",
+            buttons=buttons,
+        )
+    closest = ", ".join(name for _, name in match.choices) or "none"
+    return Card(
+        title=f"No account matches “{match.query}”",
+        summary=f"No account matches “{match.query}”. Closest names: {closest}.",
+        buttons=buttons,
+    )
+
+
+SUBSCRIPTION_CARDS = {
+    "subscribe": subscriptions.subscribe_card,
+    "unsubscribe": subscriptions.unsubscribe_card,
+    "subscriptions": subscriptions.subscriptions_card,
+}
+
+HELP_LINES = (
+    "/health <account>: health score, why it moved, risks, opportunities and usage chart",
+    "/value <account> [7d|30d|90d|quarter|year]: value realized, outcomes per spend, peers",
+    "/forecast <account>: commit burndown, when it runs out, month-end spend vs budget",
+    "/steward book [@user]: the accounts a CSM or AE owns, weakest first",
+    "/steward risks: the accounts most likely to churn, and why",
+    "/steward expansions: the accounts most likely to expand, and why",
+    "/steward tier <account>: the service tier and why it is what it is",
+    "/steward digest: a preview of today's digest",
+    "/steward ask <question>: a free-form question, answered by an LLM from Steward's figures "
+    "(needs OPENAI_API_KEY; every number in the answer is checked against Steward's data)",
+    subscriptions.SUBSCRIBE_USAGE
+    + ": post digests, manager digests or alerts here, at the local time and time zone given "
+    "(yours by default); quiet hours hold alerts; in a direct message with Steward, only "
+    "digest or alerts of my book, posted to that message",
+    subscriptions.UNSUBSCRIBE_USAGE + ": stop one kind here, or every kind without one",
+    "/steward subscriptions: this conversation's subscriptions, and how many others have",
+    "/steward help: this list",
+)
+
+
+def help_card(problem: str | None = None) -> Card:
+    """What Steward can be asked, after what went wrong (if anything)."""
+    summary = (problem + " " if problem else "") + "Here is what Steward answers."
+    return Card(
+        title="Steward commands",
+        summary=summary,
+        sections=(
+            Section(text=problem or "Account names match loosely: acme finds Acme Corp."),
+            Section(items=HELP_LINES),
+        ),
+        footer="Answers are visible only to you until you press Share.",
+    )

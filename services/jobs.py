@@ -1,0 +1,395 @@
+"""The worker's named jobs, each also runnable at once with `steward run-job NAME`.
+
+- ``alerts``: evaluate the accounts whose data changed since the last pass (as of
+  today, UTC) and announce alerts that opened or resolved;
+- ``snapshot``: score every account for yesterday (the daily health snapshot), then
+  run ``tiers``;
+- ``tiers``: from the latest scoring, announce tier changes to the owning CSM, and the
+  conditions of accounts no real-time pass has looked at since (e.g. inactivity);
+- ``digests`` / ``manager``: post each subscribed channel's daily (or manager) digest
+  once its local time has come;
+- ``send``: post what the outbox holds that is due (quiet hours over, retries);
+- ``prune``: forget sent messages after a month.
+
+Every job only writes to the outbox and then sends; exactly-once lives in the outbox
+keys and the alert state, so two workers may run the same jobs at the same time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
+from typing import Protocol, TypeVar
+
+from sqlalchemy.engine import Connection
+
+from core.messages import Card, card_to_dict
+from digests import alerts as alerting
+from digests.alerts import Evaluation, PassReport, details_button
+from digests.compose import SECTIONS, compose_digest
+from digests.manager import manager_digest
+from digests.schedule import due_period, zone
+from handlers.chat.narrative import summarise_digest
+from services.container import Services
+from services.scoring import data_span, evaluate_now, score_day
+from signals.model import Snapshot
+from storage import alert_states, job_runs, outbox, repository, snapshots
+from storage.db import read_connection, write_transaction
+from storage.repository import Routing
+from storage.subscriptions import Sub, list_subscriptions
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CHUNK = 500  # accounts per alert transaction
+MAX_CHANGED = 5000  # accounts per alert pass; the rest wait for the next minute
+KEEP_SENT = timedelta(days=30)
+DIGEST_BUTTONS = 5
+
+JOBS: dict[str, str] = {
+    "alerts": "announce alerts for accounts whose data changed (every minute)",
+    "snapshot": "score every account for yesterday, then run tiers (daily)",
+    "tiers": "announce tier changes and daily conditions from the latest scoring",
+    "digests": "post daily digests whose local time has come (every minute)",
+    "manager": "post manager digests whose local time has come (every minute)",
+    "send": "post due outbox messages: quiet hours over, retries (every 15 s)",
+    "prune": "forget sent messages older than 30 days (daily)",
+}
+
+
+class Sender(Protocol):
+    """Posts a platform's due outbox messages."""
+
+    def send_due(self, now: datetime) -> object:
+        """Send; return a report with a ``words()`` method."""
+        ...
+
+
+class UnknownJob(Exception):
+    """No job has this name."""
+
+
+@dataclass(frozen=True)
+class Book:
+    """One scored day of the whole book, read once per digest run."""
+
+    day: date
+    snapshots: Mapping[str, Snapshot]
+    routing: Mapping[str, Routing]
+    notes: Mapping[str, str]
+
+    def select(self, sub: Sub) -> list[Snapshot]:
+        """The day's snapshots of the accounts in a subscription's scope."""
+        chosen = []
+        for account_id, snapshot in self.snapshots.items():
+            r = self.routing.get(account_id)
+            if r and sub.covers(csm=r.csm, ae=r.ae, segment=r.segment, tier=snapshot.tier):
+                chosen.append(snapshot)
+        return chosen
+
+    @cached_property
+    def names(self) -> dict[str, str]:
+        """Account names by id."""
+        return {account_id: r.name for account_id, r in self.routing.items()}
+
+
+class Jobs:
+    """The jobs of one worker process, over its services and platform senders."""
+
+    def __init__(self, services: Services, senders: Mapping[str, Sender]) -> None:
+        self.services = services
+        self.engine = services.engine
+        self.config = services.settings.scoring_config()
+        self.senders = dict(senders)
+
+    def run(self, name: str, now: datetime | None = None) -> str:
+        """Run a job by name, record how it went, and return its one-line summary."""
+        job = self._job(name)
+        now = now or self.services.clock()
+        with write_transaction(self.engine) as conn:
+            job_runs.started(conn, name, now=now)
+        try:
+            summary = job(now)
+        except Exception as exc:
+            with write_transaction(self.engine) as conn:
+                job_runs.finished(conn, name, now=self.services.clock(), ok=False, summary=f"{exc}")
+            raise
+        with write_transaction(self.engine) as conn:
+            job_runs.finished(conn, name, now=self.services.clock(), ok=True, summary=summary)
+        log.info("job %s: %s", name, summary)
+        return summary
+
+    def _job(self, name: str) -> Callable[[datetime], str]:
+        jobs: dict[str, Callable[[datetime], str]] = {
+            "alerts": self.alerts,
+            "snapshot": self.snapshot,
+            "tiers": self.tiers,
+            "digests": self.digests,
+            "manager": self.manager,
+            "send": self.send,
+            "prune": self.prune,
+        }
+        if name not in jobs:
+            raise UnknownJob(f"No job {name!r}: the jobs are {', '.join(JOBS)}.")
+        return jobs[name]
+
+    def alerts(self, now: datetime) -> str:
+        """Evaluate changed accounts as of today and announce what opened or resolved."""
+        with read_connection(self.engine) as conn:
+            baseline = not alert_states.ever_evaluated(conn)
+            changed = alert_states.changed_accounts(conn, limit=MAX_CHANGED)
+            ids = sorted(repository.account_routing(conn)) if baseline else sorted(changed)
+            subs = list_subscriptions(conn, kind="alerts")
+        report = PassReport(baseline=baseline)
+        for chunk in _chunks(ids, CHUNK):
+            signals = evaluate_now(
+                self.engine, account_ids=chunk, as_of=now.date(), config=self.config
+            )
+            evaluations = [Evaluation.of(s) for s in signals]
+            with write_transaction(self.engine) as conn:
+                self._announce(conn, evaluations, subs, now, baseline, report)
+                if baseline:
+                    alert_states.mark_changed(conn, chunk, now=now)
+                seen = {i: changed.get(i, now) for i in chunk}
+                alert_states.mark_evaluated(conn, seen)
+        return report.words() + self._send_words(now)
+
+    def _announce(
+        self,
+        conn: Connection,
+        evaluations: Sequence[Evaluation],
+        subs: Sequence[Sub],
+        now: datetime,
+        baseline: bool,
+        report: PassReport,
+    ) -> None:
+        notices = alerting.record(conn, evaluations, now=now, baseline=baseline, report=report)
+        platforms = sorted({*self.senders, *(s.platform for s in subs)})
+        for platform in platforms:
+            alerting.route(
+                conn,
+                notices,
+                subs,
+                platform=platform,
+                now=now,
+                report=report,
+                direct=platform in self.senders,
+            )
+
+    def snapshot(self, now: datetime) -> str:
+        """Score every account for yesterday and keep the snapshots; then announce tiers."""
+        if data_span(self.engine) is None:
+            return "no usage stored yet: nothing to score"
+        as_of = now.date() - timedelta(days=1)
+        run = score_day(self.engine, as_of=as_of, config=self.config, now=now)
+        tiers = run.tiers()
+        words = ", ".join(f"{n} {tier}" for tier, n in sorted(tiers.items()))
+        return f"scored {len(run.signals)} accounts as of {as_of} ({words}); " + self.tiers(now)
+
+    def tiers(self, now: datetime) -> str:
+        """From the latest scoring: tier changes, and conditions no real-time pass has seen."""
+        with read_connection(self.engine) as conn:
+            day = snapshots.latest_day(conn)
+            if day is None:
+                return "nothing scored yet"
+            book = snapshots.snapshots_on(conn, day=day)
+            routing = repository.account_routing(conn)
+            fresher = _evaluated_after(conn, day)
+            baseline = not alert_states.ever_evaluated(conn)
+            subs = list_subscriptions(conn, kind="alerts")
+        evaluations = [
+            _from_snapshot(s, routing[s.account_id], conditions=s.account_id not in fresher)
+            for s in book.values()
+            if s.account_id in routing
+        ]
+        report = PassReport(baseline=baseline)
+        for chunk in _chunks(evaluations, CHUNK):
+            with write_transaction(self.engine) as conn:
+                self._announce(conn, chunk, subs, now, baseline, report)
+        return f"as scored on {day}: " + report.words() + self._send_words(now)
+
+    def digests(self, now: datetime) -> str:
+        """Queue and post the daily digests whose local time has come."""
+        return self.post_digests(now, kinds=("digest",))
+
+    def manager(self, now: datetime) -> str:
+        """Queue and post the manager digests whose local time has come."""
+        return self.post_digests(now, kinds=("manager",))
+
+    def post_digests(
+        self,
+        now: datetime,
+        *,
+        kinds: Sequence[str] = ("digest", "manager"),
+        channel: str | None = None,
+        force: bool = False,
+    ) -> str:
+        """Queue each due digest once (``force``: due now, whatever the time), then send."""
+        with read_connection(self.engine) as conn:
+            subs = [s for k in kinds for s in list_subscriptions(conn, kind=k, channel=channel)]
+            day = snapshots.latest_day(conn)
+        if day is None:
+            return "nothing scored yet: run `steward score` (or the snapshot job) first"
+        queued = skipped = 0
+        book: Book | None = None
+        for sub in subs:
+            period = due_period(sub, now) or (_local_date(sub, now) if force else None)
+            if period is None:
+                continue
+            key = outbox.outbox_key(sub.platform, sub.channel, sub.kind, None, period)
+            with read_connection(self.engine) as conn:
+                if outbox.exists(conn, key):
+                    skipped += 1
+                    continue
+            book = book or self._book(day, now)
+            card = summarise_digest(self._digest_card(sub, book, period), self.services.digest_llm)
+            with write_transaction(self.engine) as conn:
+                added = outbox.enqueue(
+                    conn,
+                    platform=sub.platform,
+                    channel=sub.channel,
+                    kind=sub.kind,
+                    account_id=None,
+                    period=period,
+                    card=card_to_dict(card),
+                    now=now,
+                )
+            queued += added is not None
+            skipped += added is None
+        summary = f"{queued} digests queued, {skipped} already queued or sent"
+        return summary + self._send_words(now)
+
+    def _book(self, day: date, now: datetime) -> Book:
+        with read_connection(self.engine) as conn:
+            snaps = snapshots.snapshots_on(conn, day=day)
+            routing = repository.account_routing(conn)
+            notes = _notes(conn, now)
+        return Book(day, snaps, routing, notes)
+
+    def _digest_card(self, sub: Sub, book: Book, period: str) -> Card:
+        chosen = book.select(sub)
+        title = (
+            f"{'Manager digest' if sub.kind == 'manager' else 'Morning digest'}: {scope_words(sub)}"
+        )
+        if sub.kind == "manager":
+            ids = None if sub.scope == "all" else [s.account_id for s in chosen]
+            return manager_digest(
+                self.engine,
+                day=book.day,
+                config=self.config,
+                account_ids=ids,
+                title=title,
+                notes=book.notes,
+            )
+        card = compose_digest(book.day, chosen, book.names, title=title, notes=book.notes)
+        attention = sorted((s for s in chosen if SECTIONS[0].pick(s)), key=SECTIONS[0].order)
+        buttons = tuple(
+            details_button(
+                s.account_id, f"Details: {book.names.get(s.account_id, s.account_id)}"[:70]
+            )
+            for s in attention[:DIGEST_BUTTONS]
+        )
+        if not chosen:
+            card = Card(
+                title=title,
+                summary=f"{title}: no scored account is in this scope ({period}).",
+                footer=card.footer,
+            )
+        return Card(
+            title=card.title,
+            summary=card.summary,
+            sections=card.sections,
+            buttons=buttons,
+            footer=card.footer,
+            tone=card.tone,
+        )
+
+    def send(self, now: datetime) -> str:
+        """Post what is due in the outbox, for every platform configured."""
+        return self._send_words(now).removeprefix("; ") or "no platform configured to send"
+
+    def _send_words(self, now: datetime) -> str:
+        parts = []
+        for platform, sender in self.senders.items():
+            report = sender.send_due(now)
+            parts.append(f"{platform}: {report.words()}")  # type: ignore[attr-defined]
+        return ("; " + "; ".join(parts)) if parts else ""
+
+    def prune(self, now: datetime) -> str:
+        """Forget sent messages (and the clicks on them) after KEEP_SENT."""
+        with write_transaction(self.engine) as conn:
+            gone = outbox.prune_sent(conn, before=now - KEEP_SENT)
+        return f"{gone} sent messages older than {KEEP_SENT.days} days forgotten"
+
+
+def scope_words(sub: Sub) -> str:
+    """How a subscription's scope reads in a title."""
+    if sub.scope == "book":
+        owner = sub.owner_handles[-1] if sub.owner_handles else sub.scope_value
+        return f"the book of {owner}"
+    if sub.scope in ("segment", "tier"):
+        return f"{sub.scope} {sub.scope_value}"
+    return "all accounts"
+
+
+def _local_date(sub: Sub, now: datetime) -> str:
+    return now.astimezone(zone(sub)).date().isoformat()
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _evaluated_after(conn: Connection, day: date) -> set[str]:
+    """Accounts the real-time pass evaluated after ``day`` ended: it knows better."""
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    return alert_states.evaluated_since(conn, end)
+
+
+def _from_snapshot(s: Snapshot, r: Routing, *, conditions: bool) -> Evaluation:
+    texts = s.explained("flags") or {}
+    events = {
+        f"tier_change@{s.tier_since.isoformat()}": str(a.get("evidence", ""))
+        for a in s.explained("alerts") or []
+        if a.get("kind") == "tier_change"
+    }
+    return Evaluation(
+        account_id=s.account_id,
+        name=r.name,
+        csm=r.csm,
+        ae=r.ae,
+        segment=r.segment,
+        tier=s.tier,
+        flags={flag: str(texts.get(flag, "")) for flag in s.flags},
+        events=events,
+        conditions=conditions,
+    )
+
+
+def _notes(conn: Connection, now: datetime) -> dict[str, str]:
+    """Per account: who took or acknowledged its alerts, and until when they are snoozed."""
+    taken: dict[str, str] = {}
+    for state in alert_states.open_states(conn):
+        if state.assigned_to:
+            taken[state.account_id] = f"taken by {state.assigned_to}"
+        elif state.acknowledged_by:
+            taken.setdefault(state.account_id, f"acknowledged by {state.acknowledged_by}")
+    snoozes = alert_states.snoozed(conn, None, now=now)
+    return {
+        account_id: "; ".join(
+            filter(
+                None,
+                (
+                    taken.get(account_id),
+                    f"alerts snoozed until {snoozes[account_id]:%Y-%m-%d}"
+                    if account_id in snoozes
+                    else None,
+                ),
+            )
+        )
+        for account_id in {*taken, *snoozes}
+    }

@@ -1,0 +1,125 @@
+"""The neutral command handlers: the same Card rendered for Slack and for the terminal,
+and account names matched the way people type them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from bot.adapters.charts import render_png
+from bot.adapters.console.render import to_text
+from bot.adapters.slack.render import to_blocks
+from core.messages import Card
+from handlers.chat.commands import CommandRequest, Context, Person, handle
+from handlers.chat.matching import match_account
+from services.container import utc_now
+from signals.config import ScoringConfig
+from tests.support.slack_world import Book, seed_book
+
+CASEY = Person("U123", email="casey@example.com", name="Casey")
+
+
+@pytest.fixture(scope="module")
+def book(engine: Engine) -> Book:
+    return seed_book(engine)
+
+
+def ask(engine: Engine, command: str, text: str) -> Card:
+    ctx = Context(engine=engine, config=ScoringConfig.from_mapping({}), now=utc_now())
+    return handle(CommandRequest(command, text, CASEY), ctx)
+
+
+@pytest.mark.parametrize(
+    ("command", "text"),
+    [("health", "zorblax corp"), ("value", "quibble 90d"), ("forecast", "zorblax labs")],
+)
+def test_one_card_reads_the_same_in_slack_and_in_the_terminal(
+    engine: Engine, book: Book, command: str, text: str, tmp_path: Path
+) -> None:
+    card = ask(engine, command, text)
+    blocks = str(to_blocks(card))
+    chart_path = None
+    if card.chart is not None:
+        chart_path = tmp_path / card.chart.filename
+        chart_path.write_bytes(render_png(card.chart))
+    console = to_text(card, chart_path=str(chart_path) if chart_path else None)
+    assert card.title in console
+    for section in card.sections:
+        for fact in section.facts:
+            assert fact.label in console
+            assert fact.value in console
+            assert fact.label in blocks
+        for item in section.items:
+            assert (
+                item[:40] in console.replace("\n", " ").replace("  ", " ") or item[:20] in console
+            )
+    if chart_path:
+        assert str(chart_path) in console
+        assert chart_path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_health_explains_a_declining_account_and_its_week(engine: Engine, book: Book) -> None:
+    card = ask(engine, "health", "zorblax corp")
+    sections = {s.title: s for s in card.sections}
+    assert sections["Why"].items, "a score comes with its reasons"
+    facts = {f.label: f.value for s in card.sections for f in s.facts}
+    assert facts["Health"].split("/")[0].isdigit()
+    assert "since last week" in facts["Health"]
+    assert card.chart is not None
+    assert len(card.chart.days) == 90
+
+
+NAMES = {
+    "a1": "Acme Corp",
+    "a2": "Acme Labs",
+    "g1": "Globex",
+    "i1": "Initech",
+    "u1": "Umbrella Corp",
+    "w1": "Wayne Enterprises",
+}
+
+
+@pytest.mark.parametrize(
+    ("typed", "found"),
+    [
+        ("acme corp", "a1"),
+        ("ACME LABS", "a2"),
+        ("glob", "g1"),  # a prefix
+        ("enterprises", "w1"),  # a later word's prefix
+        ("initec", "i1"),  # a typo
+        ("umbrela corp", "u1"),
+        ("g1", "g1"),  # an id
+    ],
+)
+def test_names_are_found_as_people_type_them(typed: str, found: str) -> None:
+    match = match_account(typed, NAMES)
+    assert match.account_id == found, match
+
+
+def test_an_ambiguous_name_lists_the_candidates() -> None:
+    match = match_account("acme", NAMES)
+    assert not match.found
+    assert [i for i, _ in match.choices] == ["a1", "a2"]
+    assert match.total == 2
+
+
+def test_an_unknown_name_suggests_the_closest_three() -> None:
+    match = match_account("zzzqqq", NAMES)
+    assert not match.found
+    assert match.total == 0
+    assert len(match.choices) == 3
+
+
+def test_a_renamed_account_is_found_by_its_new_name_at_once(engine: Engine, book: Book) -> None:
+    from core.settings import IngestLimits
+    from services.ingest import store, validate
+    from tests.support.slack_world import NOW
+
+    assert ask(engine, "health", "quibble").title.startswith("Quibble Inc: health")
+    item = {"id": book.ids["globex"], "name": "Frobozz Co"}
+    renamed = validate("accounts", [item], now=NOW, limits=IngestLimits())
+    store(engine, "accounts", [m for _, m in renamed.items], now=utc_now())
+    assert ask(engine, "health", "frobozz").title.startswith("Frobozz Co: health")
+    assert "No account matches" in ask(engine, "health", "quibble inc").title

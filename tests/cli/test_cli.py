@@ -1,0 +1,88 @@
+"""The `steward` command line, run as a user runs it: a real process, a real port."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from storage.migrate import MIGRATIONS
+from tests.support.cli import STEWARD, environment, free_port, steward
+from tests.support.server import TEST_TOKEN
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
+    """`steward serve` on a fresh SQLite file; yields its URL once uvicorn says it is up."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [STEWARD, "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=environment(STEWARD_API_TOKENS=TEST_TOKEN),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    lines: list[str] = []
+    for line in proc.stderr:  # blocks until uvicorn reports, or the process ends
+        lines.append(line)
+        if "Uvicorn running on" in line:
+            break
+    try:
+        yield f"http://127.0.0.1:{port}", lines
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+REVISIONS = sorted(p.name[:4] for p in MIGRATIONS.glob("versions/0*.py"))
+
+
+def test_serve_migrates_sqlite_and_reports_features(served: tuple[str, list[str]]) -> None:
+    url, startup = served
+    output = "".join(startup)
+    assert f"Database schema brought up to date ({len(REVISIONS)} migration(s))." in output
+    assert "HTTP API: on (0 webhook secret(s), 1 bearer token(s))" in output
+    assert "Slack: off" in output
+    assert TEST_TOKEN not in output
+    assert httpx.get(f"{url}/healthz").json() == {"status": "ok", "database": "ok"}
+    response = httpx.post(
+        f"{url}/v1/accounts",
+        json={"id": "acme", "name": "Acme"},
+        headers={"authorization": f"Bearer {TEST_TOKEN}"},
+    )
+    assert response.json()["accepted"] == 1
+
+
+def test_bad_configuration_stops_with_a_message(tmp_path: Path) -> None:
+    result = steward("serve", cwd=tmp_path, STEWARD_API_TOKENS="short", PORT="x")
+    assert result.returncode == 2
+    assert "Invalid configuration" in result.stderr
+    assert "STEWARD_API_TOKENS" in result.stderr
+    assert "PORT" in result.stderr
+
+
+def test_init_writes_credentials_once(tmp_path: Path) -> None:
+    first = steward("init", cwd=tmp_path)
+    content = (tmp_path / ".env").read_text()
+    second = steward("init", cwd=tmp_path)
+    assert "Wrote local credentials" in first.stdout
+    assert "already holds" in second.stdout
+    assert (tmp_path / ".env").read_text() == content
+    assert oct((tmp_path / ".env").stat().st_mode & 0o777) == "0o600"
+    migrate = steward("migrate", cwd=tmp_path)  # the written secrets pass validation
+    assert migrate.returncode == 0, migrate.stderr
+    applied = f"Applied {len(REVISIONS)} migration(s): {', '.join(REVISIONS)}."
+    assert applied in migrate.stdout
+    assert "up to date" in steward("migrate", cwd=tmp_path).stdout
+
+
+def test_migrate_against_an_unreachable_database(tmp_path: Path) -> None:
+    result = steward("migrate", cwd=tmp_path, DATABASE_URL="postgresql://postgres@127.0.0.1:1/x")
+    assert result.returncode == 1
+    assert result.stderr.startswith("Cannot reach the database: connection failed")
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,26 @@
+"""The Adaptive Card 1.5 schema validator Teams cards are checked with."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from jsonschema import Draft6Validator
+
+SCHEMA_PATH = Path(__file__).parent / "data" / "adaptive-card-1.5.schema.json"
+
+
+def _validator() -> Draft6Validator:
+    """The published 1.5 schema, plus Teams' own ``msteams`` card property (outside the
+    Adaptive Card schema, documented by Teams: ``{"width": "Full"}`` for a full-width card)."""
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    card = schema["definitions"]["AdaptiveCard"]
+    card["properties"]["msteams"] = {
+        "type": "object",
+        "properties": {"width": {"enum": ["Full"]}},
+        "additionalProperties": False,
+    }
+    return Draft6Validator(schema)
+
+
+VALIDATOR = _validator()
