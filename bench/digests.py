@@ -24,7 +24,7 @@ stores the snapshots (the daily snapshot the digests read; timed as setup), then
       through the real ingestion path, `services.ingest.validate` + `store`, in batches of
       --batch: in events/s; it marks those accounts changed;
   (3) the alert pass over the changed accounts (repeated while any is left: one pass
-      takes at most digests.jobs.MAX_CHANGED), in accounts/s;
+      takes at most services.jobs.MAX_CHANGED), in accounts/s;
   (4) composing and queueing every digest (`Jobs.post_digests(now, force=True)`, no
       sender configured, so nothing is posted): in digests/s, with the accounts they cover.
 

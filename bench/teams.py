@@ -34,7 +34,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.score import add_database_option, fill, log, on_scratch_database
-from handlers.chat.commands import CommandRequest, Context, Person, handle
+from handlers.chat.commands import handle
+from handlers.chat.context import CommandRequest, Context, Person
 from services import scoring
 from signals.config import ScoringConfig
 from storage import migrate

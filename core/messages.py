@@ -11,6 +11,7 @@ and labels their emphasis.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -91,6 +92,39 @@ class Button:
     value: str = ""
     style: ButtonStyle | None = None
     url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonValue:
+    """What an account button acts on, carried in :attr:`Button.value`.
+
+    The wire form is compact JSON (``{"c": command, "a": account id, "p": period}``):
+    Slack caps a button's value at 2,000 characters, and buttons already posted keep
+    the form they were posted with, so it does not change.
+    """
+
+    command: str
+    account_id: str
+    period: str | None = None
+
+    def encode(self) -> str:
+        """The text to put in a button's value."""
+        data = {"c": self.command, "a": self.account_id, "p": self.period}
+        return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def decode(cls, value: str) -> ButtonValue:
+        """Read a button's value back.
+
+        Raises:
+            ValueError: the value is not one Steward wrote.
+        """
+        try:
+            data = json.loads(value)
+            command, account_id, period = data["c"], data["a"], data.get("p")
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValueError(f"not a Steward button value: {value[:80]!r}") from exc
+        return cls(str(command), str(account_id), None if period is None else str(period))
 
 
 @dataclass(frozen=True, slots=True)

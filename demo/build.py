@@ -28,14 +28,12 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from bot.adapters.console.outbox import PLATFORM, ConsoleOutbox
-from bot.adapters.console.session import display_name
 from core.settings import Settings
 from demo.book import TIMEZONES, Book, generate_book
 from demo.seeding import send_book
-from handlers.chat.commands import Context, Person
+from handlers.chat.context import Context, Person, display_name
 from services.container import Services, build_services
-from services.jobs import Jobs
+from services.jobs import Jobs, Sender
 from storage import job_runs, repository, snapshots
 from storage import migrate as migrations
 from storage.db import read_connection, write_transaction
@@ -296,11 +294,12 @@ def _busiest_csm(services: Services) -> str:
     return min(counts, key=lambda csm: (-counts[csm], csm))
 
 
-def run_jobs(demo: Demo) -> None:
+def run_jobs(demo: Demo, platform: str, sender: Sender) -> None:
     """Run the worker's daily snapshot four weeks ago, a week ago and this morning, then digests.
 
     The first snapshot's alert pass is the silent baseline; each later one announces
-    what changed since (alerts, resolutions, tier moves) to the console channels, and
+    what changed since (alerts, resolutions, tier moves) to the channels of ``platform``
+    (the terminal's, delivered by ``sender``), and
     this morning's digests compare with a week ago. A database already scored this
     morning is left as it is: its messages are in the outbox.
     """
@@ -313,8 +312,8 @@ def run_jobs(demo: Demo) -> None:
             "the outbox."
         )
         return
-    _subscribe(demo)
-    jobs = Jobs(demo.services, {PLATFORM: ConsoleOutbox(engine)})
+    _subscribe(demo, platform)
+    jobs = Jobs(demo.services, {platform: sender})
     with demo.timings.phase("score"):
         for days, when in SNAPSHOTS:
             summary = jobs.run("snapshot", demo.morning - timedelta(days=days))
@@ -323,7 +322,7 @@ def run_jobs(demo: Demo) -> None:
         demo.jobs.append("Job digests: " + jobs.post_digests(demo.morning, force=True))
 
 
-def _subscribe(demo: Demo) -> None:
+def _subscribe(demo: Demo, platform: str) -> None:
     """Console channels for the manager digest, the featured CSM's digest and all alerts."""
     name = display_name(demo.csm)
     wanted: tuple[tuple[str, str, dict[str, Any]], ...] = (
@@ -339,7 +338,7 @@ def _subscribe(demo: Demo) -> None:
         for channel, kind, scope in wanted:
             upsert_subscription(
                 conn,
-                platform=PLATFORM,
+                platform=platform,
                 channel=channel,
                 kind=kind,
                 created_by="steward demo",

@@ -7,15 +7,15 @@ through the console renderer (``bot.adapters.console``).
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Protocol
 
 from rich.console import Console
 from rich.table import Table
 
-from bot.adapters.console.outbox import delivered
-from bot.adapters.console.session import Session, display_name
 from core.messages import Card, Fact, Section
 from demo.build import ALERTS_CHANNEL, MANAGER_CHANNEL, Demo, csm_channel
+from handlers.chat.context import display_name
 from services import scoring
 from signals.model import Snapshot
 from storage import repository, snapshots
@@ -27,6 +27,24 @@ BACKTEST_BACK_DAYS = (210, 180, 150, 120)  # monthly cut-offs, each with 90 days
 BACKTEST_HORIZON_DAYS = 90
 TONE_ORDER = {"danger": 0, "warning": 1, "info": 2, "good": 3}
 TIER_CHANGED = "Tier changed"
+
+
+class Terminal(Protocol):
+    """Where the demo prints: the console adapter's session (bot.adapters.console)."""
+
+    def render(self, card: Card) -> str:
+        """The card as terminal text."""
+        ...
+
+    def answer(self, line: str) -> str:
+        """The rendered answer to a typed command."""
+        ...
+
+    def delivered(
+        self, *, channel: str, kind: str, since: datetime | None = None, limit: int = 1000
+    ) -> list[Card]:
+        """The cards of one kind delivered to a console channel, newest first."""
+        ...
 
 
 def show_book(demo: Demo, out: Console) -> None:
@@ -74,37 +92,35 @@ def print_card(out: Console, text: str) -> None:
     out.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
-def show_digests(demo: Demo, out: Console, session: Session) -> None:
+def show_digests(demo: Demo, out: Console, terminal: Terminal) -> None:
     """This morning's manager digest and the featured CSM's digest, as delivered."""
-    engine = demo.services.engine
-    manager = delivered(engine, channel=MANAGER_CHANNEL, kind="manager", limit=5)
+    manager = terminal.delivered(channel=MANAGER_CHANNEL, kind="manager", limit=5)
     heading(out, f"This morning's manager digest (posted to {MANAGER_CHANNEL})")
-    print_card(out, session.render(manager[0]) if manager else "No manager digest was posted.")
+    print_card(out, terminal.render(manager[0]) if manager else "No manager digest was posted.")
     channel = csm_channel(demo.csm)
-    digest = delivered(engine, channel=channel, kind="digest", limit=5)
+    digest = terminal.delivered(channel=channel, kind="digest", limit=5)
     heading(out, f"{display_name(demo.csm)}'s morning digest (posted to {channel})")
-    print_card(out, session.render(digest[0]) if digest else "No CSM digest was posted.")
+    print_card(out, terminal.render(digest[0]) if digest else "No CSM digest was posted.")
 
 
-def show_alerts(demo: Demo, out: Console, session: Session) -> None:
+def show_alerts(demo: Demo, out: Console, terminal: Terminal) -> None:
     """The alerts this morning's pass announced, the most severe in full; the tier moves."""
-    engine = demo.services.engine
-    cards = delivered(engine, channel=ALERTS_CHANNEL, kind="alert", since=demo.morning)
+    cards = terminal.delivered(channel=ALERTS_CHANNEL, kind="alert", since=demo.morning)
     news = sorted(
         (c for c in cards if TIER_CHANGED not in c.title),
         key=lambda c: (TONE_ORDER[c.tone], c.title),
     )
-    week = delivered(
-        engine, channel=ALERTS_CHANNEL, kind="alert", since=demo.morning - timedelta(days=7)
+    week = terminal.delivered(
+        channel=ALERTS_CHANNEL, kind="alert", since=demo.morning - timedelta(days=7)
     )
     moves = [c for c in week if TIER_CHANGED in c.title]
     heading(out, f"Latest alerts ({len(news)} messages to {ALERTS_CHANNEL})")
-    print_card(out, session.render(alerts_overview(news)))
+    print_card(out, terminal.render(alerts_overview(news)))
     for card in news[:ALERTS_SHOWN]:
         out.print()
-        print_card(out, session.render(card))
+        print_card(out, terminal.render(card))
     heading(out, "Tier changes announced this morning and a week ago")
-    print_card(out, session.render(tier_changes(moves)))
+    print_card(out, terminal.render(tier_changes(moves)))
 
 
 def alerts_overview(cards: list[Card]) -> Card:
@@ -239,12 +255,12 @@ def _worth_a_look(s: Snapshot) -> tuple[bool, bool, float, str]:
     return (s.band != "at risk", inactive, -s.churn_risk, s.account_id)
 
 
-def show_health(demo: Demo, out: Console, session: Session) -> str:
+def show_health(demo: Demo, out: Console, terminal: Terminal) -> str:
     """Answer /health for an at-risk account, as the prompt would; return its name."""
     name = at_risk_account(demo)
     if name:
         heading(out, f"/health {name}")
-        print_card(out, session.answer(f"/health {name}"))
+        print_card(out, terminal.answer(f"/health {name}"))
     return name
 
 

@@ -18,10 +18,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Connection
 
-from core.messages import Button, Card, Section, Tone, card_to_dict
+from core.messages import Button, ButtonValue, Card, Section, Tone, card_to_dict
 from digests.schedule import quiet_until
-from handlers.chat.cards import button_value
-from signals.alerts import KINDS, NO_FOLLOW_UP
+from signals.alerts import KINDS, NO_FOLLOW_UP, AlertKey, kind_of
 from signals.evaluate import AccountSignals
 from storage import alert_states, outbox
 from storage.alert_states import State
@@ -53,8 +52,8 @@ class Evaluation:
         info = s.features.account
         events = {}
         if with_tier_change and s.tier.changed:
-            key = f"tier_change@{s.tier.state.since.isoformat()}"
-            events[key] = f"{s.tier.previous} -> {s.tier.state.tier}: {s.tier.reason}."
+            key = AlertKey("tier_change", day=s.tier.state.since)
+            events[str(key)] = f"{s.tier.previous} -> {s.tier.state.tier}: {s.tier.reason}."
         return cls(
             account_id=info.id,
             name=info.name,
@@ -160,7 +159,7 @@ def _apply(
         state = known.get(key)
         if state is not None and state.status in ("open", "event"):
             continue
-        kind = key.split(":", 1)[0].split("@", 1)[0]
+        kind = kind_of(key)
         severity, _, title = KINDS[kind]
         notify = not quiet and kind not in announced_kinds
         opened = alert_states.open_alert(
@@ -286,14 +285,14 @@ def alert_card(notice: Notice) -> Card:
 def alert_buttons(account_id: str) -> tuple[Button, ...]:
     """Acknowledge, snooze a day or a week, assign to me, open details."""
     return (
-        Button("Acknowledge", "ack", button_value("health", account_id), style="primary"),
-        Button("Snooze 1 day", "snooze", button_value("health", account_id, "1")),
-        Button("Snooze 7 days", "snooze", button_value("health", account_id, "7")),
-        Button("Assign to me", "assign", button_value("health", account_id)),
+        Button("Acknowledge", "ack", ButtonValue("health", account_id).encode(), style="primary"),
+        Button("Snooze 1 day", "snooze", ButtonValue("health", account_id, "1").encode()),
+        Button("Snooze 7 days", "snooze", ButtonValue("health", account_id, "7").encode()),
+        Button("Assign to me", "assign", ButtonValue("health", account_id).encode()),
         details_button(account_id),
     )
 
 
 def details_button(account_id: str, label: str = "Details") -> Button:
     """Open the account's /health details (privately, for whoever clicks)."""
-    return Button(label, "details", button_value("health", account_id))
+    return Button(label, "details", ButtonValue("health", account_id).encode())

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from core.messages import Card, Fact, Section
+from signals.alerts import kind_of
 from signals.model import Snapshot
 
 PER_SECTION = 5
@@ -25,13 +26,13 @@ class DigestSection:
 
 
 def _has(snapshot: Snapshot, *kinds: str) -> bool:
-    return any(flag.split(":")[0] in kinds for flag in snapshot.flags)
+    return any(kind_of(flag) in kinds for flag in snapshot.flags)
 
 
 def _flag_text(snapshot: Snapshot, *kinds: str) -> str:
     texts = snapshot.explained("flags") or {}
     for flag in snapshot.flags:
-        if flag.split(":")[0] in kinds and flag in texts:
+        if kind_of(flag) in kinds and flag in texts:
             return str(texts[flag])
     return snapshot.reasons[0] if snapshot.reasons else ""
 

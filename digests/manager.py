@@ -12,6 +12,7 @@ from core.messages import Card, Fact, Section
 from digests.compose import compose_digest
 from signals import portfolio as kpis
 from signals.config import ScoringConfig
+from signals.features import LOOKBACK_DAYS
 from signals.model import AccountInfo, Snapshot
 from signals.portfolio import (
     AccountUsage,
@@ -25,8 +26,6 @@ from signals.portfolio import (
 from storage import history, snapshots
 from storage import portfolio as store
 from storage.db import read_connection
-
-TTV_LOOKBACK_DAYS = 731  # history read to compute time to value a snapshot did not record
 
 
 def manager_digest(
@@ -91,7 +90,7 @@ def _first_values(
     ]
     missing = sorted(a for a, s in today.items() if not kpis.records_time_to_value(s))
     if missing:
-        since = day - timedelta(days=TTV_LOOKBACK_DAYS)
+        since = day - timedelta(days=LOOKBACK_DAYS)
         for data in history.iter_account_data(conn, since=since, until=day, account_ids=missing):
             fv = kpis.first_value_from_data(data, day, config.ttv)
             if fv is not None:

@@ -11,15 +11,7 @@ from typing import Any
 import tomlkit
 from sqlalchemy.engine import Engine
 
-from services.scoring import (
-    BacktestResult,
-    Progress,
-    ScoringError,
-    backtest,
-    data_span,
-    no_progress,
-    stream,
-)
+from services.scoring import BacktestResult, Progress, backtest, no_progress
 from signals.backtest import outcome
 from signals.calibrate import (
     TrainingRow,
@@ -32,7 +24,9 @@ from signals.config import ScoringConfig
 from signals.evaluate import peer_percentiles
 from signals.features import AccountFeatures, extract
 from signals.health import health
+from signals.model import ScoringError
 from signals.risk import feature_vector
+from storage.book import data_span, stream
 
 MIN_HISTORY_DAYS = 84
 FEW_OUTCOMES = 10  # fewer held-out churners (or expanders) than this: that AUC is noise

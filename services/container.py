@@ -11,6 +11,9 @@ from sqlalchemy.engine import Engine
 from core.llm import LLM, build_llm
 from core.settings import Settings
 from handlers.api.auth import Authenticator
+from handlers.chat.access import Decision
+from handlers.chat.context import Context
+from signals.config import ScoringConfig
 from storage.db import make_engine
 
 
@@ -27,6 +30,17 @@ class Services:
     auth: Authenticator
     clock: Callable[[], datetime] = field(default=utc_now)
     llm: LLM | None = None  # None without OPENAI_API_KEY: every answer from templates
+
+    def chat_context(self, decision: Decision, config: ScoringConfig) -> Context:
+        """What a command or button is answered from, where ``decision`` allowed an answer."""
+        return Context(
+            engine=self.engine,
+            config=config,
+            now=self.clock(),
+            may_share=decision.may_share,  # Share buttons are dropped where it is False
+            notes=decision.notes,
+            llm=self.llm,  # called in a worker thread, after the platform's acknowledgement
+        )
 
     @property
     def digest_llm(self) -> LLM | None:

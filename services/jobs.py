@@ -34,9 +34,11 @@ from digests.manager import manager_digest
 from digests.schedule import due_period, zone
 from handlers.chat.narrative import summarise_digest
 from services.container import Services
-from services.scoring import data_span, evaluate_now, score_day
+from services.scoring import evaluate_now, score_day
+from signals.alerts import AlertKey
 from signals.model import Snapshot
 from storage import alert_states, job_runs, outbox, repository, snapshots
+from storage.book import data_span
 from storage.db import read_connection, write_transaction
 from storage.repository import Routing
 from storage.subscriptions import Sub, list_subscriptions
@@ -353,7 +355,7 @@ def _evaluated_after(conn: Connection, day: date) -> set[str]:
 def _from_snapshot(s: Snapshot, r: Routing, *, conditions: bool) -> Evaluation:
     texts = s.explained("flags") or {}
     events = {
-        f"tier_change@{s.tier_since.isoformat()}": str(a.get("evidence", ""))
+        str(AlertKey("tier_change", day=s.tier_since)): str(a.get("evidence", ""))
         for a in s.explained("alerts") or []
         if a.get("kind") == "tier_change"
     }

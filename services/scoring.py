@@ -7,7 +7,7 @@ functions, write snapshots back. The CLI and the worker's jobs call these.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -25,69 +25,18 @@ from signals.backtest import (
 )
 from signals.config import ScoringConfig
 from signals.evaluate import AccountSignals, score_account, score_book, to_snapshot
-from signals.features import AccountFeatures, extract
-from signals.model import AccountData
-from storage import history, repository, snapshots
+from signals.features import LOOKBACK_DAYS, AccountFeatures, extract
+from signals.model import AccountData, ScoringError
+from storage import snapshots
+from storage.book import data_span, stream
 from storage.db import read_connection, write_transaction
 
-LOOKBACK_DAYS = 731  # history read for one day's score: commit terms and time to value
 REPLAY_CHUNK_DAYS = 7  # days scored from one read of the book (~4 KB per account-day)
-USER_DAYS = 120  # per-user history read: adoption compares the last two 28-day windows
 Progress = Callable[[int], None]
-
-
-class ScoringError(Exception):
-    """Scoring cannot run as asked; the message says why and what to do."""
 
 
 def no_progress(_: int) -> None:
     """A progress callback that reports nothing."""
-
-
-def data_span(engine: Engine) -> tuple[date, date] | None:
-    """First and last day with usage in the database."""
-    with read_connection(engine) as conn:
-        return history.data_span(conn)
-
-
-def default_as_of(engine: Engine, today: date) -> date:
-    """The last day with usage (not after today): what `steward score` scores by default."""
-    span = data_span(engine)
-    if span is None:
-        raise ScoringError("No usage stored yet: send events to /v1/events or `steward import`.")
-    return min(span[1], today)
-
-
-def stream(
-    engine: Engine,
-    *,
-    since: date | None,
-    until: date | None,
-    account_ids: Sequence[str] | None = None,
-    batch_size: int = 500,
-    scored_from: date | None = None,
-) -> Iterator[AccountData]:
-    """Every account's data between two days, one account at a time.
-
-    ``scored_from`` is the first day that will be scored: per-user activity is read
-    only from USER_DAYS before it, as adoption looks at the last two windows only.
-    """
-    users_since = scored_from - timedelta(days=USER_DAYS) if scored_from else None
-    with read_connection(engine) as conn:
-        yield from history.iter_account_data(
-            conn,
-            since=since,
-            until=until,
-            account_ids=account_ids,
-            batch_size=batch_size,
-            users_since=users_since,
-        )
-
-
-def count_accounts(engine: Engine) -> int:
-    """How many accounts a full pass reads (for progress bars)."""
-    with read_connection(engine) as conn:
-        return repository.count_accounts(conn)
 
 
 @dataclass

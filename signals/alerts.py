@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -11,6 +12,9 @@ from signals.config import AlertRules
 from signals.features import AccountFeatures
 from signals.series import pct
 
+KEY_FORM = re.compile(
+    r"(?P<kind>[^:@]*)(?::(?P<detail>.*?))?(?:@(?P<day>\d{4}-\d{2}-\d{2}))?", re.S
+)
 NO_FOLLOW_UP = frozenset({"new_use_case"})  # news, not problems: nothing to resolve
 
 KINDS: dict[str, tuple[str, str, str]] = {
@@ -25,6 +29,39 @@ KINDS: dict[str, tuple[str, str, str]] = {
     "ttv_missed": ("medium", "csm", "Time to value missed"),
     "tier_change": ("info", "csm", "Tier changed"),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class AlertKey:
+    """What identifies one alert of an account: ``kind[:detail][@day]``.
+
+    ``detail`` tells conditions of one kind apart (``new_use_case:voice``); ``day``
+    marks an event that happens once (``tier_change@2026-11-02``). The text form is
+    what is stored, so it never changes.
+    """
+
+    kind: str
+    detail: str | None = None
+    day: date | None = None
+
+    def __str__(self) -> str:
+        detail = f":{self.detail}" if self.detail is not None else ""
+        day = f"@{self.day.isoformat()}" if self.day is not None else ""
+        return f"{self.kind}{detail}{day}"
+
+    @classmethod
+    def parse(cls, text: str) -> AlertKey:
+        """Read a stored key back (the inverse of ``str``; a detail may hold ``:`` or ``@``)."""
+        match = KEY_FORM.fullmatch(text)
+        if match is None:  # not a key Steward writes ("x@y"): its kind is what comes first
+            return cls(re.split(r"[:@]", text, maxsplit=1)[0])
+        day = match["day"]
+        return cls(match["kind"], match["detail"], date.fromisoformat(day) if day else None)
+
+
+def kind_of(key: str) -> str:
+    """The kind of alert a stored key (or a snapshot's flag) is about."""
+    return AlertKey.parse(key).kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +100,7 @@ def flags(
     if f.commit is not None and f.commit.status == "under_use":
         out["commit_under_use"] = f.commit.explain()
     for name, first in f.adoption.new_features + f.adoption.new_teams:
-        out[f"new_use_case:{name}"] = f"{name} first used on {first}; {_growth(f)}"
+        out[str(AlertKey("new_use_case", name))] = f"{name} first used on {first}; {_growth(f)}"
     fv = f.ttv.first_value
     if fv is not None and fv.reached is None and fv.missed:
         out["ttv_missed"] = fv.explain()
@@ -100,7 +137,7 @@ def transitions(
     out += [
         _alert(f, key, "The condition has cleared.", resolved=True)
         for key in sorted(previous - set(now))
-        if before is not None and key.split(":", 1)[0] not in NO_FOLLOW_UP
+        if before is not None and kind_of(key) not in NO_FOLLOW_UP
     ]
     if tier_change:
         out.append(_alert(f, "tier_change", tier_change))
@@ -108,7 +145,7 @@ def transitions(
 
 
 def _alert(f: AccountFeatures, key: str, evidence: str, *, resolved: bool = False) -> Alert:
-    kind = key.split(":", 1)[0]
+    kind = kind_of(key)
     severity, role, title = KINDS[kind]
     owner = f.account.ae if role == "ae" and f.account.ae else f.account.csm
     return Alert(

@@ -21,6 +21,9 @@ from signals.support import SupportLoad, support_load
 from signals.ttv import TimeToValue, time_to_value
 from signals.value import ValueRealized, value_realized
 
+LOOKBACK_DAYS = 731  # history one day's score reads: commit terms and time to value
+USER_DAYS = 120  # per-user history it reads: adoption compares the last two 28-day windows
+
 
 @dataclass(frozen=True, slots=True)
 class AccountFeatures:

@@ -13,6 +13,10 @@ from datetime import date, datetime
 from typing import Any
 
 
+class ScoringError(Exception):
+    """Scoring cannot run as asked; the message says why and what to do."""
+
+
 @dataclass(frozen=True, slots=True)
 class AccountInfo:
     """A customer account as the CRM describes it."""

@@ -103,7 +103,7 @@ def _json_dumps(value: Any) -> str:
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """Create the engine for a normalised database URL (see bot.config)."""
+    """Create the engine for a normalised database URL (see core.settings)."""
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
     return sa.create_engine(

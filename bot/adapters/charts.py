@@ -1,4 +1,4 @@
-"""Draw a :class:`~bot.messages.Chart` as a PNG image.
+"""Draw a :class:`~core.messages.Chart` as a PNG image.
 
 Uses matplotlib's Agg canvas on a private :class:`~matplotlib.figure.Figure`, never
 pyplot: no global state, safe from any thread. matplotlib is imported when a chart

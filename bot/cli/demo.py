@@ -23,6 +23,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from bot.adapters.console.outbox import PLATFORM, ConsoleOutbox
 from bot.adapters.console.session import Session, run_prompt
 from bot.cli.common import err as err_console
 from bot.cli.common import out as out_console
@@ -78,7 +79,7 @@ def build(
         timings=Timings(),
     )
     with err.status("scoring and running the jobs"):
-        run_jobs(demo)
+        run_jobs(demo, PLATFORM, ConsoleOutbox(services.engine))
     return demo
 
 

@@ -22,10 +22,10 @@ from core.settings import config_file_path
 from services import scoring
 from services.calibration import FEW_OUTCOMES, CalibrationResult, calibrate, write_scoring
 from services.container import Services, build_services
-from services.scoring import BacktestResult, ScoreRun, ScoringError
+from services.scoring import BacktestResult, ScoreRun
 from signals.evaluate import AccountSignals
-from signals.model import Snapshot
-from storage import repository, snapshots
+from signals.model import ScoringError, Snapshot
+from storage import book, repository, snapshots
 from storage.db import DatabaseUnavailable, read_connection
 
 AsOf = Annotated[
@@ -94,7 +94,7 @@ def _progress(description: str, total: int) -> Iterator[scoring.Progress]:
 def _as_of(services: Services, value: str | None) -> date:
     if value:
         return parse_day(value, "--as-of")
-    return scoring.default_as_of(services.engine, services.clock().date())
+    return book.default_as_of(services.engine, services.clock().date())
 
 
 def score(
@@ -114,7 +114,7 @@ def score(
             err.print("--from must not be after --to", style="red")
             raise typer.Exit(2)
         config = services.settings.scoring_config()
-        accounts = scoring.count_accounts(services.engine)
+        accounts = book.count_accounts(services.engine)
         days = (end - start).days + 1
         with _progress(f"scoring {accounts} accounts x {days} day(s)", accounts * days) as tick:
             run = scoring.score_range(
@@ -247,12 +247,12 @@ def backtest(
         if as_of:
             cutoff = parse_day(as_of, "--as-of")
         else:
-            span = scoring.data_span(services.engine)
+            span = book.data_span(services.engine)
             if span is None:
                 raise ScoringError("No usage stored yet: nothing to backtest.")
             cutoff = span[1] - timedelta(days=days)
         config = services.settings.scoring_config()
-        total = scoring.count_accounts(services.engine)
+        total = book.count_accounts(services.engine)
         with _progress("backtest", total) as tick:
             result = scoring.backtest(
                 services.engine, as_of=cutoff, horizon_days=days, config=config, progress=tick
@@ -339,7 +339,7 @@ def calibrate_command(
     horizon_days, step_days = parse_days(horizon, "--horizon"), parse_days(step, "--step")
     with _guard():
         config = services.settings.scoring_config()
-        total = scoring.count_accounts(services.engine) * 3
+        total = book.count_accounts(services.engine) * 3
         with _progress("calibrating", total) as tick:
             result = calibrate(
                 services.engine,

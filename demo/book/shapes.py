@@ -27,7 +27,7 @@ def draw_curve(shape: str, rng: random.Random, start: date, days: int) -> Curve:
     draw = _DRAWS.get(shape)
     if draw is not None:
         draw(curve, rng, start, days)
-    # under_use: the level is flat; the commit was sized for far more (see bot.book.accounts)
+    # under_use: the level is flat; the commit was sized for far more (see demo.book.accounts)
     return curve
 
 

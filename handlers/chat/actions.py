@@ -3,22 +3,15 @@ acknowledge, snooze and assign, stored with who and when and shown on the messag
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
-from core.messages import Card, Section, card_from_dict
+from core.messages import ButtonValue, Card, Section, card_from_dict
 from handlers.chat import cards
-from handlers.chat.commands import (
-    CommandRequest,
-    Context,
-    Person,
-    from_button,
-    handle,
-    without_share,
-)
+from handlers.chat.commands import from_button, handle, without_share
+from handlers.chat.context import CommandRequest, Context, Person
 from handlers.chat.lookup import account_view
 from storage import alert_states, outbox, replies
 from storage.db import read_connection, write_transaction
@@ -68,7 +61,7 @@ def handle_action(request: ActionRequest, ctx: Context) -> ActionResult:
 
 
 def _details(request: ActionRequest, ctx: Context) -> ActionResult:
-    account_id = str(json.loads(request.value)["a"])
+    account_id = ButtonValue.decode(request.value).account_id
     view = account_view(ctx.engine, account_id, today=ctx.today, config=ctx.config)
     if view is None:
         return ActionResult(_gone(account_id))
@@ -90,14 +83,14 @@ def _share(request: ActionRequest, ctx: Context) -> ActionResult:
 
 def _take(request: ActionRequest, ctx: Context) -> ActionResult:
     """Acknowledge, snooze or assign an account's alerts; update the message clicked on."""
-    data = json.loads(request.value)
-    account_id = str(data["a"])
+    button = ButtonValue.decode(request.value)
+    account_id = button.account_id
     with read_connection(ctx.engine) as conn:
         account = get_account(conn, account_id)
     if account is None:
         return ActionResult(_gone(account_id))
     action, user, now = request.action, request.user, ctx.now
-    days = min(int(data.get("p") or 7), MAX_SNOOZE_DAYS) if action == "snooze" else None
+    days = min(int(button.period or 7), MAX_SNOOZE_DAYS) if action == "snooze" else None
     with write_transaction(ctx.engine) as conn:
         message = None
         if request.message is not None:

@@ -25,20 +25,18 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.llm import LLM, LLMUnavailable, ToolCall, as_data
 from core.messages import Card, Section
 from handlers.chat.cards import opportunities, risks
+from handlers.chat.context import Context
 from handlers.chat.grounding import Figures, figures_of, unsupported
 from handlers.chat.lookup import AccountView, account_names, account_view, scoring_day, value_for
 from handlers.chat.matching import NameIndex, match_account
 from handlers.chat.narrative import value_figures
 from storage import snapshots
 from storage.db import read_connection
-
-if TYPE_CHECKING:
-    from handlers.chat.commands import Context
 
 log = logging.getLogger(__name__)
 

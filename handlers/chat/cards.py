@@ -6,13 +6,13 @@ or the signals computed from stored usage; every card says which day it is about
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from core.messages import Button, Card, Chart, Fact, Reference, Section, Series, Tone
+from core.messages import Button, ButtonValue, Card, Chart, Fact, Reference, Section, Series, Tone
 from handlers.chat.lookup import AccountView
+from signals.alerts import kind_of
 from signals.commit import burndown, contract_in_force, money_formatter
 from signals.health import LABELS
 from signals.model import MetricSeries
@@ -40,11 +40,6 @@ def account_ref(view: AccountView) -> str:
     return str(view.info["id"])
 
 
-def button_value(command: str, account_id: str, period: str | None = None) -> str:
-    """What a button carries to run a command for a known account."""
-    return json.dumps({"c": command, "a": account_id, "p": period}, separators=(",", ":"))
-
-
 def health_card(view: AccountView) -> Card:
     """/health: score, band, trend, why, tier, risks, opportunities, usage chart, buttons."""
     s = view.snapshot
@@ -62,11 +57,13 @@ def health_card(view: AccountView) -> Card:
     if chances:
         sections.append(Section(title="Opportunities", items=tuple(chances)))
     buttons = [
-        Button("Details", "details", button_value("health", account_ref(view))),
-        Button("Share to channel", "share", button_value("health", account_ref(view))),
+        Button("Details", "details", ButtonValue("health", account_ref(view)).encode()),
+        Button("Share to channel", "share", ButtonValue("health", account_ref(view)).encode()),
     ]
     buttons.append(
-        Button("Snooze alerts 7 days", "snooze", button_value("snooze", account_ref(view), "7"))
+        Button(
+            "Snooze alerts 7 days", "snooze", ButtonValue("snooze", account_ref(view), "7").encode()
+        )
     )
     return Card(
         title=title,
@@ -109,7 +106,7 @@ def _why(view: AccountView) -> list[str]:
 
 def _flag_texts(view: AccountView, kinds: Sequence[str]) -> list[str]:
     texts: Mapping[str, Any] = view.snapshot.explained("flags") or {}
-    return [str(texts[k]) for k in view.snapshot.flags if k.split(":")[0] in kinds and k in texts]
+    return [str(texts[k]) for k in view.snapshot.flags if kind_of(k) in kinds and k in texts]
 
 
 def risks(view: AccountView) -> list[str]:
@@ -249,7 +246,9 @@ def value_card(view: AccountView, value: ValueRealized, period: str, period_key:
         sections=tuple(sections),
         buttons=(
             Button(
-                "Share to channel", "share", button_value("value", account_ref(view), period_key)
+                "Share to channel",
+                "share",
+                ButtonValue("value", account_ref(view), period_key).encode(),
             ),
         ),
         footer=f"{value.first} to {value.last}, from stored usage and configured value factors.",
@@ -305,7 +304,11 @@ def forecast_card(view: AccountView) -> Card:
         summary=f"{view.name}: {headline}",
         sections=tuple(sections),
         chart=burndown_chart(view),
-        buttons=(Button("Share to channel", "share", button_value("forecast", account_ref(view))),),
+        buttons=(
+            Button(
+                "Share to channel", "share", ButtonValue("forecast", account_ref(view)).encode()
+            ),
+        ),
         footer=f"Usage through {view.as_of}; burn is the average of the last 28 days.",
         tone=tone,
     )

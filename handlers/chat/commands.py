@@ -6,23 +6,16 @@ arrive here as a :class:`CommandRequest`; the adapters only translate and render
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import date, datetime
+from dataclasses import replace
 
-from sqlalchemy.engine import Engine
-
-from core.llm import LLM
-from core.messages import Button, Card, Section
+from core.messages import Button, ButtonValue, Card, Section
 from handlers.chat import cards, lists, subscriptions
 from handlers.chat.ask import ask_card
-from handlers.chat.cards import button_value
+from handlers.chat.context import CommandRequest, Context, Person, everyone
 from handlers.chat.lookup import AccountView, account_names, account_view, value_for
 from handlers.chat.matching import Match, NameIndex, match_account
 from handlers.chat.narrative import value_figures, with_value_narrative
-from services.scoring import ScoringError
-from signals.config import ScoringConfig
+from signals.model import ScoringError
 
 ACCOUNT_COMMANDS = ("health", "value", "forecast")
 STEWARD_SUBCOMMANDS = (
@@ -39,70 +32,6 @@ STEWARD_SUBCOMMANDS = (
 )
 PERIODS = {"7d": 7, "30d": 30, "90d": 90, "month": 30, "quarter": 91, "year": 365}
 DEFAULT_PERIOD = "90d"
-
-
-@dataclass(frozen=True, slots=True)
-class Person:
-    """A user as the platform knows them (ids, email and name may all name a CSM).
-
-    ``tz`` is the IANA time zone the platform has for them, if any.
-    """
-
-    id: str
-    email: str | None = None
-    name: str | None = None
-    tz: str | None = None
-
-    def handles(self) -> tuple[str, ...]:
-        """Every string by which an account's CSM or AE field may name this person."""
-        return tuple(h for h in (self.id, self.email, self.name) if h)
-
-
-@dataclass(frozen=True, slots=True)
-class CommandRequest:
-    """A command as typed: ``/health acme`` is command "health", text "acme".
-
-    ``account_id`` skips name matching (a button that already knows the account);
-    ``mentioned`` are the people named in the text (``/steward book @casey``);
-    ``channel`` and ``platform`` say where it was typed (empty where there is no
-    conversation, as in the terminal demo): subscriptions post there.
-    """
-
-    command: str
-    text: str
-    user: Person
-    account_id: str | None = None
-    mentioned: tuple[Person, ...] = ()
-    channel: str = ""
-    platform: str = ""
-
-
-def everyone(account_id: str) -> bool:
-    """The default scope: an asker who may see account data here may see every account."""
-    return True
-
-
-@dataclass(frozen=True, slots=True)
-class Context:
-    """What commands read: the database, the scoring settings, today, and the place's rules.
-
-    ``visible`` says which accounts the asker may see (every one, by default: access is
-    decided per place and person in handlers.access, not per account); account commands
-    and every ask tool honour it. ``llm`` is the configured model, or None (templates).
-    """
-
-    engine: Engine
-    config: ScoringConfig
-    now: datetime
-    may_share: bool = True
-    notes: tuple[str, ...] = ()
-    llm: LLM | None = None
-    visible: Callable[[str], bool] = everyone
-
-    @property
-    def today(self) -> date:
-        """Today's UTC date."""
-        return self.now.date()
 
 
 def handle(request: CommandRequest, ctx: Context) -> Card:
@@ -221,19 +150,18 @@ def _usage(command: str) -> str:
 
 
 def from_button(value: str, user: Person) -> CommandRequest:
-    """The request a button's value stands for (see button_value)."""
-    data = json.loads(value)
-    command = str(data["c"])
-    period = data.get("p") or ""
-    if command == "tier":
-        return CommandRequest("steward", f"tier {period}".strip(), user, str(data["a"]))
-    return CommandRequest(command, period, user, account_id=str(data["a"]))
+    """The request a button's value stands for (see :class:`ButtonValue`)."""
+    button = ButtonValue.decode(value)
+    period = button.period or ""
+    if button.command == "tier":
+        return CommandRequest("steward", f"tier {period}".strip(), user, button.account_id)
+    return CommandRequest(button.command, period, user, account_id=button.account_id)
 
 
 def choice_card(command: str, match: Match, period: str | None) -> Card:
     """An ambiguous name offers its candidates; an unknown one says so and suggests."""
     buttons = tuple(
-        Button(name[:70], "pick", button_value(command, account_id, period))
+        Button(name[:70], "pick", ButtonValue(command, account_id, period).encode())
         for account_id, name in match.choices
     )
     if match.total:

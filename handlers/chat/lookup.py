@@ -11,14 +11,14 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from handlers.chat.matching import NameIndex
-from services.scoring import LOOKBACK_DAYS, ScoringError, default_as_of, stream
 from signals.commit import contract_in_force
 from signals.config import ScoringConfig
 from signals.evaluate import score_account, to_snapshot
-from signals.features import AccountFeatures, extract
-from signals.model import AccountData, Snapshot
+from signals.features import LOOKBACK_DAYS, AccountFeatures, extract
+from signals.model import AccountData, ScoringError, Snapshot
 from signals.value import ValueRealized, value_realized
 from storage import repository, snapshots
+from storage.book import default_as_of, stream
 from storage.db import read_connection
 
 HISTORY_DAYS = 21  # snapshots read back for the week's change

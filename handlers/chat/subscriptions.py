@@ -20,20 +20,18 @@ import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 from rapidfuzz import fuzz, process
 
 from core.messages import Card, Fact, Section
 from digests.schedule import next_due
+from handlers.chat.context import CommandRequest, Context
 from signals.tiers import ORDER as TIERS
 from storage import subscriptions as store
 from storage.db import read_connection, write_transaction
 from storage.subscriptions import Sub
-
-if TYPE_CHECKING:
-    from handlers.chat.commands import CommandRequest, Context
 
 SUBSCRIBE_USAGE = (
     "/steward subscribe digest|alerts|manager [my book | segment S | tier T | all] "
@@ -305,16 +303,6 @@ def _words(items: tuple[str, ...] | list[str], last: str = "and") -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {last} {items[-1]}"
 
 
-def is_direct_message(platform: str, channel: str) -> bool:
-    """Whether the conversation is a direct message with Steward.
-
-    Slack's direct message ids start with D; Teams' personal chats with ``a:``.
-    """
-    if platform == "teams":
-        return channel.startswith("a:")
-    return platform == "slack" and channel.startswith("D")
-
-
 def subscribe_card(request: CommandRequest, ctx: Context) -> Card:
     """Check, store and confirm ``/steward subscribe ...`` (the request's text is the rest)."""
     try:
@@ -330,7 +318,7 @@ def subscribe_card(request: CommandRequest, ctx: Context) -> Card:
             now=ctx.now,
             **fields,
         )
-    return _subscribed_card(new, previous, ctx.now)
+    return _subscribed_card(new, previous, ctx.now, direct=request.direct)
 
 
 def _subscription_fields(request: CommandRequest, ctx: Context) -> dict[str, Any]:
@@ -372,7 +360,7 @@ def _require_place(request: CommandRequest, ctx: Context, usage: str = SUBSCRIBE
 
 
 def _resolve_scope(spec: SubscribeSpec, request: CommandRequest) -> str:
-    if not is_direct_message(request.platform, request.channel):
+    if not request.direct:
         return spec.scope or "all"
     if spec.kind == "manager" or (spec.scope or "book") != "book":
         raise SubscriptionError(
@@ -420,7 +408,7 @@ def unsubscribe_card(request: CommandRequest, ctx: Context) -> Card:
         _require_place(request, ctx, UNSUBSCRIBE_USAGE)
     except SubscriptionError as exc:
         return error_card(exc)
-    where = _where(request.platform, request.channel)
+    where = _where(request)
     with write_transaction(ctx.engine) as conn:
         gone = store.list_subscriptions(
             conn, platform=request.platform, channel=request.channel, kind=kind
@@ -465,7 +453,7 @@ def subscriptions_card(request: CommandRequest, ctx: Context) -> Card:
         everything = store.list_subscriptions(conn)
     here = [s for s in everything if (s.platform, s.channel) == (request.platform, request.channel)]
     others = [s for s in everything if s not in here]
-    where = _where(request.platform, request.channel)
+    where = _where(request)
     channels = len({(s.platform, s.channel) for s in others})
     elsewhere = (
         f"{len(others)} subscription{_s(len(others))} in {channels} other "
@@ -496,8 +484,8 @@ def error_card(exc: SubscriptionError) -> Card:
     )
 
 
-def _subscribed_card(new: Sub, previous: Sub | None, now: datetime) -> Card:
-    where = _capital(_where(new.platform, new.channel))
+def _subscribed_card(new: Sub, previous: Sub | None, now: datetime, *, direct: bool) -> Card:
+    where = _capital(_where_channel(new.channel, direct=direct))
     kind = KIND_NAMES[new.kind]
     changes = _changes(previous, new) if previous is not None else []
     if previous is None:
@@ -506,7 +494,7 @@ def _subscribed_card(new: Sub, previous: Sub | None, now: datetime) -> Card:
         title = f"Subscription updated: {kind}"
     else:
         title = f"Already subscribed: {kind}"
-    sections = [Section(facts=_facts(new, now))]
+    sections = [Section(facts=_facts(new, now, direct=direct))]
     if previous is not None:
         lines = tuple(changes) or ("Nothing changed: it already was exactly this.",)
         sections.append(Section(title="What changed", items=lines))
@@ -519,9 +507,9 @@ def _subscribed_card(new: Sub, previous: Sub | None, now: datetime) -> Card:
     )
 
 
-def _facts(sub: Sub, now: datetime) -> tuple[Fact, ...]:
+def _facts(sub: Sub, now: datetime, *, direct: bool) -> tuple[Fact, ...]:
     facts = [
-        Fact("Posts to", _where(sub.platform, sub.channel)),
+        Fact("Posts to", _where_channel(sub.channel, direct=direct)),
         Fact("Accounts", _accounts(sub)),
         Fact("When", _when(sub)),
         Fact("Time zone", f"{sub.timezone} ({_offset(sub.timezone, now)} now)"),
@@ -595,8 +583,12 @@ def _next_post(sub: Sub, now: datetime) -> str:
     return f"{local:%a %d %b %H:%M} {sub.timezone} ({when.astimezone(UTC):%H:%M} UTC)"
 
 
-def _where(platform: str, channel: str) -> str:
-    if is_direct_message(platform, channel):
+def _where(request: CommandRequest) -> str:
+    return _where_channel(request.channel, direct=request.direct)
+
+
+def _where_channel(channel: str, *, direct: bool) -> str:
+    if direct:
         return "your direct message with Steward"
     return f"this channel ({channel})"
 

@@ -12,7 +12,8 @@ from bot.adapters.charts import render_png
 from bot.adapters.console.render import to_text
 from bot.adapters.slack.render import to_blocks
 from core.messages import Card
-from handlers.chat.commands import CommandRequest, Context, Person, handle
+from handlers.chat.commands import handle
+from handlers.chat.context import CommandRequest, Context, Person
 from handlers.chat.matching import match_account
 from services.container import utc_now
 from signals.config import ScoringConfig

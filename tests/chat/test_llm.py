@@ -23,7 +23,8 @@ from core.messages import Card
 from core.settings import IngestLimits, load_settings
 from handlers.chat import lists
 from handlers.chat.ask import NO_ACCOUNT, TOOL_NAMES
-from handlers.chat.commands import CommandRequest, Context, Person, handle
+from handlers.chat.commands import handle
+from handlers.chat.context import CommandRequest, Context, Person
 from handlers.chat.grounding import figures_of, unsupported
 from handlers.chat.lookup import account_view, value_for
 from handlers.chat.narrative import summarise_digest, value_figures

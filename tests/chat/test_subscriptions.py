@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from core.messages import Card
-from handlers.chat.commands import HELP_LINES, CommandRequest, Context, Person, handle
+from handlers.chat.commands import HELP_LINES, handle
+from handlers.chat.context import CommandRequest, Context, Person
 from handlers.chat.subscriptions import (
     SUBSCRIBE_USAGE,
     UNSUBSCRIBE_USAGE,

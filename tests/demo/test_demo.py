@@ -18,12 +18,14 @@ import pytest
 import sqlalchemy as sa
 from rich.console import Console
 
+from bot.adapters.console.outbox import PLATFORM, ConsoleOutbox
 from core.messages import Card
 from core.settings import load_settings
 from demo.book import SHAPES, Truth
 from demo.build import Demo, open_demo, prepare, run_jobs
 from demo.build import Timings as DemoTimings
-from handlers.chat.commands import CommandRequest, handle
+from handlers.chat.commands import handle
+from handlers.chat.context import CommandRequest
 from signals.model import Snapshot
 from storage import job_runs, snapshots, tables
 from storage.db import make_engine, read_connection
@@ -71,7 +73,7 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> Scored:
     services = open_demo(load_settings(), database)
     quiet = Console(stderr=True, quiet=True)
     demo = prepare(services, seed=7, accounts=SMALL, now=NOW, err=quiet, timings=DemoTimings())
-    run_jobs(demo)
+    run_jobs(demo, PLATFORM, ConsoleOutbox(services.engine))
     book = demo.spec.generate()
     with read_connection(services.engine) as conn:
         found = snapshots.snapshots_on(conn, day=demo.spec.end)

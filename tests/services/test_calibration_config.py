@@ -10,8 +10,8 @@ import pytest
 
 from core.settings import load_settings
 from services.calibration import cutoffs, write_scoring
-from services.scoring import ScoringError
 from signals.config import ScoringConfig
+from signals.model import ScoringError
 
 NOW = datetime(2026, 11, 21, 8, 30, tzinfo=UTC)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from jsonschema import Draft6Validator
+from jsonschema import Draft6Validator  # type: ignore[import-untyped]
 
 SCHEMA_PATH = Path(__file__).parent / "data" / "adaptive-card-1.5.schema.json"
 

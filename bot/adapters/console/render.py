@@ -1,4 +1,4 @@
-"""Render a :class:`~bot.messages.Card` as plain text for the terminal.
+"""Render a :class:`~core.messages.Card` as plain text for the terminal.
 
 Pure and colourless: the caller may print the result with rich (``markup=False``,
 since card text is plain and may contain square brackets).

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 
 from bot.adapters.charts import render_png
+from bot.adapters.console.outbox import delivered
 from bot.adapters.console.render import to_text
 from core.messages import Card
-from handlers.chat.commands import CommandRequest, Context, Person, handle, help_card, without_share
+from handlers.chat.commands import handle, help_card, without_share
+from handlers.chat.context import CommandRequest, Context, Person, display_name
 
 PLATFORM = "console"
 PROMPT = "steward> "
@@ -25,12 +28,6 @@ SLUG = re.compile(r"[^a-z0-9]+")
 LEAVE = "Type quit, exit or Ctrl-D to leave."
 HELP_TITLE = help_card().title
 DEFAULT_CHART_FILE = "chart.png"
-
-
-def display_name(handle: str) -> str:
-    """A readable name for a CRM handle: jonas.weber@example.com -> Jonas Weber."""
-    local = handle.split("@", 1)[0]
-    return " ".join(part.capitalize() for part in re.split(r"[._-]+", local) if part) or handle
 
 
 def slug(text: str) -> str:
@@ -83,6 +80,12 @@ class Session:
         card = without_share(handle(self.request(line), self.ctx))  # no channel to share to
         text = self.render(card)
         return f"{text}\n\n{LEAVE}" if card.title == HELP_TITLE else text
+
+    def delivered(
+        self, *, channel: str, kind: str, since: datetime | None = None, limit: int = 1000
+    ) -> list[Card]:
+        """The cards of one kind the worker's jobs delivered to a console channel, newest first."""
+        return delivered(self.ctx.engine, channel=channel, kind=kind, since=since, limit=limit)
 
     def render(self, card: Card) -> str:
         """A card as text, its chart saved as a PNG file whose path the text gives."""

@@ -19,7 +19,8 @@ from bot.adapters.slack.render import SlackImage, action_of, to_message
 from core.messages import Card, Chart
 from handlers.chat.access import Decision, decide, policy_from
 from handlers.chat.actions import ActionRequest, ActionResult, handle_action
-from handlers.chat.commands import CommandRequest, Context, Person, handle
+from handlers.chat.commands import handle
+from handlers.chat.context import CommandRequest, Person
 from services.container import Services
 from storage.replies import Reply
 
@@ -87,14 +88,7 @@ class Delivery:
             return Outgoing(Card(title="Not answered", summary=text))
         if not decision.allowed:
             return Outgoing(Card(title="Not answered here", summary=decision.reason))
-        ctx = Context(
-            engine=self.services.engine,
-            config=self.config,
-            now=self.services.clock(),
-            may_share=decision.may_share,
-            notes=decision.notes,
-            llm=self.services.llm,  # called inside the worker thread below, after the ack
-        )
+        ctx = self.services.chat_context(decision, self.config)
         if reply.kind == "command":
             request = await self._command_request(p, person)
             return Outgoing(await asyncio.to_thread(handle, request, ctx))
@@ -121,6 +115,7 @@ class Delivery:
             mentioned=tuple(mentioned),
             channel=str(p["channel_id"]),
             platform="slack",
+            direct=str(p["channel_id"]).startswith("D"),  # Slack's direct message ids
         )
 
     async def _send(self, url: str, out: Outgoing, reply: Reply) -> None:

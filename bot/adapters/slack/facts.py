@@ -11,7 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.chat.access import Asker, Place, PlaceKind
-from handlers.chat.commands import Person
+from handlers.chat.context import Person
 
 log = logging.getLogger(__name__)
 

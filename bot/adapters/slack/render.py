@@ -1,4 +1,4 @@
-"""Render a :class:`~bot.messages.Card` as a Slack Block Kit message.
+"""Render a :class:`~core.messages.Card` as a Slack Block Kit message.
 
 Pure functions: no Slack calls. The chart is not drawn here: the adapter uploads
 :func:`bot.adapters.charts.render_png` output, then renders again with a :class:`SlackImage`.

@@ -40,15 +40,12 @@ from core.messages import Card
 from handlers.chat.access import Asker, Decision, Place, PlaceKind, decide, policy_from
 from handlers.chat.actions import ActionRequest, ActionResult, handle_action
 from handlers.chat.commands import (
-    ACCOUNT_COMMANDS,
     STEWARD_SUBCOMMANDS,
-    CommandRequest,
-    Context,
-    Person,
     handle,
     help_card,
     without_share,
 )
+from handlers.chat.context import CommandRequest, Person
 from services.container import Services
 from storage import teams as references
 from storage.db import write_transaction
@@ -241,16 +238,6 @@ class TeamsAdapter:
         )
         return decide(place, asker, self.policy, bot_dm=inbound.personal), person
 
-    def _context(self, decision: Decision) -> Context:
-        return Context(
-            engine=self.services.engine,
-            config=self.config,
-            now=self.services.clock(),
-            may_share=decision.may_share,  # Share buttons are dropped when cards are sent
-            notes=decision.notes,
-            llm=self.services.llm,
-        )
-
     async def _message(self, inbound: Inbound) -> None:
         a = inbound.activity
         decision, person = await self._decide(inbound)
@@ -261,7 +248,9 @@ class TeamsAdapter:
             if request is None:
                 card = help_card()
             else:
-                card = await asyncio.to_thread(handle, request, self._context(decision))
+                card = await asyncio.to_thread(
+                    handle, request, self.services.chat_context(decision, self.config)
+                )
         await self._reply(inbound, without_share(card))
 
     async def _invoke(self, inbound: Inbound) -> dict[str, Any]:
@@ -300,7 +289,9 @@ class TeamsAdapter:
         reply_to = inbound.activity.reply_to_id
         message = (inbound.channel, reply_to) if reply_to else None
         request = ActionRequest(action, value, person, PLATFORM, message)
-        return await asyncio.to_thread(handle_action, request, self._context(decision))
+        return await asyncio.to_thread(
+            handle_action, request, self.services.chat_context(decision, self.config)
+        )
 
     async def _welcome(self, inbound: Inbound) -> None:
         card = replace(help_card(), title="Steward is here", summary=WELCOME)
@@ -378,20 +369,12 @@ def command_of(
         return None
     first = words[0].lower().lstrip("/")
     rest = " ".join(words[1:])
-    channel, platform = inbound.channel, PLATFORM
-    if first in ACCOUNT_COMMANDS or first == "ask":
-        return CommandRequest(first, rest, person, channel=channel, platform=platform)
+    request = CommandRequest(
+        first, rest, person, channel=inbound.channel, platform=PLATFORM, direct=inbound.personal
+    )
     if first == "steward":
-        return CommandRequest(
-            "steward", rest, person, mentioned=tuple(mentioned), channel=channel, platform=platform
-        )
+        return replace(request, mentioned=tuple(mentioned))
     if first in STEWARD_SUBCOMMANDS:
-        return CommandRequest(
-            "steward",
-            " ".join([first, rest]).strip(),
-            person,
-            mentioned=tuple(mentioned),
-            channel=channel,
-            platform=platform,
-        )
-    return CommandRequest(first, rest, person, channel=channel, platform=platform)  # help
+        text = " ".join([first, rest]).strip()
+        return replace(request, command="steward", text=text, mentioned=tuple(mentioned))
+    return request  # an account command, ask, or help for an unknown word

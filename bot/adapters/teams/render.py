@@ -1,4 +1,4 @@
-"""Render a :class:`~bot.messages.Card` as a Microsoft Teams Adaptive Card (schema 1.5).
+"""Render a :class:`~core.messages.Card` as a Microsoft Teams Adaptive Card (schema 1.5).
 
 Pure functions: no Teams calls. Teams shows images only by URL, so the chart is not
 drawn here: the adapter stores :func:`bot.adapters.charts.render_png` output, serves it over

@@ -29,7 +29,8 @@ from core.messages import Button, Card, Chart, Fact, Section, Series
 from digests.alerts import Change, Evaluation, Notice, alert_card
 from digests.compose import compose_digest
 from handlers.chat.actions import ActionRequest, handle_action
-from handlers.chat.commands import CommandRequest, Context, Person, handle
+from handlers.chat.commands import handle
+from handlers.chat.context import CommandRequest, Context, Person
 from services.container import utc_now
 from signals.config import ScoringConfig
 from signals.model import Snapshot
