@@ -21,7 +21,8 @@ stores the snapshots (the daily snapshot the digests read; timed as setup), then
   (2) the first alert pass (`Jobs.run("alerts")`): the silent baseline over every account;
   (i) --events new events for --changed accounts (default 3000, at most 30% of the
       book; today, UTC, over the last hours)
-      through the real ingestion path, `services.ingest.validate` + `store`, in batches of
+      through the real ingestion path (`handlers.api.payloads.validate`, then
+      `services.ingest.store`), in batches of
       --batch: in events/s; it marks those accounts changed;
   (3) the alert pass over the changed accounts (repeated while any is left: one pass
       takes at most services.jobs.MAX_CHANGED), in accounts/s;
@@ -62,6 +63,7 @@ from bench.score import METRICS, add_database_option, fill, log, on_scratch_data
 from core.messages import Card
 from core.settings import IngestLimits, load_settings
 from digests.alerts import Evaluation, PassReport
+from handlers.api import payloads
 from services import ingest, scoring
 from services.container import Services, build_services
 from services.jobs import MAX_CHANGED, Book, Jobs
@@ -252,7 +254,7 @@ def ingest_events(engine: sa.Engine, events: Sequence[dict[str, Any]], batch: in
     t0 = time.perf_counter()
     for first in range(0, len(events), batch):
         now = datetime.now(UTC)
-        checked = ingest.validate("events", events[first : first + batch], now=now, limits=limits)
+        checked = payloads.validate("events", events[first : first + batch], now=now, limits=limits)
         if checked.errors:
             raise SystemExit(f"invalid bench events: {checked.errors[:3]}")
         result = ingest.store(engine, "events", checked.models, now=now)

@@ -18,7 +18,7 @@ In one run it measures, each on an empty database:
       PostgreSQL (the median of --baseline-runs runs, each into an empty table);
 
   (e) events/s for the same events as (a) through the storage layer alone (validated
-      before the clock starts, stored by handlers.ingest.store in transactions of
+      before the clock starts, stored by services.ingest.store in transactions of
       --batch events, in this process): the ceiling for (a), all HTTP and JSON aside;
 
 and prints a table with the ratios a/d, b/d, c/d and e/d.
@@ -69,6 +69,7 @@ from psycopg import sql
 from standardwebhooks.webhooks import Webhook
 
 from core.settings import IngestLimits, normalise_database_url
+from handlers.api import payloads
 from services import ingest
 from storage import migrate
 from storage.db import make_engine
@@ -571,7 +572,7 @@ class Bench:
         limits = IngestLimits()
         size = self.args.batch
         chunks = [
-            ingest.validate("events", events[i : i + size], now=now, limits=limits).models
+            payloads.validate("events", events[i : i + size], now=now, limits=limits).models
             for i in range(0, len(events), size)
         ]
         log(f"(e) storage layer alone: {len(chunks)} transactions")

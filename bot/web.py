@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 import orjson
@@ -269,7 +269,17 @@ def _ingest_endpoint(kind: Kind) -> Any:
             body = await read_body(request, services.settings.ingest.max_body_bytes)
             _require_utf8(body)
             caller = services.auth.authenticate(request.headers, body)
-            result = await run_in_threadpool(_ingest, services, kind, body, caller.delivery_id)
+            result = await run_in_threadpool(
+                partial(
+                    ingest.ingest_body,
+                    services.engine,
+                    kind,
+                    body,
+                    limits=services.settings.ingest,
+                    now=services.clock(),
+                    delivery_id=caller.delivery_id,
+                )
+            )
         except Unauthorized as exc:
             return error(401, "unauthorized", str(exc))
         except RejectedPayload as exc:
@@ -292,26 +302,6 @@ def _require_utf8(body: bytes) -> None:
         raise RejectedPayload(
             400, f"body is not valid JSON: not UTF-8 at byte {exc.start}"
         ) from None
-
-
-def _ingest(services: Services, kind: Kind, body: bytes, delivery_id: str | None) -> dict[str, Any]:
-    limits = services.settings.ingest
-    now = services.clock()
-    raw = ingest.parse_payload(body, kind, limits)
-    validated = ingest.validate(kind, raw, now=now, limits=limits)
-    if validated.errors:
-        bad = len({e.index for e in validated.errors})
-        raise RejectedPayload(
-            422,
-            f"{bad} of {len(raw)} {kind} invalid; nothing was stored",
-            validated.errors,
-        )
-    delivery = None
-    if delivery_id is not None:
-        delivery = ingest.Delivery(delivery_id, hashlib.sha256(body).hexdigest())
-    result = ingest.store(services.engine, kind, validated.models, now=now, delivery=delivery)
-    log.debug("ingested %s: %s", kind, result)
-    return result
 
 
 def _authorize_read(request: Request) -> None:

@@ -11,7 +11,8 @@ from sqlalchemy.engine import Engine
 
 from core.settings import IngestLimits
 from demo.book import Book, book_payload_batches
-from services.ingest import store, validate
+from handlers.api.payloads import validate
+from services.ingest import store
 
 
 class BookRejected(Exception):

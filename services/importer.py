@@ -15,6 +15,7 @@ import orjson
 from sqlalchemy.engine import Engine
 
 from core.settings import IngestLimits
+from handlers.api import payloads
 from handlers.api.schemas import Kind
 from services import ingest
 
@@ -120,7 +121,7 @@ def _import_chunk(
         else:
             lines.append(line)
             items.append(item)
-    validated = ingest.validate(kind, items, now=now, limits=limits)
+    validated = payloads.validate(kind, items, now=now, limits=limits)
     summary.rejected.extend(Rejected(lines[e.index], e.field, e.reason) for e in validated.errors)
     if validated.items:
         result = ingest.store(engine, kind, validated.models, now=now)

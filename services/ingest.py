@@ -1,25 +1,25 @@
-"""Ingestion: parse and validate what a sender sent, then store it atomically and exactly once.
+"""Ingestion: store what a sender sent, atomically and exactly once.
 
-The webhook endpoints and ``steward import`` share this module, so both apply the
-same validation and the same idempotency.
+The webhook endpoints and ``steward import`` share this pipeline (validation in
+:mod:`handlers.api.payloads`, then :func:`store`), so both apply the same rules and
+the same idempotency.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-import orjson
-from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.engine import Connection, Engine
 
 from core.settings import IngestLimits
-from handlers.api.errors import ItemError, RejectedPayload
-from handlers.api.schemas import MODELS, AccountIn, ContractIn, EventIn, Kind, TicketIn
+from handlers.api.errors import RejectedPayload
+from handlers.api.payloads import parse_payload, validate
+from handlers.api.schemas import AccountIn, ContractIn, EventIn, Kind, TicketIn
 from storage import alert_states, repository
 from storage.bulk import EventRow
 from storage.db import TransientConflict, write_transaction
@@ -27,7 +27,6 @@ from storage.db import TransientConflict, write_transaction
 log = logging.getLogger(__name__)
 
 STORE_ATTEMPTS = 3
-_ADAPTERS = {kind: TypeAdapter(list[model]) for kind, model in MODELS.items()}  # type: ignore[valid-type]
 _FIELD_TO_COLUMN = {"account": "account_id", "user": "user_id", "timestamp": "ts"}
 
 
@@ -37,117 +36,6 @@ class Delivery:
 
     id: str
     body_sha256: str
-
-
-@dataclass
-class Validated:
-    """The valid items of a payload as (index, model) in order, and the errors of the others."""
-
-    items: list[tuple[int, Any]] = field(default_factory=list)
-    errors: list[ItemError] = field(default_factory=list)
-
-    @property
-    def models(self) -> list[Any]:
-        return [model for _, model in self.items]
-
-
-def parse_payload(body: bytes, kind: Kind, limits: IngestLimits) -> list[Any]:
-    """Turn a request body into the list of items it carries, or raise RejectedPayload."""
-    if not body.strip():
-        raise RejectedPayload(400, f'empty body: send one object or {{"{kind}": [...]}}')
-    data = _loads(body)
-    if isinstance(data, dict) and kind in data:
-        extra = sorted(set(data) - {kind})
-        if extra:
-            raise RejectedPayload(
-                400, f'unexpected top-level key(s) {extra}: a batch is {{"{kind}": [...]}}'
-            )
-        data = data[kind]
-        if not isinstance(data, list):
-            raise RejectedPayload(400, f'"{kind}" must be a list')
-    elif not isinstance(data, dict | list):
-        raise RejectedPayload(400, f'body must be a JSON object: one item, or {{"{kind}": [...]}}')
-    items = data if isinstance(data, list) else [data]
-    if len(items) > limits.max_items:
-        raise RejectedPayload(
-            413, f"{len(items)} items in one request; at most {limits.max_items} are accepted"
-        )
-    return items
-
-
-def _loads(body: bytes) -> Any:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        strict_error = str(exc)
-    try:
-        # NaN and Infinity are not JSON, but some senders emit them: parse them so that
-        # the validation can name the item and field instead of refusing the whole body.
-        return json.loads(body, parse_constant=float)
-    except (ValueError, RecursionError):
-        raise RejectedPayload(400, f"body is not valid JSON: {strict_error}") from None
-
-
-def validate(
-    kind: Kind, raw_items: Sequence[Any], *, now: datetime, limits: IngestLimits
-) -> Validated:
-    """Validate every item; return the valid models and an error for each invalid one."""
-    adapter = _ADAPTERS[kind]
-    try:
-        models = adapter.validate_python(raw_items)
-        result = Validated(items=list(enumerate(models)))
-    except ValidationError as exc:
-        result = _partial(kind, raw_items, exc)
-    _check_clock(result, now=now, limits=limits)
-    result.errors.sort(key=lambda e: e.index)
-    return result
-
-
-def _partial(kind: Kind, raw_items: Sequence[Any], exc: ValidationError) -> Validated:
-    errors = [_item_error(err) for err in exc.errors(include_url=False, include_input=False)]
-    bad = {e.index for e in errors}
-    good = [i for i in range(len(raw_items)) if i not in bad]
-    models = _ADAPTERS[kind].validate_python([raw_items[i] for i in good])
-    return Validated(items=list(zip(good, models, strict=True)), errors=errors)
-
-
-def _item_error(err: Mapping[str, Any]) -> ItemError:
-    loc = err["loc"]
-    path = ".".join(str(part) for part in loc[1:]) or None
-    reason = str(err["msg"]).removeprefix("Value error, ")
-    if err["type"] == "model_type":
-        reason = "must be a JSON object"
-    return ItemError(index=int(loc[0]), field=path, reason=reason)
-
-
-def _check_clock(result: Validated, *, now: datetime, limits: IngestLimits) -> None:
-    """Refuse times further in the future than the tolerance: a sender's clock is wrong."""
-    latest = now + timedelta(seconds=limits.future_tolerance_seconds)
-    kept = []
-    for index, model in result.items:
-        moment = _latest_time(model)
-        if moment <= latest:
-            kept.append((index, model))
-            continue
-        ahead = int((moment - now).total_seconds())
-        name = "timestamp" if isinstance(model, EventIn) else "opened_at/solved_at"
-        result.errors.append(
-            ItemError(
-                index,
-                name,
-                f"is {ahead} s in the future; at most {limits.future_tolerance_seconds} s "
-                "is allowed (check the sender's clock)",
-            )
-        )
-    result.items = kept
-
-
-def _latest_time(model: Any) -> datetime:
-    if isinstance(model, EventIn):
-        return model.timestamp
-    if isinstance(model, TicketIn):
-        return max(model.opened_at, model.solved_at or model.opened_at)
-    return datetime.min.replace(tzinfo=UTC)
 
 
 def store(
@@ -246,3 +134,34 @@ def _upsert_row(model: AccountIn | ContractIn | TicketIn) -> repository.Row:
     values = {_FIELD_TO_COLUMN.get(k, k): v for k, v in model.model_dump().items()}
     given = frozenset(_FIELD_TO_COLUMN.get(k, k) for k in model.model_fields_set)
     return repository.Row(values=values, given=given)
+
+
+def ingest_body(
+    engine: Engine,
+    kind: Kind,
+    body: bytes,
+    *,
+    limits: IngestLimits,
+    now: datetime,
+    delivery_id: str | None = None,
+) -> dict[str, Any]:
+    """Parse, validate and store one request's body; what was counted.
+
+    Raises:
+        RejectedPayload: the body is not JSON of this kind (400), some item is invalid
+            (422, nothing stored, every bad item listed), or the delivery id was used
+            for another body (409).
+    """
+    raw = parse_payload(body, kind, limits)
+    validated = validate(kind, raw, now=now, limits=limits)
+    if validated.errors:
+        bad = len({e.index for e in validated.errors})
+        raise RejectedPayload(
+            422, f"{bad} of {len(raw)} {kind} invalid; nothing was stored", validated.errors
+        )
+    delivery = None
+    if delivery_id is not None:
+        delivery = Delivery(delivery_id, hashlib.sha256(body).hexdigest())
+    result = store(engine, kind, validated.models, now=now, delivery=delivery)
+    log.debug("ingested %s: %s", kind, result)
+    return result

@@ -115,7 +115,8 @@ def test_an_unknown_name_suggests_the_closest_three() -> None:
 
 def test_a_renamed_account_is_found_by_its_new_name_at_once(engine: Engine, book: Book) -> None:
     from core.settings import IngestLimits
-    from services.ingest import store, validate
+    from handlers.api.payloads import validate
+    from services.ingest import store
     from tests.support.slack_world import NOW
 
     assert ask(engine, "health", "quibble").title.startswith("Quibble Inc: health")

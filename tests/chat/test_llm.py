@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from core.llm import LLM, build_llm
 from core.messages import Card
 from core.settings import IngestLimits, load_settings
+from handlers.api.payloads import validate
 from handlers.chat import lists
 from handlers.chat.ask import NO_ACCOUNT, TOOL_NAMES
 from handlers.chat.commands import handle
@@ -29,7 +30,7 @@ from handlers.chat.grounding import figures_of, unsupported
 from handlers.chat.lookup import account_view, value_for
 from handlers.chat.narrative import summarise_digest, value_figures
 from services.container import build_services
-from services.ingest import store, validate
+from services.ingest import store
 from signals.config import ScoringConfig
 from storage import tables
 from tests.support.fakes.openai import FakeOpenAI, Reply, Request, error, slow, text, tool_calls

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from core.settings import IngestLimits
-from services.ingest import store, validate
+from handlers.api.payloads import validate
+from services.ingest import store
 from storage import repository
 from storage.db import read_connection
 from tests.support.cli import STEWARD, environment, run_together, steward

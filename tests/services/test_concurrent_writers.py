@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.engine import Engine
 
 from core.settings import IngestLimits
+from handlers.api import payloads
 from handlers.api.schemas import EventIn
 from services import ingest
 from storage.db import make_engine
@@ -28,7 +29,7 @@ def models(start: int, count: int) -> list[EventIn]:
         }
         for n in range(start, start + count)
     ]
-    return ingest.validate("events", raw, now=now, limits=IngestLimits()).models
+    return payloads.validate("events", raw, now=now, limits=IngestLimits()).models
 
 
 WRITERS = 4

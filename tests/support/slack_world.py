@@ -16,9 +16,10 @@ from bot.web import create_app
 from core.settings import IngestLimits, load_settings
 from demo.book import generate_book
 from demo.seeding import send_book
+from handlers.api.payloads import validate
 from services import scoring
 from services.container import Services, build_services
-from services.ingest import store, validate
+from services.ingest import store
 from signals.config import ScoringConfig
 from storage import tables
 from tests.support.fakes.slack import FakeSlack
