@@ -15,6 +15,7 @@ from handlers.chat.context import CommandRequest, Context, Person, everyone
 from handlers.chat.lookup import AccountView, account_names, account_view, value_for
 from handlers.chat.matching import Match, NameIndex, match_account
 from handlers.chat.narrative import value_figures, with_value_narrative
+from handlers.chat.subscription_grammar import SUBSCRIBE_USAGE, UNSUBSCRIBE_USAGE
 from signals.model import ScoringError
 
 ACCOUNT_COMMANDS = ("health", "value", "forecast")
@@ -196,11 +197,11 @@ HELP_LINES = (
     "/steward digest: a preview of today's digest",
     "/steward ask <question>: a free-form question, answered by an LLM from Steward's figures "
     "(needs OPENAI_API_KEY; every number in the answer is checked against Steward's data)",
-    subscriptions.SUBSCRIBE_USAGE
+    SUBSCRIBE_USAGE
     + ": post digests, manager digests or alerts here, at the local time and time zone given "
     "(yours by default); quiet hours hold alerts; in a direct message with Steward, only "
     "digest or alerts of my book, posted to that message",
-    subscriptions.UNSUBSCRIBE_USAGE + ": stop one kind here, or every kind without one",
+    UNSUBSCRIBE_USAGE + ": stop one kind here, or every kind without one",
     "/steward subscriptions: this conversation's subscriptions, and how many others have",
     "/steward help: this list",
 )

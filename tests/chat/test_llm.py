@@ -23,7 +23,7 @@ from core.messages import Card
 from core.settings import IngestLimits, load_settings
 from handlers.api.payloads import validate
 from handlers.chat import lists
-from handlers.chat.ask import NO_ACCOUNT, TOOL_NAMES
+from handlers.chat.ask_tools import NO_ACCOUNT, TOOL_NAMES
 from handlers.chat.commands import handle
 from handlers.chat.context import CommandRequest, Context, Person
 from handlers.chat.grounding import figures_of, unsupported

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from core.messages import Card
 from handlers.chat.commands import HELP_LINES, handle
 from handlers.chat.context import CommandRequest, Context, Person
-from handlers.chat.subscriptions import (
+from handlers.chat.subscription_grammar import (
     SUBSCRIBE_USAGE,
     UNSUBSCRIBE_USAGE,
     SubscribeSpec,
