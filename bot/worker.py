@@ -19,7 +19,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from services.container import Services
-from services.jobs import Jobs, Sender
+from services.delivery import Sender
+from services.jobs import Jobs
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,8 @@ from demo.book import TIMEZONES, Book, generate_book
 from demo.seeding import send_book
 from handlers.chat.context import Context, Person, display_name
 from services.container import Services, build_services
-from services.jobs import Jobs, Sender
+from services.delivery import Sender
+from services.jobs import Jobs
 from storage import job_runs, repository, snapshots
 from storage import migrate as migrations
 from storage.db import read_connection, write_transaction

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from sqlalchemy.engine import Connection
 
@@ -34,6 +34,7 @@ from digests.manager import manager_digest
 from digests.schedule import due_period, zone
 from handlers.chat.narrative import summarise_digest
 from services.container import Services
+from services.delivery import Sender
 from services.scoring import evaluate_now, score_day
 from signals.alerts import AlertKey
 from signals.model import Snapshot
@@ -60,14 +61,6 @@ JOBS: dict[str, str] = {
     "send": "post due outbox messages: quiet hours over, retries (every 15 s)",
     "prune": "forget sent messages older than 30 days (daily)",
 }
-
-
-class Sender(Protocol):
-    """Posts a platform's due outbox messages."""
-
-    def send_due(self, now: datetime) -> object:
-        """Send; return a report with a ``words()`` method."""
-        ...
 
 
 class UnknownJob(Exception):
@@ -317,7 +310,7 @@ class Jobs:
         parts = []
         for platform, sender in self.senders.items():
             report = sender.send_due(now)
-            parts.append(f"{platform}: {report.words()}")  # type: ignore[attr-defined]
+            parts.append(f"{platform}: {report.words()}")
         return ("; " + "; ".join(parts)) if parts else ""
 
     def prune(self, now: datetime) -> str:

@@ -8,12 +8,12 @@ prints is exactly what the jobs composed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
 from core.messages import Card, card_from_dict
+from services.delivery import SendReport
 from storage import outbox
 from storage.db import read_connection, write_transaction
 
@@ -22,11 +22,8 @@ LEASE = timedelta(minutes=1)
 BATCH = 200
 
 
-@dataclass
-class Delivered:
-    """What one ``send_due`` delivered."""
-
-    sent: int = 0
+class Delivered(SendReport):
+    """What one ``send_due`` delivered (nothing is ever retried or failed here)."""
 
     def words(self) -> str:
         """One line for the job's summary."""
@@ -34,7 +31,7 @@ class Delivered:
 
 
 class ConsoleOutbox:
-    """Deliver the console platform's due outbox messages (the Sender of digests.jobs)."""
+    """Deliver the console platform's due outbox messages (a services.delivery.Sender)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

@@ -12,9 +12,9 @@ failed, with its error, for `steward outbox`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,17 +26,17 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
+from bot.adapters.outbox import OutboxSender, Undeliverable
 from bot.adapters.slack.app import quiet_logger
 from bot.adapters.slack.render import to_message
 from core.messages import card_from_dict
+from services.delivery import SendReport
 from storage import outbox
-from storage.db import write_transaction
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
 EVENT_TYPE = "steward_outbox"
-LEASE = timedelta(minutes=2)
 HISTORY_PAGES = 2  # a post lost between sending and marking is among the newest messages
 PERMANENT = frozenset(
     {
@@ -59,35 +59,16 @@ PERMANENT = frozenset(
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 
-class Undeliverable(Exception):
-    """A message Slack will never take as it is (the error says why)."""
-
-
-@dataclass
-class SendReport:
-    """What a send pass did."""
-
-    sent: int = 0
-    found: int = 0  # posted before a crash, found by its key, marked sent
-    retried: int = 0
-    failed: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    def words(self) -> str:
-        """One line for logs and the CLI."""
-        return (
-            f"{self.sent} sent, {self.found} found already posted, "
-            f"{self.retried} to retry, {self.failed} failed"
-        )
-
-
-class SlackOutbox:
+class SlackOutbox(OutboxSender):
     """Sends due outbox messages for Slack."""
+
+    platform = PLATFORM
+    finds_earlier = True
 
     def __init__(
         self, engine: Any, client: WebClient, shared_channels: frozenset[str] = frozenset()
     ) -> None:
-        self.engine = engine
+        super().__init__(engine)
         self.client = client
         self.shared_channels = shared_channels  # Slack Connect channels allowed account data
         self._dms: dict[str, str] = {}
@@ -115,16 +96,9 @@ class SlackOutbox:
         )
         return cls(engine, client, shared_channels)
 
-    def send_due(self, now: datetime, *, limit: int = 200) -> SendReport:
-        """Send every message due now (claimed in batches); return what happened."""
-        report = SendReport()
-        while True:
-            with write_transaction(self.engine) as conn:
-                batch = outbox.claim_due(conn, platform=PLATFORM, now=now, lease=LEASE, limit=50)
-            for message in batch:
-                self._send_one(message, now, report)
-            if len(batch) < 50 or report.sent + report.found + report.failed >= limit:
-                return report
+    async def send_one(self, message: outbox.Message, now: datetime, report: SendReport) -> None:
+        """Post one message with slack_sdk's blocking client, in a worker thread."""
+        await asyncio.to_thread(self._send_one, message, now, report)
 
     def _send_one(self, message: outbox.Message, now: datetime, report: SendReport) -> None:
         try:
@@ -132,7 +106,7 @@ class SlackOutbox:
             if message.attempts > 1:
                 found = self._find(channel, message.key)
                 if found is not None:
-                    self._mark_sent(message, channel, found, now)
+                    self.mark_sent(message, channel, found, now)
                     report.found += 1
                     log.info("outbox %s was already in %s (ts %s)", message.key, channel, found)
                     return
@@ -148,13 +122,9 @@ class SlackOutbox:
             self._failed(message, exc, now, report)
             return
         posted_in = str(response.get("channel") or channel)
-        self._mark_sent(message, posted_in, str(response["ts"]), now)
+        self.mark_sent(message, posted_in, str(response["ts"]), now)
         report.sent += 1
         log.info("sent %s %s to %s (ts %s)", message.kind, message.key, posted_in, response["ts"])
-
-    def _mark_sent(self, message: outbox.Message, channel: str, ts: str, now: datetime) -> None:
-        with write_transaction(self.engine) as conn:
-            outbox.mark_sent(conn, message.id, channel=channel, platform_id=ts, now=now)
 
     def _channel(self, channel: str) -> str:
         """A channel id; ``user:<handle>`` becomes the DM with that person.
@@ -216,20 +186,9 @@ class SlackOutbox:
     ) -> None:
         error, retry_after = _error_of(exc)
         permanent = error.split(":", 1)[0] in PERMANENT
-        with write_transaction(self.engine) as conn:
-            wait = outbox.settle_failure(
-                conn,
-                message,
-                error=error,
-                permanent=permanent,
-                retry_after=retry_after,
-                now=now,
-            )
-        if wait is None:
-            report.failed += 1
-        else:
-            report.retried += 1
-        report.errors.append(error)
+        self.settle(
+            message, report, error=error, permanent=permanent, retry_after=retry_after, now=now
+        )
 
 
 def _error_of(exc: Exception) -> tuple[str, timedelta | None]:

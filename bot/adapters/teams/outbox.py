@@ -18,70 +18,37 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.adapters.outbox import OutboxSender, Undeliverable
 from bot.adapters.teams.connector import Connector, ConnectorError
 from core.messages import card_from_dict
+from services.delivery import SendReport
 from storage import outbox
 from storage import teams as references
-from storage.db import read_connection, write_transaction
+from storage.db import read_connection
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "teams"
-LEASE = timedelta(minutes=2)
 PERMANENT_STATUSES = frozenset({400, 401, 403, 404, 413})
-BATCH = 50
 
 
-class Undeliverable(Exception):
-    """A message Teams will never take as it is (the text says why)."""
-
-
-@dataclass
-class SendReport:
-    """What a send pass did."""
-
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    def words(self) -> str:
-        """One line for logs and the CLI."""
-        return f"{self.sent} sent, {self.retried} to retry, {self.failed} failed"
-
-
-class TeamsOutbox:
+class TeamsOutbox(OutboxSender):
     """Sends due outbox messages for Teams."""
+
+    platform = PLATFORM
 
     def __init__(
         self, engine: Any, connector: Connector, shared: frozenset[str] = frozenset()
     ) -> None:
-        self.engine = engine
+        super().__init__(engine)
         self.connector = connector
         self.shared = shared  # conversations with outsiders allowed account data
 
-    def send_due(self, now: datetime, *, limit: int = 200) -> SendReport:
-        """Send every message due now (claimed in batches); return what happened."""
-        return asyncio.run(self._send_due(now, limit))
-
-    async def _send_due(self, now: datetime, limit: int) -> SendReport:
-        report = SendReport()
-        while True:
-            batch = await asyncio.to_thread(self._claim, now)
-            for message in batch:
-                await self._send_one(message, now, report)
-            if len(batch) < BATCH or report.sent + report.failed >= limit:
-                return report
-
-    def _claim(self, now: datetime) -> list[outbox.Message]:
-        with write_transaction(self.engine) as conn:
-            return outbox.claim_due(conn, platform=PLATFORM, now=now, lease=LEASE, limit=BATCH)
-
-    async def _send_one(self, message: outbox.Message, now: datetime, report: SendReport) -> None:
+    async def send_one(self, message: outbox.Message, now: datetime, report: SendReport) -> None:
+        """Post one message to its conversation through the Bot Connector."""
         try:
             target = await asyncio.to_thread(self._target, message.channel)
             await self._check_members(target)
@@ -92,7 +59,7 @@ class TeamsOutbox:
         except (ConnectorError, Undeliverable) as exc:
             await asyncio.to_thread(self._failed, message, exc, now, report)
             return
-        await asyncio.to_thread(self._mark_sent, message, target.conversation_id, activity_id, now)
+        await asyncio.to_thread(self.mark_sent, message, target.conversation_id, activity_id, now)
         report.sent += 1
         log.info(
             "sent %s %s to %s (%s)", message.kind, message.key, target.conversation_id, activity_id
@@ -131,14 +98,6 @@ class TeamsOutbox:
                 "another organisation; add it to TEAMS_SHARED_CONVERSATIONS to allow account data"
             )
 
-    def _mark_sent(
-        self, message: outbox.Message, conversation_id: str, activity_id: str, now: datetime
-    ) -> None:
-        with write_transaction(self.engine) as conn:
-            outbox.mark_sent(
-                conn, message.id, channel=conversation_id, platform_id=activity_id, now=now
-            )
-
     def _failed(
         self, message: outbox.Message, exc: Exception, now: datetime, report: SendReport
     ) -> None:
@@ -150,17 +109,6 @@ class TeamsOutbox:
                 retry_after = timedelta(seconds=exc.retry_after if exc.retry_after else 30)
         else:
             permanent, error = True, str(exc)
-        with write_transaction(self.engine) as conn:
-            wait = outbox.settle_failure(
-                conn,
-                message,
-                error=error,
-                permanent=permanent,
-                retry_after=retry_after,
-                now=now,
-            )
-        if wait is None:
-            report.failed += 1
-        else:
-            report.retried += 1
-        report.errors.append(error)
+        self.settle(
+            message, report, error=error, permanent=permanent, retry_after=retry_after, now=now
+        )

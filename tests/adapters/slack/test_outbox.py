@@ -10,7 +10,8 @@ from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
-from bot.adapters.slack.outbox import EVENT_TYPE, LEASE, SlackOutbox
+from bot.adapters.outbox import LEASE
+from bot.adapters.slack.outbox import EVENT_TYPE, SlackOutbox
 from bot.cli import app
 from core.messages import Button, Card, Section, card_to_dict
 from storage import outbox
@@ -129,7 +130,7 @@ def test_a_sender_killed_between_send_and_mark_is_not_posted_again(
     def die(*_: Any, **__: Any) -> None:
         raise Killed
 
-    monkeypatch.setattr(dying, "_mark_sent", die)
+    monkeypatch.setattr(dying, "mark_sent", die)
     with pytest.raises(Killed):
         dying.send_due(NOW)
     assert len(posts(fake_slack)) == 1  # posted, never marked
