@@ -66,7 +66,8 @@ from digests.alerts import Evaluation, PassReport
 from handlers.api import payloads
 from services import ingest, scoring
 from services.container import Services, build_services
-from services.jobs import MAX_CHANGED, Book, Jobs
+from services.digest_book import Book, read_book
+from services.jobs import MAX_CHANGED, Jobs
 from storage import alert_states, migrate, snapshots
 from storage.db import make_engine, read_connection, write_transaction
 from storage.subscriptions import Sub, list_subscriptions, upsert_subscription
@@ -383,7 +384,7 @@ def _run(url: str, args: argparse.Namespace) -> None:
         "(4) post_digests", lambda: jobs.post_digests(datetime.now(UTC), force=True)
     )
     assert day is not None
-    book = jobs._book(day, datetime.now(UTC))
+    book = read_book(engine, day, datetime.now(UTC))
     covered = [book.select(s) for s in digest_subs]
     lines = sum(len(c) for c in covered)
     distinct = len({s.account_id for c in covered for s in c})

@@ -1,4 +1,4 @@
-"""`steward worker`: the scheduler process that runs the named jobs of digests/jobs.py.
+"""`steward worker`: the scheduler process that runs the registered jobs of services/jobs.py.
 
 APScheduler 3 runs each job on its trigger in this process, one run of a job at a
 time (a run that overlaps the next is skipped, missed runs are coalesced). Two worker
@@ -15,12 +15,13 @@ from datetime import UTC
 from types import FrameType
 
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from services.container import Services
 from services.delivery import Sender
-from services.jobs import Jobs
+from services.jobs import REGISTRY, Every, Jobs
 
 log = logging.getLogger(__name__)
 
@@ -62,16 +63,16 @@ def scheduler_for(jobs: Jobs, snapshot_at: str, tick: int = 60) -> BlockingSched
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
     )
     hour, minute = (int(part) for part in snapshot_at.split(":"))
-    triggers = {
-        "alerts": IntervalTrigger(seconds=tick),
-        "digests": IntervalTrigger(seconds=tick),
-        "manager": IntervalTrigger(seconds=tick),
-        "send": IntervalTrigger(seconds=max(1, tick // 4)),
-        "snapshot": CronTrigger(hour=hour, minute=minute, timezone=UTC),
-        "prune": CronTrigger(hour=(hour + 1) % 24, minute=minute, timezone=UTC),
-    }
-    for name, trigger in triggers.items():
-        scheduler.add_job(_logged(jobs, name), trigger, id=name, name=name)
+    for job in REGISTRY:
+        if job.trigger is None:
+            continue
+        trigger: BaseTrigger
+        if isinstance(job.trigger, Every):
+            trigger = IntervalTrigger(seconds=max(1, tick // job.trigger.per_tick))
+        else:
+            at = (hour + job.trigger.hours_after) % 24
+            trigger = CronTrigger(hour=at, minute=minute, timezone=UTC)
+        scheduler.add_job(_logged(jobs, job.name), trigger, id=job.name, name=job.name)
     return scheduler
 
 

@@ -21,7 +21,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import cached_property
+from functools import partial
 from typing import TypeVar
 
 from sqlalchemy.engine import Connection
@@ -35,6 +35,7 @@ from digests.schedule import due_period, zone
 from handlers.chat.narrative import summarise_digest
 from services.container import Services
 from services.delivery import Sender
+from services.digest_book import Book, read_book, scope_words
 from services.scoring import evaluate_now, score_day
 from signals.alerts import AlertKey
 from signals.model import Snapshot
@@ -52,43 +53,9 @@ MAX_CHANGED = 5000  # accounts per alert pass; the rest wait for the next minute
 KEEP_SENT = timedelta(days=30)
 DIGEST_BUTTONS = 5
 
-JOBS: dict[str, str] = {
-    "alerts": "announce alerts for accounts whose data changed (every minute)",
-    "snapshot": "score every account for yesterday, then run tiers (daily)",
-    "tiers": "announce tier changes and daily conditions from the latest scoring",
-    "digests": "post daily digests whose local time has come (every minute)",
-    "manager": "post manager digests whose local time has come (every minute)",
-    "send": "post due outbox messages: quiet hours over, retries (every 15 s)",
-    "prune": "forget sent messages older than 30 days (daily)",
-}
-
 
 class UnknownJob(Exception):
     """No job has this name."""
-
-
-@dataclass(frozen=True)
-class Book:
-    """One scored day of the whole book, read once per digest run."""
-
-    day: date
-    snapshots: Mapping[str, Snapshot]
-    routing: Mapping[str, Routing]
-    notes: Mapping[str, str]
-
-    def select(self, sub: Sub) -> list[Snapshot]:
-        """The day's snapshots of the accounts in a subscription's scope."""
-        chosen = []
-        for account_id, snapshot in self.snapshots.items():
-            r = self.routing.get(account_id)
-            if r and sub.covers(csm=r.csm, ae=r.ae, segment=r.segment, tier=snapshot.tier):
-                chosen.append(snapshot)
-        return chosen
-
-    @cached_property
-    def names(self) -> dict[str, str]:
-        """Account names by id."""
-        return {account_id: r.name for account_id, r in self.routing.items()}
 
 
 class Jobs:
@@ -118,18 +85,9 @@ class Jobs:
         return summary
 
     def _job(self, name: str) -> Callable[[datetime], str]:
-        jobs: dict[str, Callable[[datetime], str]] = {
-            "alerts": self.alerts,
-            "snapshot": self.snapshot,
-            "tiers": self.tiers,
-            "digests": self.digests,
-            "manager": self.manager,
-            "send": self.send,
-            "prune": self.prune,
-        }
-        if name not in jobs:
+        if name not in JOBS:
             raise UnknownJob(f"No job {name!r}: the jobs are {', '.join(JOBS)}.")
-        return jobs[name]
+        return partial(JOBS[name].run, self)
 
     def alerts(self, now: datetime) -> str:
         """Evaluate changed accounts as of today and announce what opened or resolved."""
@@ -239,7 +197,7 @@ class Jobs:
                 if outbox.exists(conn, key):
                     skipped += 1
                     continue
-            book = book or self._book(day, now)
+            book = book or read_book(self.engine, day, now)
             card = summarise_digest(self._digest_card(sub, book, period), self.services.digest_llm)
             with write_transaction(self.engine) as conn:
                 added = outbox.enqueue(
@@ -256,13 +214,6 @@ class Jobs:
             skipped += added is None
         summary = f"{queued} digests queued, {skipped} already queued or sent"
         return summary + self._send_words(now)
-
-    def _book(self, day: date, now: datetime) -> Book:
-        with read_connection(self.engine) as conn:
-            snaps = snapshots.snapshots_on(conn, day=day)
-            routing = repository.account_routing(conn)
-            notes = _notes(conn, now)
-        return Book(day, snaps, routing, notes)
 
     def _digest_card(self, sub: Sub, book: Book, period: str) -> Card:
         chosen = book.select(sub)
@@ -320,16 +271,6 @@ class Jobs:
         return f"{gone} sent messages older than {KEEP_SENT.days} days forgotten"
 
 
-def scope_words(sub: Sub) -> str:
-    """How a subscription's scope reads in a title."""
-    if sub.scope == "book":
-        owner = sub.owner_handles[-1] if sub.owner_handles else sub.scope_value
-        return f"the book of {owner}"
-    if sub.scope in ("segment", "tier"):
-        return f"{sub.scope} {sub.scope_value}"
-    return "all accounts"
-
-
 def _local_date(sub: Sub, now: datetime) -> str:
     return now.astimezone(zone(sub)).date().isoformat()
 
@@ -365,26 +306,72 @@ def _from_snapshot(s: Snapshot, r: Routing, *, conditions: bool) -> Evaluation:
     )
 
 
-def _notes(conn: Connection, now: datetime) -> dict[str, str]:
-    """Per account: who took or acknowledged its alerts, and until when they are snoozed."""
-    taken: dict[str, str] = {}
-    for state in alert_states.open_states(conn):
-        if state.assigned_to:
-            taken[state.account_id] = f"taken by {state.assigned_to}"
-        elif state.acknowledged_by:
-            taken.setdefault(state.account_id, f"acknowledged by {state.acknowledged_by}")
-    snoozes = alert_states.snoozed(conn, None, now=now)
-    return {
-        account_id: "; ".join(
-            filter(
-                None,
-                (
-                    taken.get(account_id),
-                    f"alerts snoozed until {snoozes[account_id]:%Y-%m-%d}"
-                    if account_id in snoozes
-                    else None,
-                ),
-            )
-        )
-        for account_id in {*taken, *snoozes}
-    }
+@dataclass(frozen=True, slots=True)
+class Every:
+    """Run on every worker tick (STEWARD_WORKER_TICK_SECONDS), ``per_tick`` times a tick."""
+
+    per_tick: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Daily:
+    """Run once a day, ``hours_after`` the snapshot time (STEWARD_SNAPSHOT_AT, UTC)."""
+
+    hours_after: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One named job: what runs it, when the worker runs it (None: by hand only), its help."""
+
+    name: str
+    run: Callable[[Jobs, datetime], str]
+    trigger: Every | Daily | None
+    help: str
+
+
+REGISTRY = (
+    Job(
+        "alerts",
+        Jobs.alerts,
+        Every(),
+        "announce alerts for accounts whose data changed (every minute)",
+    ),
+    Job(
+        "snapshot",
+        Jobs.snapshot,
+        Daily(),
+        "score every account for yesterday, then run tiers (daily)",
+    ),
+    Job(
+        "tiers",
+        Jobs.tiers,
+        None,
+        "announce tier changes and daily conditions from the latest scoring",
+    ),
+    Job(
+        "digests",
+        Jobs.digests,
+        Every(),
+        "post daily digests whose local time has come (every minute)",
+    ),
+    Job(
+        "manager",
+        Jobs.manager,
+        Every(),
+        "post manager digests whose local time has come (every minute)",
+    ),
+    Job(
+        "send",
+        Jobs.send,
+        Every(per_tick=4),
+        "post due outbox messages: quiet hours over, retries (every 15 s)",
+    ),
+    Job(
+        "prune",
+        Jobs.prune,
+        Daily(hours_after=1),
+        "forget sent messages older than 30 days (daily)",
+    ),
+)
+JOBS = {job.name: job for job in REGISTRY}  # what the worker, `steward run-job` and the demo run

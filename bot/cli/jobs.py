@@ -16,6 +16,7 @@ from storage.db import read_connection, write_transaction
 from storage.subscriptions import list_subscriptions
 
 JOB_NAMES = ", ".join(JOBS)
+JOB_LIST = "\n\n".join(f"{job.name}: {job.help}" for job in JOBS.values())
 
 
 def _when(value: str | None) -> datetime | None:
@@ -32,7 +33,7 @@ def _when(value: str | None) -> datetime | None:
 def register(app: typer.Typer) -> None:
     """Add the job commands to the CLI."""
 
-    @app.command("run-job")
+    @app.command("run-job", epilog=f"The jobs:\n\n{JOB_LIST}")
     def run_job(
         name: Annotated[str, typer.Argument(help=f"One of: {JOB_NAMES}")],
         at: Annotated[
