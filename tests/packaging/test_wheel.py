@@ -1,0 +1,173 @@
+"""Steward installed the way production installs it: the wheel and its declared dependencies only.
+
+No network is used: the wheel is built here, and the fresh environment gets exactly the
+distributions ``steward``'s runtime requirements name (their closure, without extras),
+copied from the environment the tests run in. A module imported at start that is not
+declared is missing there, as it would be in production.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import venv
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+
+import httpx
+import pytest
+from packaging.requirements import Requirement
+
+from tests.support.cli import free_port
+from tests.support.paths import ROOT
+
+START_LINE = re.compile(r"Uvicorn running on")
+
+
+def runtime_closure(name: str) -> set[str]:
+    """Every distribution a plain ``pip install <name>`` would bring (markers evaluated)."""
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        dist = metadata.distribution(todo.pop())
+        key = dist.metadata["Name"].lower()
+        if key in seen:
+            continue
+        seen.add(key)
+        for text in dist.requires or []:
+            req = Requirement(text)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(req.name)
+    return seen
+
+
+def copy_distribution(name: str, site: Path) -> None:
+    dist = metadata.distribution(name)
+    for file in dist.files or []:
+        source = Path(str(dist.locate_file(file)))
+        if file.parts[0] in ("..", "bin") or not source.is_file():
+            continue
+        target = site / file
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtual environment with the built wheel and its runtime closure only."""
+    work = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(work / "dist"),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    env_dir = work / "venv"
+    venv.create(env_dir, with_pip=False)
+    python = env_dir / "bin" / "python"
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
+    for name in sorted(runtime_closure("steward") - {"steward"}):
+        copy_distribution(name, site)
+    (wheel,) = (work / "dist").glob("steward-*.whl")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--no-deps",
+            "--no-index",
+            "-q",
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return env_dir
+
+
+def test_the_wheel_declares_every_module_it_imports_at_start(installed: Path) -> None:
+    python = installed / "bin" / "python"
+    modules = [
+        "bot.web",
+        "bot.adapters.slack.app",
+        "bot.adapters.teams.app",
+        "bot.adapters.teams.auth",
+        "bot.worker",
+        "core.llm",
+    ]
+    code = "import importlib, sys\nfor m in sys.argv[1:]: importlib.import_module(m)"
+    result = subprocess.run(
+        [str(python), "-c", code, *modules],
+        capture_output=True,
+        text=True,
+        cwd=installed,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+@pytest.fixture
+def served(installed: Path, tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    env = {
+        "PATH": f"{installed / 'bin'}:{os.environ.get('PATH', '')}",
+        "HOME": str(tmp_path),
+        "SLACK_BOT_TOKEN": "xoxb-wheel-test",
+        "SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99yyyzzz85a5",
+        "SLACK_API_URL": "http://127.0.0.1:9/api/",
+        "MICROSOFT_APP_ID": "00000000-0000-0000-0000-000000000001",
+        "MICROSOFT_APP_PASSWORD": "wheel-test-password",
+        "MICROSOFT_APP_TENANT_ID": "00000000-0000-0000-0000-000000000002",
+        "OPENAI_API_KEY": "sk-wheel-test-0123456789",
+        "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+    }
+    proc = subprocess.Popen(
+        [str(installed / "bin" / "steward"), "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    lines = []
+    for line in proc.stderr:  # blocks until uvicorn reports, or the process ends
+        lines.append(line)
+        if START_LINE.search(line):
+            break
+    try:
+        assert proc.poll() is None, "".join(lines)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_the_installed_wheel_serves_with_slack_teams_and_llm_configured(served: str) -> None:
+    answer = httpx.get(f"{served}/healthz", timeout=10)
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "ok"
