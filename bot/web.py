@@ -18,6 +18,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from bot.operations import add_operations
+from core import metrics
 from core.settings import load_settings
 from handlers.api.auth import Unauthorized
 from handlers.api.errors import RejectedPayload
@@ -26,7 +28,7 @@ from services import ingest
 from services.container import Services, build_services
 from storage import repository
 from storage import teams as teams_storage
-from storage.db import DatabaseUnavailable, ping, read_connection
+from storage.db import DatabaseUnavailable, read_connection
 
 if TYPE_CHECKING:
     from bot.adapters.slack.app import SlackAdapter
@@ -95,7 +97,7 @@ def create_app(services: Services) -> FastAPI:
         )
     app.add_api_route("/v1/accounts/{account_id}", get_account, methods=["GET"])
     app.add_api_route("/v1/accounts/{account_id}/usage", get_usage, methods=["GET"])
-    app.add_api_route("/healthz", healthz, methods=["GET"])
+    add_operations(app, services, lambda status, body: ORJSONResponse(body, status))
     return app
 
 
@@ -281,10 +283,13 @@ def _ingest_endpoint(kind: Kind) -> Any:
                 )
             )
         except Unauthorized as exc:
+            metrics.INGEST_REQUESTS.labels(kind, "unauthorized").inc()
             return error(401, "unauthorized", str(exc))
         except RejectedPayload as exc:
+            metrics.INGEST_REQUESTS.labels(kind, "rejected").inc()
             extra = {"errors": [e.as_dict() for e in exc.errors]} if exc.errors else {}
             return error(exc.status, ERROR_CODES.get(exc.status, "error"), exc.message, **extra)
+        _count(kind, result)
         return ORJSONResponse(result)
 
     endpoint.__name__ = f"ingest_{kind}"
@@ -293,6 +298,16 @@ def _ingest_endpoint(kind: Kind) -> Any:
         "a batch with any invalid item stores nothing and answers 422."
     )
     return endpoint
+
+
+def _count(kind: Kind, result: dict[str, Any]) -> None:
+    if result.get("duplicate_delivery"):
+        metrics.INGEST_REQUESTS.labels(kind, "duplicate_delivery").inc()
+        return
+    metrics.INGEST_REQUESTS.labels(kind, "stored").inc()
+    if "accepted" in result:
+        metrics.INGEST_ITEMS.labels(kind, "accepted").inc(int(result["accepted"]))
+        metrics.INGEST_ITEMS.labels(kind, "duplicate").inc(int(result.get("duplicates", 0)))
 
 
 def _require_utf8(body: bytes) -> None:
@@ -352,12 +367,3 @@ def get_usage(
             "metrics": series,
         }
     )
-
-
-def healthz(request: Request) -> ORJSONResponse:
-    """200 when the database answers, 503 otherwise (for the platform's health checks)."""
-    try:
-        ping(services_of(request).engine)
-    except DatabaseUnavailable as exc:
-        return error(503, "unavailable", f"database unreachable: {exc}")
-    return ORJSONResponse({"status": "ok", "database": "ok"})

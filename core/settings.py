@@ -23,6 +23,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from core.logs import LogFormat
 from signals.config import ConfigValueError, ScoringConfig
 
 DEFAULT_DATABASE_URL = "sqlite:///steward.db"
@@ -62,6 +63,7 @@ class Settings(BaseSettings):
     database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias=_env("DATABASE_URL"))
     host: str = Field("127.0.0.1", validation_alias=_env("HOST"))
     port: int = Field(8000, ge=1, le=65535, validation_alias=_env("PORT"))
+    log_format: LogFormat = Field("text", validation_alias=_env("STEWARD_LOG_FORMAT"))
     webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list, validation_alias=_env("STEWARD_WEBHOOK_SECRETS", "webhook_secrets")
     )

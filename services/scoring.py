@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
+from core import metrics
 from signals.alerts import Alert
 from signals.backtest import (
     Baselines,
@@ -71,14 +72,15 @@ def score_day(
     account_ids: Sequence[str] | None = None,
 ) -> ScoreRun:
     """Score every account (or those named) as of one day from the data up to it."""
-    since = as_of - timedelta(days=LOOKBACK_DAYS)
-    features = [
-        _extract(data, as_of, config, progress)
-        for data in stream(
-            engine, since=since, until=as_of, account_ids=account_ids, scored_from=as_of
-        )
-    ]
-    return _score_features(engine, as_of, features, config, now=now, store=store)
+    with metrics.SCORING_SECONDS.time():
+        since = as_of - timedelta(days=LOOKBACK_DAYS)
+        features = [
+            _extract(data, as_of, config, progress)
+            for data in stream(
+                engine, since=since, until=as_of, account_ids=account_ids, scored_from=as_of
+            )
+        ]
+        return _score_features(engine, as_of, features, config, now=now, store=store)
 
 
 def score_range(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -237,6 +237,19 @@ def counts(conn: Connection) -> dict[str, int]:
     o = outbox.c
     rows = conn.execute(sa.select(o.status, sa.func.count()).group_by(o.status))
     return {status: int(n) for status, n in rows}
+
+
+def depth(conn: Connection) -> dict[str, tuple[int, datetime | None]]:
+    """Per status: how many messages, and when the oldest of them was queued."""
+    o = outbox.c
+    rows = conn.execute(
+        sa.select(o.status, sa.func.count(), sa.func.min(o.created_at)).group_by(o.status)
+    )
+    return {status: (int(n), _aware(oldest)) for status, n, oldest in rows}
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def prune_sent(conn: Connection, *, before: datetime) -> int:

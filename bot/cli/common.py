@@ -7,11 +7,14 @@ import logging
 import typer
 from rich.console import Console
 
+from core import logs
+from core.logs import LogFormat
 from core.settings import ConfigError, Settings, load_settings
 from services.container import Services
 from storage import migrate as migrations
 from storage.db import DatabaseUnavailable
 
+log = logging.getLogger("steward")
 err = Console(stderr=True)
 out = Console()
 
@@ -25,11 +28,17 @@ def settings() -> Settings:
         raise typer.Exit(2) from None
 
 
-def setup_logging(level: str) -> None:
-    """Log to stderr at the given level."""
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+def setup_logging(level: str, log_format: LogFormat = "text") -> None:
+    """Log to stderr at the given level, as text or JSON lines (STEWARD_LOG_FORMAT)."""
+    logs.configure(level, log_format)
+
+
+def announce(config: Settings, line: str) -> None:
+    """A start-up line: printed for a terminal, logged as a record with JSON logs."""
+    if config.log_format == "json":
+        log.info(line)
+    else:
+        err.print(line, markup=False)
 
 
 def unreachable(exc: DatabaseUnavailable) -> typer.Exit:
@@ -48,7 +57,10 @@ def ensure_schema(services: Services) -> None:
         return
     if services.settings.is_sqlite:
         migrations.upgrade(services.engine)
-        err.print(f"Database schema brought up to date ({len(waiting)} migration(s)).")
+        announce(
+            services.settings,
+            f"Database schema brought up to date ({len(waiting)} migration(s)).",
+        )
         return
     err.print(
         f"[red]The database needs {len(waiting)} migration(s): run `steward migrate` "

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from bot.cli.common import ensure_schema, err, settings, setup_logging
+from bot.cli.common import announce, ensure_schema, err, settings, setup_logging
 from core.settings import Settings
 from services.container import build_services
 
@@ -49,14 +49,14 @@ def serve(
 
     from bot.web import create_app
 
-    setup_logging(log_level)
     config = settings()
+    setup_logging(log_level, config.log_format)
     if socket_mode:
         config = _with_socket_mode(config)
     services = build_services(config)
     ensure_schema(services)
     for line in config.feature_report():
-        err.print(line)
+        announce(config, line)
     bind_host, bind_port = host or config.host, port or config.port
     if workers == 1 or socket_mode:
         uvicorn.run(
@@ -65,6 +65,7 @@ def serve(
             port=bind_port,
             log_level=log_level,
             proxy_headers=True,
+            log_config=_uvicorn_logging(config),
         )
         return
     services.engine.dispose()  # each worker process builds its own
@@ -76,7 +77,15 @@ def serve(
         port=bind_port,
         log_level=log_level,
         proxy_headers=True,
+        log_config=_uvicorn_logging(config),
     )
+
+
+def _uvicorn_logging(config: Settings) -> dict[str, Any] | None:
+    """uvicorn's own text logging, or none (its records reach Steward's JSON handler)."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    return None if config.log_format == "json" else LOGGING_CONFIG
 
 
 def worker(
@@ -85,12 +94,12 @@ def worker(
     """Run the scheduler: alerts each minute, digests at local times, the daily snapshot."""
     from bot.worker import run_worker
 
-    setup_logging(log_level)
     config = settings()
+    setup_logging(log_level, config.log_format)
     services = build_services(config)
     ensure_schema(services)
     for line in config.feature_report():
-        err.print(line)
+        announce(config, line)
     run_worker(services)
 
 

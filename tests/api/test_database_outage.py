@@ -84,12 +84,19 @@ def test_unreachable_database_gives_503_everywhere(unreachable_settings: Setting
     ):
         ingest = sender.signed("/v1/events", batch(3))
         read = sender.get("/v1/accounts/acme/usage")
-        health = sender.unauthenticated("GET", "/healthz")
+        alive = sender.unauthenticated("GET", "/healthz")
+        ready = sender.unauthenticated("GET", "/readyz")
+        detail = sender.get("/readyz")
 
-    for response in (ingest, read, health):
+    for response in (ingest, read):
         assert response.status_code == 503
         assert response.headers["retry-after"].isdigit()
         assert response.json()["error"] == "unavailable"
+    assert alive.json() == {"status": "ok"}  # the process is alive: no restart would help
+    assert ready.status_code == 503
+    assert ready.json() == {"status": "not_ready", "error": "unavailable"}  # nothing internal
+    assert detail.status_code == 503
+    assert detail.json()["detail"].startswith("database unreachable")  # for operators only
     services.engine.dispose()
 
 

@@ -338,10 +338,11 @@ def test_feature_team_and_user_breakdowns(sender: Sender, db: Engine) -> None:
     assert tuple(daily) == (1, 1)
 
 
-def test_healthz(sender: Sender) -> None:
-    response = sender.unauthenticated("GET", "/healthz")
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+def test_healthz_and_readyz(sender: Sender) -> None:
+    assert sender.unauthenticated("GET", "/healthz").json() == {"status": "ok"}
+    ready = sender.unauthenticated("GET", "/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready"}
 
 
 def test_unknown_path_and_method(sender: Sender) -> None:

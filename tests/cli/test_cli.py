@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,7 +50,7 @@ def test_serve_migrates_sqlite_and_reports_features(served: tuple[str, list[str]
     assert "HTTP API: on (0 webhook secret(s), 1 bearer token(s))" in output
     assert "Slack: off" in output
     assert TEST_TOKEN not in output
-    assert httpx.get(f"{url}/healthz").json() == {"status": "ok", "database": "ok"}
+    assert httpx.get(f"{url}/readyz").json() == {"status": "ready"}
     response = httpx.post(
         f"{url}/v1/accounts",
         json={"id": "acme", "name": "Acme"},
@@ -86,3 +87,31 @@ def test_migrate_against_an_unreachable_database(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("Cannot reach the database: connection failed")
     assert "Traceback" not in result.stderr
+
+
+def test_json_logs_are_one_object_a_line(tmp_path: Path) -> None:
+    port = free_port()
+    env = environment(STEWARD_LOG_FORMAT="json", STEWARD_API_TOKENS=TEST_TOKEN)
+    proc = subprocess.Popen(
+        [STEWARD, "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    records = []
+    try:
+        for line in proc.stderr:  # blocks until uvicorn reports, or the process ends
+            records.append(json.loads(line))  # every line is a JSON object
+            if "Uvicorn running on" in records[-1]["message"]:
+                break
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert {"time", "level", "logger", "message"} <= set(records[0])
+    messages = [r["message"] for r in records]
+    assert any(m.startswith("Database schema brought up to date") for m in messages)
+    assert any(m.startswith("Slack: off") for m in messages)
+    assert any(r["logger"].startswith("uvicorn") for r in records)

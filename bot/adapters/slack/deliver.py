@@ -16,6 +16,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot.adapters.charts import render_png
 from bot.adapters.slack.facts import SlackFacts, Unverified, person_of
 from bot.adapters.slack.render import SlackImage, action_of, to_message
+from core import metrics
 from core.messages import Card, Chart
 from handlers.chat.access import Decision, decide, policy_from
 from handlers.chat.actions import ActionRequest, ActionResult, handle_action
@@ -91,10 +92,12 @@ class Delivery:
         ctx = self.services.chat_context(decision, self.config)
         if reply.kind == "command":
             request = await self._command_request(p, person)
-            return Outgoing(await asyncio.to_thread(handle, request, ctx))
+            with metrics.COMMAND_LATENCY.labels("slack").time():
+                return Outgoing(await asyncio.to_thread(handle, request, ctx))
         message = (p["channel_id"], p["message_ts"]) if p.get("message_ts") else None
         action = ActionRequest(action_of(p["action"]) or "", p["value"], person, "slack", message)
-        result: ActionResult = await asyncio.to_thread(handle_action, action, ctx)
+        with metrics.COMMAND_LATENCY.labels("slack").time():
+            result: ActionResult = await asyncio.to_thread(handle_action, action, ctx)
         return _outgoing(result, p.get("user_name") or p["user_id"])
 
     async def _decide(self, p: dict[str, Any] | Any) -> tuple[Decision, Person]:

@@ -36,6 +36,7 @@ from bot.adapters.teams.connector import (
     conversation_root,
 )
 from bot.adapters.teams.render import action_of, message_invoke_response, to_invoke_response
+from core import metrics
 from core.messages import Card
 from handlers.chat.access import Asker, Decision, Place, PlaceKind, decide, policy_from
 from handlers.chat.actions import ActionRequest, ActionResult, handle_action
@@ -248,9 +249,9 @@ class TeamsAdapter:
             if request is None:
                 card = help_card()
             else:
-                card = await asyncio.to_thread(
-                    handle, request, self.services.chat_context(decision, self.config)
-                )
+                ctx = self.services.chat_context(decision, self.config)
+                with metrics.COMMAND_LATENCY.labels(PLATFORM).time():
+                    card = await asyncio.to_thread(handle, request, ctx)
         await self._reply(inbound, without_share(card))
 
     async def _invoke(self, inbound: Inbound) -> dict[str, Any]:
@@ -289,9 +290,9 @@ class TeamsAdapter:
         reply_to = inbound.activity.reply_to_id
         message = (inbound.channel, reply_to) if reply_to else None
         request = ActionRequest(action, value, person, PLATFORM, message)
-        return await asyncio.to_thread(
-            handle_action, request, self.services.chat_context(decision, self.config)
-        )
+        ctx = self.services.chat_context(decision, self.config)
+        with metrics.COMMAND_LATENCY.labels(PLATFORM).time():
+            return await asyncio.to_thread(handle_action, request, ctx)
 
     async def _welcome(self, inbound: Inbound) -> None:
         card = replace(help_card(), title="Steward is here", summary=WELCOME)
