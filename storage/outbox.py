@@ -195,15 +195,22 @@ def settle_failure(
     return wait
 
 
-def requeue(conn: Connection, message_ids: Sequence[int], *, now: datetime) -> int:
-    """Send failed messages again (`steward outbox --retry`); return how many."""
+def requeue(conn: Connection, message_ids: Sequence[int], *, now: datetime) -> list[int]:
+    """Send failed messages again (`steward outbox --retry`); the ids queued again."""
     o = outbox.c
-    result = conn.execute(
-        outbox.update()
-        .where(o.id.in_(list(message_ids)), o.status == "failed")
-        .values(status="pending", not_before=now, attempts=0, lease_until=None)
-    )
-    return int(result.rowcount)
+    failed = [
+        int(i)
+        for i in conn.scalars(
+            sa.select(o.id).where(o.id.in_(list(message_ids)), o.status == "failed")
+        )
+    ]
+    if failed:
+        conn.execute(
+            outbox.update()
+            .where(o.id.in_(failed))
+            .values(status="pending", not_before=now, attempts=0, lease_until=None)
+        )
+    return sorted(failed)
 
 
 def messages(

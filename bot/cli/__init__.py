@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from importlib import metadata
+from typing import Annotated
 
 import typer
 
@@ -16,6 +18,24 @@ app = typer.Typer(
 )
 for group in (scores, jobs, processes, data, demo, manifests):
     group.register(app)
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        typer.echo(f"steward {metadata.version('steward')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print Steward's version and exit"
+        ),
+    ] = False,
+) -> None:
+    """Steward: customer-success signals from usage data, delivered to Slack and Teams."""
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -17,6 +18,14 @@ from storage.subscriptions import list_subscriptions
 
 JOB_NAMES = ", ".join(JOBS)
 JOB_LIST = "\n\n".join(f"{job.name}: {job.help}" for job in JOBS.values())
+
+
+class Status(StrEnum):
+    """An outbox message's status, as `steward outbox --status` takes it."""
+
+    pending = "pending"
+    sent = "sent"
+    failed = "failed"
 
 
 def _when(value: str | None) -> datetime | None:
@@ -88,9 +97,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def outbox(
-        status: Annotated[
-            str | None, typer.Option(help="Only this status: pending, sent or failed")
-        ] = None,
+        status: Annotated[Status | None, typer.Option(help="Only messages in this status")] = None,
         retry: Annotated[
             list[int] | None, typer.Option(help="Send this failed message again (repeatable)")
         ] = None,
@@ -101,12 +108,21 @@ def register(app: typer.Typer) -> None:
         ensure_schema(services)
         if retry:
             with write_transaction(services.engine) as conn:
-                n = outbox_store.requeue(conn, retry, now=services.clock())
-            out.print(f"{n} failed message(s) queued again; the worker sends them within 15 s.")
+                queued = outbox_store.requeue(conn, retry, now=services.clock())
+            out.print(
+                f"{len(queued)} failed message(s) queued again; the worker sends them within 15 s."
+            )
+            others = sorted(set(retry) - set(queued))
+            if others:
+                ids = ", ".join(f"#{i}" for i in others)
+                err.print(f"Not failed messages, left as they are: {ids} (see `steward outbox`).")
+                raise typer.Exit(1)
             return
         with read_connection(services.engine) as conn:
             counts = outbox_store.counts(conn)
-            shown = outbox_store.messages(conn, statuses=[status] if status else None, limit=limit)
+            shown = outbox_store.messages(
+                conn, statuses=[status.value] if status else None, limit=limit
+            )
             runs = job_runs.all_runs(conn)
         totals = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "empty"
         out.print(f"Outbox: {totals}.")

@@ -15,7 +15,7 @@ def slack_manifest(
     url: Annotated[
         str,
         typer.Option(help="The public https address of `steward serve`, e.g. https://cs.acme.io"),
-    ] = "https://steward.example.com",
+    ],
 ) -> None:
     """Print the Slack app manifest for this host (paste it into api.slack.com/apps)."""
     from bot.adapters.slack.manifest import manifest_yaml
@@ -39,6 +39,12 @@ def teams_manifest(
         str,
         typer.Option(help="The public https address of `steward serve`, e.g. https://cs.acme.io"),
     ],
+    privacy_url: Annotated[
+        str, typer.Option(help="Your privacy statement (https), shown to people adding the app")
+    ],
+    terms_url: Annotated[
+        str, typer.Option(help="Your terms of use (https), shown to people adding the app")
+    ],
     output: Annotated[
         Path, typer.Option(help="Where to write the app package to upload in Teams")
     ] = Path("steward-teams.zip"),
@@ -50,12 +56,13 @@ def teams_manifest(
 
     try:
         uuid.UUID(app_id)
-        host_of(url)
+        for address in (url, privacy_url, terms_url):
+            host_of(address)
     except ValueError as exc:
         message = str(exc) if "https" in str(exc) else "--app-id must be a GUID (the app id)"
         err.print(message)
         raise typer.Exit(2) from None
-    output.write_bytes(package(app_id, url))
+    output.write_bytes(package(app_id, url, privacy_url, terms_url))
     out.print(
         f"Wrote {output}: in Teams, Apps > Manage your apps > Upload an app > "
         "Upload a custom app, and pick this file."

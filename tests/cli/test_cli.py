@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
 
 import httpx
@@ -115,3 +116,19 @@ def test_json_logs_are_one_object_a_line(tmp_path: Path) -> None:
     assert any(m.startswith("Database schema brought up to date") for m in messages)
     assert any(m.startswith("Slack: off") for m in messages)
     assert any(r["logger"].startswith("uvicorn") for r in records)
+
+
+def test_version_and_refused_option_values(tmp_path: Path) -> None:
+    assert (
+        steward("--version", cwd=tmp_path).stdout.strip()
+        == f"steward {metadata.version('steward')}"
+    )
+    bogus = steward("outbox", "--status", "bogus", cwd=tmp_path)
+    assert bogus.returncode == 2
+    assert "'pending', 'sent', 'failed'" in " ".join(bogus.stderr.replace("│", " ").split())
+    missing = steward("outbox", "--retry", "999", cwd=tmp_path)
+    assert missing.returncode == 1
+    assert "Not failed messages, left as they are: #999" in missing.stderr
+    no_url = steward("slack-manifest", cwd=tmp_path)
+    assert no_url.returncode == 2
+    assert "--url" in no_url.stderr

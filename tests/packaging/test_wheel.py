@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import venv
+import zipfile
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
@@ -25,24 +26,32 @@ from packaging.requirements import Requirement
 from tests.support.cli import free_port
 from tests.support.paths import ROOT
 
+NOT_SOURCE = (".git", ".venv", "build", "*.egg-info", ".*_cache", "__pycache__", "tests")
 START_LINE = re.compile(r"Uvicorn running on")
 
 
-def runtime_closure(name: str) -> set[str]:
-    """Every distribution a plain ``pip install <name>`` would bring (markers evaluated)."""
+def runtime_closure(requires: list[str]) -> set[str]:
+    """Every distribution a plain ``pip install`` of these requirements brings (no extras)."""
     seen: set[str] = set()
-    todo = [name]
+    todo = list(requires)
     while todo:
-        dist = metadata.distribution(todo.pop())
-        key = dist.metadata["Name"].lower()
-        if key in seen:
+        req = Requirement(todo.pop())
+        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
             continue
-        seen.add(key)
-        for text in dist.requires or []:
-            req = Requirement(text)
-            if req.marker is None or req.marker.evaluate({"extra": ""}):
-                todo.append(req.name)
+        dist = metadata.distribution(req.name)
+        key = dist.metadata["Name"].lower()
+        if key not in seen:
+            seen.add(key)
+            todo.extend(dist.requires or [])
     return seen
+
+
+def wheel_requires(wheel: Path) -> list[str]:
+    """The Requires-Dist lines of the wheel just built (not of any installed copy)."""
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        lines = archive.read(name).decode().splitlines()
+    return [line.split(":", 1)[1].strip() for line in lines if line.startswith("Requires-Dist:")]
 
 
 def copy_distribution(name: str, site: Path) -> None:
@@ -60,6 +69,8 @@ def copy_distribution(name: str, site: Path) -> None:
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh virtual environment with the built wheel and its runtime closure only."""
     work = tmp_path_factory.mktemp("wheel")
+    source = work / "source"  # setuptools builds in the tree: keep the checkout clean
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*NOT_SOURCE))
     subprocess.run(
         [
             sys.executable,
@@ -71,7 +82,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "-q",
             "-w",
             str(work / "dist"),
-            str(ROOT),
+            str(source),
         ],
         check=True,
         capture_output=True,
@@ -87,9 +98,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
             text=True,
         ).stdout.strip()
     )
-    for name in sorted(runtime_closure("steward") - {"steward"}):
-        copy_distribution(name, site)
     (wheel,) = (work / "dist").glob("steward-*.whl")
+    for name in sorted(runtime_closure(wheel_requires(wheel))):
+        copy_distribution(name, site)
     subprocess.run(
         [
             sys.executable,

@@ -21,6 +21,8 @@ SCHEMA = (
 )
 APP_ID_PLACEHOLDER = "${{MICROSOFT_APP_ID}}"
 HOST_PLACEHOLDER = "${{STEWARD_HOST}}"
+PRIVACY_PLACEHOLDER = "${{PRIVACY_URL}}"
+TERMS_PLACEHOLDER = "${{TERMS_URL}}"
 ACCENT = "#1F6FEB"
 ICON_DIR = Path(__file__).resolve().parents[3] / "teams"
 COMMANDS = (
@@ -37,8 +39,17 @@ COMMANDS = (
 )
 
 
-def manifest(app_id: str = APP_ID_PLACEHOLDER, host: str = HOST_PLACEHOLDER) -> dict[str, Any]:
-    """The manifest for a bot with this Microsoft app id, served at ``https://host``."""
+def manifest(
+    app_id: str = APP_ID_PLACEHOLDER,
+    host: str = HOST_PLACEHOLDER,
+    privacy_url: str = PRIVACY_PLACEHOLDER,
+    terms_url: str = TERMS_PLACEHOLDER,
+) -> dict[str, Any]:
+    """The manifest for a bot with this Microsoft app id, served at ``https://host``.
+
+    Teams shows the privacy and terms pages to people who add the app: they are the
+    company's own pages, not something Steward serves.
+    """
     site = f"https://{host}"
     commands = [{"title": title, "description": text} for title, text in COMMANDS]
     return {
@@ -49,8 +60,8 @@ def manifest(app_id: str = APP_ID_PLACEHOLDER, host: str = HOST_PLACEHOLDER) -> 
         "developer": {
             "name": "Steward",
             "websiteUrl": site,
-            "privacyUrl": f"{site}/healthz",
-            "termsOfUseUrl": f"{site}/healthz",
+            "privacyUrl": privacy_url,
+            "termsOfUseUrl": terms_url,
         },
         "name": {"short": "Steward", "full": "Steward: customer success signals"},
         "description": {
@@ -81,9 +92,15 @@ def manifest(app_id: str = APP_ID_PLACEHOLDER, host: str = HOST_PLACEHOLDER) -> 
     }
 
 
-def manifest_json(app_id: str = APP_ID_PLACEHOLDER, host: str = HOST_PLACEHOLDER) -> str:
+def manifest_json(
+    app_id: str = APP_ID_PLACEHOLDER,
+    host: str = HOST_PLACEHOLDER,
+    privacy_url: str = PRIVACY_PLACEHOLDER,
+    terms_url: str = TERMS_PLACEHOLDER,
+) -> str:
     """The manifest as the JSON text of ``manifest.json``."""
-    return json.dumps(manifest(app_id, host), indent=2, ensure_ascii=False) + "\n"
+    body = manifest(app_id, host, privacy_url, terms_url)
+    return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
 
 
 def host_of(url: str) -> str:
@@ -94,11 +111,16 @@ def host_of(url: str) -> str:
     return parts.netloc
 
 
-def package(app_id: str, url: str, icons: Path = ICON_DIR) -> bytes:
+def package(
+    app_id: str, url: str, privacy_url: str, terms_url: str, icons: Path = ICON_DIR
+) -> bytes:
     """The zip to upload in Teams (Apps > Manage your apps > Upload an app)."""
+    for page in (privacy_url, terms_url):
+        host_of(page)  # https only, as Teams requires
+    text = manifest_json(app_id, host_of(url), privacy_url, terms_url)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("manifest.json", manifest_json(app_id, host_of(url)))
+        archive.writestr("manifest.json", text)
         for name in ("color.png", "outline.png"):
             archive.write(icons / name, name)
     return buffer.getvalue()

@@ -39,9 +39,17 @@ def test_commands_fit_teams_limits() -> None:
         assert len(description) <= 128
 
 
+PAGES = (
+    "--privacy-url",
+    "https://acme.example/privacy",
+    "--terms-url",
+    "https://acme.example/terms",
+)
+
+
 def test_steward_teams_manifest_writes_a_package_to_upload(tmp_path: Path) -> None:
     result = subprocess.run(
-        [STEWARD, "teams-manifest", "--app-id", APP_ID, "--url", "https://cs.example.com"],
+        [STEWARD, "teams-manifest", "--app-id", APP_ID, "--url", "https://cs.example.com", *PAGES],
         cwd=tmp_path,
         env=environment(),
         capture_output=True,
@@ -58,12 +66,27 @@ def test_steward_teams_manifest_writes_a_package_to_upload(tmp_path: Path) -> No
     assert manifest["validDomains"] == ["cs.example.com"]
     assert manifest["developer"]["websiteUrl"] == "https://cs.example.com"
     assert set(manifest["bots"][0]["scopes"]) == {"personal", "team", "groupChat"}
+    assert manifest["developer"]["privacyUrl"] == "https://acme.example/privacy"
+    assert manifest["developer"]["termsOfUseUrl"] == "https://acme.example/terms"
 
 
 def test_steward_teams_manifest_refuses_plain_http_and_bad_ids(tmp_path: Path) -> None:
     for args, says in (
-        (["--app-id", APP_ID, "--url", "http://cs.example.com"], "https"),
-        (["--app-id", "not-a-guid", "--url", "https://cs.example.com"], "GUID"),
+        (["--app-id", APP_ID, "--url", "http://cs.example.com", *PAGES], "https"),
+        (["--app-id", "not-a-guid", "--url", "https://cs.example.com", *PAGES], "GUID"),
+        (["--app-id", APP_ID, "--url", "https://cs.example.com"], "--privacy-url"),
+        (
+            [
+                "--app-id",
+                APP_ID,
+                "--url",
+                "https://x.example",
+                *PAGES[:2],
+                "--terms-url",
+                "ftp://x",
+            ],
+            "https",
+        ),
     ):
         result = subprocess.run(
             [STEWARD, "teams-manifest", *args],
