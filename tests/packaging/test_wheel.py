@@ -182,3 +182,28 @@ def test_the_installed_wheel_serves_with_slack_teams_and_llm_configured(served: 
     answer = httpx.get(f"{served}/healthz", timeout=10)
     assert answer.status_code == 200
     assert answer.json()["status"] == "ok"
+
+
+def test_the_installed_wheel_writes_the_teams_package(installed: Path, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            str(installed / "bin" / "steward"),
+            "teams-manifest",
+            "--app-id",
+            "00000000-0000-0000-0000-000000000001",
+            "--url",
+            "https://cs.example.com",
+            "--privacy-url",
+            "https://example.com/privacy",
+            "--terms-url",
+            "https://example.com/terms",
+        ],
+        cwd=tmp_path,
+        env={"PATH": str(installed / "bin"), "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    with zipfile.ZipFile(tmp_path / "steward-teams.zip") as package:  # the icons are packaged
+        assert sorted(package.namelist()) == ["color.png", "manifest.json", "outline.png"]

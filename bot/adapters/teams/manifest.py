@@ -24,7 +24,7 @@ HOST_PLACEHOLDER = "${{STEWARD_HOST}}"
 PRIVACY_PLACEHOLDER = "${{PRIVACY_URL}}"
 TERMS_PLACEHOLDER = "${{TERMS_URL}}"
 ACCENT = "#1F6FEB"
-ICON_DIR = Path(__file__).resolve().parents[3] / "teams"
+ICON_DIR = Path(__file__).resolve().parent / "icons"  # packaged: the image has no checkout
 COMMANDS = (
     ("health", "health <account>: score, reasons, risks, usage chart"),
     ("value", "value <account> [30d|90d|year]: value realized"),

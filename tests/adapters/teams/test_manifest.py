@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from bot.adapters.teams.manifest import COMMANDS, manifest_json
+from bot.adapters.teams.manifest import COMMANDS, ICON_DIR, manifest_json
 from tests.support.cli import STEWARD, environment
 from tests.support.paths import ROOT
 
@@ -21,9 +21,9 @@ def test_the_checked_in_manifest_is_the_generated_one() -> None:
 
 
 def test_icons_have_the_sizes_teams_requires() -> None:
-    with Image.open(ROOT / "teams" / "color.png") as color:
+    with Image.open(ICON_DIR / "color.png") as color:
         assert color.size == (192, 192)
-    with Image.open(ROOT / "teams" / "outline.png") as outline:
+    with Image.open(ICON_DIR / "outline.png") as outline:
         assert outline.size == (32, 32)
         assert outline.mode == "RGBA"
         # an outline icon is white on transparent: no other colour may appear
