@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
@@ -12,33 +11,15 @@ import httpx
 import pytest
 
 from storage.migrate import MIGRATIONS
-from tests.support.cli import STEWARD, environment, free_port, steward
+from tests.support.cli import STEWARD, environment, serving, steward
 from tests.support.server import TEST_TOKEN
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
     """`steward serve` on a fresh SQLite file; yields its URL once uvicorn says it is up."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [STEWARD, "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=environment(STEWARD_API_TOKENS=TEST_TOKEN),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stderr is not None
-    lines: list[str] = []
-    for line in proc.stderr:  # blocks until uvicorn reports, or the process ends
-        lines.append(line)
-        if "Uvicorn running on" in line:
-            break
-    try:
-        yield f"http://127.0.0.1:{port}", lines
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with serving(STEWARD, cwd=tmp_path, env=environment(STEWARD_API_TOKENS=TEST_TOKEN)) as up:
+        yield up
 
 
 REVISIONS = sorted(p.name[:4] for p in MIGRATIONS.glob("versions/0*.py"))
@@ -91,26 +72,9 @@ def test_migrate_against_an_unreachable_database(tmp_path: Path) -> None:
 
 
 def test_json_logs_are_one_object_a_line(tmp_path: Path) -> None:
-    port = free_port()
     env = environment(STEWARD_LOG_FORMAT="json", STEWARD_API_TOKENS=TEST_TOKEN)
-    proc = subprocess.Popen(
-        [STEWARD, "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stderr is not None
-    records = []
-    try:
-        for line in proc.stderr:  # blocks until uvicorn reports, or the process ends
-            records.append(json.loads(line))  # every line is a JSON object
-            if "Uvicorn running on" in records[-1]["message"]:
-                break
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with serving(STEWARD, cwd=tmp_path, env=env) as (_, lines):
+        records = [json.loads(line) for line in lines]  # every line is a JSON object
     assert {"time", "level", "logger", "message"} <= set(records[0])
     messages = [r["message"] for r in records]
     assert any(m.startswith("Database schema brought up to date") for m in messages)

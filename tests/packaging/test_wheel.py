@@ -9,7 +9,6 @@ declared is missing there, as it would be in production.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -23,11 +22,10 @@ import httpx
 import pytest
 from packaging.requirements import Requirement
 
-from tests.support.cli import free_port
+from tests.support.cli import serving
 from tests.support.paths import ROOT
 
 NOT_SOURCE = (".git", ".venv", "build", "*.egg-info", ".*_cache", "__pycache__", "tests")
-START_LINE = re.compile(r"Uvicorn running on")
 
 
 def runtime_closure(requires: list[str]) -> set[str]:
@@ -143,7 +141,6 @@ def test_the_wheel_declares_every_module_it_imports_at_start(installed: Path) ->
 
 @pytest.fixture
 def served(installed: Path, tmp_path: Path) -> Iterator[str]:
-    port = free_port()
     env = {
         "PATH": f"{installed / 'bin'}:{os.environ.get('PATH', '')}",
         "HOME": str(tmp_path),
@@ -156,26 +153,8 @@ def served(installed: Path, tmp_path: Path) -> Iterator[str]:
         "OPENAI_API_KEY": "sk-wheel-test-0123456789",
         "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
     }
-    proc = subprocess.Popen(
-        [str(installed / "bin" / "steward"), "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stderr is not None
-    lines = []
-    for line in proc.stderr:  # blocks until uvicorn reports, or the process ends
-        lines.append(line)
-        if START_LINE.search(line):
-            break
-    try:
-        assert proc.poll() is None, "".join(lines)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with serving(str(installed / "bin" / "steward"), cwd=tmp_path, env=env) as (url, _):
+        yield url
 
 
 def test_the_installed_wheel_serves_with_slack_teams_and_llm_configured(served: str) -> None:

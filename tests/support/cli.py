@@ -6,6 +6,8 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 STEWARD = str(Path(sys.executable).with_name("steward"))
@@ -53,3 +55,31 @@ def run_together(
     outputs = [w.communicate(timeout=120) for w in workers]
     assert [w.returncode for w in workers] == [0] * count, outputs
     return outputs
+
+
+@contextmanager
+def serving(
+    program: str, *, cwd: Path, env: dict[str, str], args: tuple[str, ...] = ()
+) -> Iterator[tuple[str, list[str]]]:
+    """`steward serve` on a free port; its URL and the stderr lines up to uvicorn's start."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [program, "serve", "--port", str(port), *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    lines: list[str] = []
+    for line in proc.stderr:  # blocks until uvicorn reports, or the process ends
+        lines.append(line)
+        if "Uvicorn running on" in line:
+            break
+    try:
+        assert proc.poll() is None, "".join(lines)
+        yield f"http://127.0.0.1:{port}", lines
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
