@@ -194,7 +194,7 @@ def show_backtest(demo: Demo, out: Console) -> None:
         out.print(_verdict(target, results), markup=False, soft_wrap=True)
     out.print(
         "For one cut-off in full (every predictor, lift by decile): "
-        f"DATABASE_URL={demo.services.settings.database_url} .venv/bin/steward backtest "
+        f".venv/bin/steward --database {demo.services.engine.url.database} backtest "
         f"--as-of {cutoffs[-1]} --horizon {BACKTEST_HORIZON_DAYS}d",
         markup=False,
         soft_wrap=True,

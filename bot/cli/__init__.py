@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from importlib import metadata
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -15,6 +17,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,  # locals may hold secrets
+    rich_markup_mode=None,  # plain help: click's metavars (INTEGER, TEXT), no <bool> placeholders
 )
 for group in (scores, jobs, processes, data, demo, manifests):
     group.register(app)
@@ -26,8 +29,24 @@ def _version(shown: bool) -> None:
         raise typer.Exit()
 
 
+def _database(value: str | None) -> None:
+    if value:  # the one place settings are read from: this command's environment
+        is_url = "://" in value
+        os.environ["DATABASE_URL"] = value if is_url else f"sqlite:///{Path(value).resolve()}"
+
+
 @app.callback()
 def main_options(
+    database: Annotated[
+        str | None,
+        typer.Option(
+            "--database",
+            callback=_database,
+            is_eager=True,
+            help="The database of this command: a SQLite file or a database URL "
+            "(default: $DATABASE_URL, else steward.db)",
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option(

@@ -96,3 +96,11 @@ def test_version_and_refused_option_values(tmp_path: Path) -> None:
     no_url = steward("slack-manifest", cwd=tmp_path)
     assert no_url.returncode == 2
     assert "--url" in no_url.stderr
+
+
+def test_database_option_chooses_the_book_of_any_command(tmp_path: Path) -> None:
+    result = steward("--database", "other.db", "migrate", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "other.db").exists()
+    assert not (tmp_path / "steward.db").exists()
+    assert "up to date" in steward("--database", "other.db", "migrate", cwd=tmp_path).stdout
