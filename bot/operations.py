@@ -10,7 +10,9 @@ too: counts of customers' traffic are nobody else's business.
 from __future__ import annotations
 
 import logging
+import re
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -30,6 +32,8 @@ from storage import migrate as migrations
 from storage.db import DatabaseUnavailable, ping, read_connection
 
 log = logging.getLogger(__name__)
+access = logging.getLogger("steward.access")  # one record a request; JSON logs only
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 Answer = Callable[[int, dict[str, Any]], Response]
 
 
@@ -142,10 +146,29 @@ def _readiness_problem(services: Services) -> str | None:
 
 async def _timed(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
     started = time.perf_counter()
+    request_id = _request_id(request.headers.get("x-request-id"))
     response = await call_next(request)
-    route = request.scope.get("route")
-    path = getattr(route, "path", "unmatched")
-    metrics.HTTP_LATENCY.labels(path, f"{response.status_code // 100}xx").observe(
-        time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    route = getattr(request.scope.get("route"), "path", "unmatched")
+    metrics.HTTP_LATENCY.labels(route, f"{response.status_code // 100}xx").observe(seconds)
+    response.headers["X-Request-ID"] = request_id
+    access.info(
+        "%s %s %d",
+        request.method,
+        route,
+        response.status_code,
+        extra={
+            "request_id": request_id,
+            "route": route,
+            "status": response.status_code,
+            "duration_ms": round(seconds * 1000, 1),
+        },
     )
     return response
+
+
+def _request_id(given: str | None) -> str:
+    """The caller's X-Request-ID when it is a sane token, else a new one."""
+    if given and REQUEST_ID.fullmatch(given):
+        return given
+    return uuid.uuid4().hex

@@ -39,3 +39,7 @@ def configure(level: str, log_format: LogFormat = "text") -> None:
     formatter = JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
     handler.setFormatter(formatter)
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    # A record per request and command carries ids and durations for collectors; a
+    # terminal has uvicorn's access log for that.
+    access = logging.getLogger("steward.access")
+    access.setLevel(logging.NOTSET if log_format == "json" else logging.WARNING)

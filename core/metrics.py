@@ -8,6 +8,11 @@ by the web app. With `steward serve --workers N`, each process answers for itsel
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -16,6 +21,7 @@ from prometheus_client import (
     ProcessCollector,
 )
 
+ACCESS = logging.getLogger("steward.access")  # shown with STEWARD_LOG_FORMAT=json
 REGISTRY = CollectorRegistry(auto_describe=True)
 ProcessCollector(registry=REGISTRY)
 PlatformCollector(registry=REGISTRY)
@@ -54,3 +60,16 @@ SCORING_SECONDS = Histogram(
     buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600),
     registry=REGISTRY,
 )
+
+
+@contextmanager
+def command_timer(platform: str, command: str) -> Iterator[None]:
+    """Time composing one answer: the latency histogram, and a record for JSON logs."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds = time.perf_counter() - started
+        COMMAND_LATENCY.labels(platform).observe(seconds)
+        extra = {"platform": platform, "command": command, "duration_ms": round(seconds * 1000, 1)}
+        ACCESS.info("%s %s", platform, command, extra=extra)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy.engine import Engine
 
 from bot.web import create_app
+from core.logs import JsonFormatter
 from core.settings import Settings
 from services.container import build_services
 from storage import outbox
@@ -87,3 +91,20 @@ def test_metrics_count_ingestion_latency_and_the_outbox(sender: Sender, db: Engi
         )
         >= 1
     )
+
+
+def test_each_request_has_an_id_and_a_record_for_json_logs(
+    sender: Sender, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="steward.access")
+    given = sender.http.get("/readyz", headers={"x-request-id": "lb-7f3a"})
+    made = sender.unauthenticated("GET", "/healthz")
+    assert given.headers["x-request-id"] == "lb-7f3a"
+    assert re.fullmatch(r"[0-9a-f]{32}", made.headers["x-request-id"])
+    (record,) = [r for r in caplog.records if getattr(r, "request_id", None) == "lb-7f3a"]
+    line = json.loads(JsonFormatter().format(record))
+    assert line["route"] == "/readyz"
+    assert line["status"] == 200
+    assert line["duration_ms"] >= 0
+    assert line["message"] == "GET /readyz 200"
+    assert {"time", "level", "logger"} <= set(line)

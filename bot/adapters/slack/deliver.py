@@ -92,11 +92,11 @@ class Delivery:
         ctx = self.services.chat_context(decision, self.config)
         if reply.kind == "command":
             request = await self._command_request(p, person)
-            with metrics.COMMAND_LATENCY.labels("slack").time():
+            with metrics.command_timer("slack", request.command):
                 return Outgoing(await asyncio.to_thread(handle, request, ctx))
         message = (p["channel_id"], p["message_ts"]) if p.get("message_ts") else None
         action = ActionRequest(action_of(p["action"]) or "", p["value"], person, "slack", message)
-        with metrics.COMMAND_LATENCY.labels("slack").time():
+        with metrics.command_timer("slack", f"button:{action.action}"):
             result: ActionResult = await asyncio.to_thread(handle_action, action, ctx)
         return _outgoing(result, p.get("user_name") or p["user_id"])
 

@@ -250,7 +250,7 @@ class TeamsAdapter:
                 card = help_card()
             else:
                 ctx = self.services.chat_context(decision, self.config)
-                with metrics.COMMAND_LATENCY.labels(PLATFORM).time():
+                with metrics.command_timer(PLATFORM, request.command):
                     card = await asyncio.to_thread(handle, request, ctx)
         await self._reply(inbound, without_share(card))
 
@@ -291,7 +291,7 @@ class TeamsAdapter:
         message = (inbound.channel, reply_to) if reply_to else None
         request = ActionRequest(action, value, person, PLATFORM, message)
         ctx = self.services.chat_context(decision, self.config)
-        with metrics.COMMAND_LATENCY.labels(PLATFORM).time():
+        with metrics.command_timer(PLATFORM, f"button:{action}"):
             return await asyncio.to_thread(handle_action, request, ctx)
 
     async def _welcome(self, inbound: Inbound) -> None:
