@@ -15,7 +15,7 @@ from bot.web import create_app
 from core.logs import JsonFormatter
 from core.settings import Settings
 from services.container import build_services
-from storage import outbox
+from storage import job_runs, outbox
 from storage.db import write_transaction
 from tests.support.events import NOW, batch
 from tests.support.sender import Sender
@@ -76,6 +76,11 @@ def test_metrics_count_ingestion_latency_and_the_outbox(sender: Sender, db: Engi
             now=NOW - timedelta(minutes=5),
         )
 
+    with write_transaction(db) as conn:  # the worker's record of its jobs: its heartbeat
+        job_runs.started(conn, "alerts", now=NOW)
+        job_runs.finished(conn, "alerts", now=NOW, ok=False, summary="database away")
+        job_runs.started(conn, "alerts", now=NOW + timedelta(minutes=1))
+
     after = sender.get("/metrics")
 
     assert after.headers["content-type"].startswith("text/plain")
@@ -84,6 +89,10 @@ def test_metrics_count_ingestion_latency_and_the_outbox(sender: Sender, db: Engi
     assert sample(text, "steward_ingest_requests_total", kind="events", result="rejected") >= 1
     assert sample(text, "steward_ingest_items_total", kind="events", outcome="accepted") >= 3
     assert sample(text, "steward_outbox_messages", status="pending") == 1
+    assert sample(text, "steward_job_runs", job="alerts") == 2
+    assert sample(text, "steward_job_failures", job="alerts") == 1  # the running one is not
+    last = sample(text, "steward_job_last_run_timestamp_seconds", job="alerts")
+    assert last == (NOW + timedelta(minutes=1)).timestamp()
     assert sample(text, "steward_outbox_oldest_age_seconds", status="pending") > 0
     assert (
         sample(
