@@ -21,7 +21,8 @@ KERNEL = {"core", "signals"}
 ADAPTERS = {"bot.adapters", "bot.adapters.slack", "bot.adapters.teams", "bot.adapters.console"}
 MAY_IMPORT: Mapping[str, set[str]] = {  # top to bottom; a part may always import itself
     "bot.cli": {"bot.web", "bot.worker", *ADAPTERS, *APPLICATION, *KERNEL},
-    "bot.web": {*ADAPTERS, *APPLICATION, *KERNEL},
+    "bot.web": {"bot.operations", *ADAPTERS, *APPLICATION, *KERNEL},
+    "bot.operations": {*APPLICATION, *KERNEL},  # the web app's routes for operators
     "bot.worker": {*ADAPTERS, *APPLICATION, *KERNEL},
     "bot.adapters.slack": {"bot.adapters", *APPLICATION, *KERNEL},
     "bot.adapters.teams": {"bot.adapters", *APPLICATION, *KERNEL},
