@@ -47,6 +47,7 @@ class ORJSONResponse(Response):
 
 
 RETRY_AFTER_SECONDS = 30
+PLATFORM_MAX_BODY = 1024 * 1024  # Slack and Teams send a few KB; read no more before checks
 DEFAULT_USAGE_DAYS = 90
 MAX_USAGE_DAYS = 3 * 366
 KINDS: tuple[Kind, ...] = ("events", "accounts", "contracts", "tickets")
@@ -161,7 +162,8 @@ async def slack_events(request: Request) -> Response:
             "slack_off",
             "Slack is not configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET",
         )
-    return await slack.handler.handle(request)
+    refused = await _capped(request)
+    return refused or await slack.handler.handle(request)
 
 
 async def teams_messages(request: Request) -> Response:
@@ -173,7 +175,21 @@ async def teams_messages(request: Request) -> Response:
             "teams_off",
             "Teams is not configured: set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD",
         )
-    return await teams.receive(request)
+    refused = await _capped(request)
+    return refused or await teams.receive(request)
+
+
+async def _capped(request: Request) -> Response | None:
+    """Read a platform's body up to PLATFORM_MAX_BODY, before any parsing or verification.
+
+    The body is kept on the request (Starlette's cache), so Bolt and the Teams adapter
+    read it from there; a larger one is refused with 413 without reading the rest.
+    """
+    try:
+        request._body = await read_body(request, PLATFORM_MAX_BODY)
+    except RejectedPayload as exc:
+        return error(exc.status, ERROR_CODES.get(exc.status, "error"), exc.message)
+    return None
 
 
 CHART_FILE = re.compile(r"^([A-Za-z0-9_-]{16,64})\.png$")
