@@ -27,6 +27,7 @@ from storage.db import TransientConflict, write_transaction
 log = logging.getLogger(__name__)
 
 STORE_ATTEMPTS = 3
+MAX_ERRORS_LISTED = 100  # a 422 lists this many errors at most, and says how many there were
 _FIELD_TO_COLUMN = {"account": "account_id", "user": "user_id", "timestamp": "ts"}
 
 
@@ -156,8 +157,13 @@ def ingest_body(
     validated = validate(kind, raw, now=now, limits=limits)
     if validated.errors:
         bad = len({e.index for e in validated.errors})
+        shown = validated.errors[:MAX_ERRORS_LISTED]
+        more = len(validated.errors) - len(shown)
+        listed = f"; the first {len(shown)} of {len(validated.errors):,} errors are listed"
         raise RejectedPayload(
-            422, f"{bad} of {len(raw)} {kind} invalid; nothing was stored", validated.errors
+            422,
+            f"{bad} of {len(raw)} {kind} invalid; nothing was stored" + (listed if more else ""),
+            shown,
         )
     delivery = None
     if delivery_id is not None:

@@ -23,6 +23,8 @@ from pydantic import (
 )
 
 MAX_PROPERTIES_BYTES = 4096
+MAX_PROPERTIES_DEPTH = 8  # objects and lists inside `properties`
+MAX_QUANTITY = 1e15  # per event or amount: far above any real use, far below float overflow
 MIN_TIMESTAMP_YEAR = 2000
 
 
@@ -61,7 +63,7 @@ def _after_2000(value: datetime) -> datetime:
 Id = Annotated[str, _text(255, min_length=1), NO_NUL]
 Label = Annotated[str, _text(255, min_length=1), NO_NUL]
 MetricName = Annotated[str, _text(100, min_length=1, pattern=r"^[A-Za-z0-9_.:/-]+$")]
-Amount = Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False)]
+Amount = Annotated[float, Strict(), Field(ge=0, le=MAX_QUANTITY, allow_inf_nan=False)]
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_require_string), AfterValidator(_after_2000)]
 Day = Annotated[date, BeforeValidator(_require_string)]
 
@@ -89,12 +91,32 @@ class EventIn(_Input):
     def _small_properties(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         if value is None:
             return None
+        if _depth(value) > MAX_PROPERTIES_DEPTH:
+            raise ValueError(f"must nest at most {MAX_PROPERTIES_DEPTH} levels")
         encoded = orjson.dumps(value)
         if len(encoded) > MAX_PROPERTIES_BYTES:
             raise ValueError(f"must be at most {MAX_PROPERTIES_BYTES} bytes as JSON")
         if b"\\u0000" in encoded:
             raise ValueError("must not contain NUL characters")
         return value
+
+
+def _depth(value: Any) -> int:
+    """How many objects and lists are nested in a JSON value (stops counting past the cap)."""
+    stack = [(value, 1)]
+    deepest = 0
+    while stack:
+        node, level = stack.pop()
+        children = (
+            node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        )
+        if not isinstance(node, dict | list):
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_PROPERTIES_DEPTH:
+            return deepest
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def _known_timezone(value: str) -> str:
