@@ -57,8 +57,14 @@ def main_options(
     """Steward: customer-success signals from usage data, delivered to Slack and Teams."""
 
 
+PRIVATE = 0o077  # files and folders Steward creates are its user's only
+
+
 def main() -> None:
     """Entry point of the `steward` console script."""
+    # Before anything is created: .env secrets, the SQLite book and its WAL (customer data
+    # and a week of Slack response URLs), charts. chmod afterwards would leave a window.
+    os.umask(PRIVATE)
     try:
         app()
     except KeyboardInterrupt:
