@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from bot.operations import add_operations
-from core import metrics
+from core import logs, metrics
 from core.settings import load_settings
 from handlers.api.auth import Unauthorized
 from handlers.api.errors import RejectedPayload
@@ -88,6 +88,7 @@ def create_app(services: Services) -> FastAPI:
     app.add_api_route("/api/messages", teams_messages, methods=["POST"], include_in_schema=False)
     app.add_api_route("/charts/{chart_file}", chart_image, methods=["GET"], include_in_schema=False)
     _register_errors(app)
+    logs.hold_libraries()  # after the adapters made their loggers
     for kind in KINDS:
         app.add_api_route(
             f"/v1/{kind}",

@@ -43,3 +43,18 @@ def configure(level: str, log_format: LogFormat = "text") -> None:
     # terminal has uvicorn's access log for that.
     access = logging.getLogger("steward.access")
     access.setLevel(logging.NOTSET if log_format == "json" else logging.WARNING)
+
+
+# Libraries that log request bodies or URLs below WARNING: Bolt logs a refused request's
+# whole body (and so a response_url, which works as a credential), httpx every URL.
+QUIET_LIBRARIES = ("slack_bolt", "slack_sdk", "httpx", "httpcore", "openai", "urllib3")
+
+
+def hold_libraries(level: int = logging.WARNING) -> None:
+    """Hold the libraries' loggers, and every child logger they made, at ``level``."""
+    for name in list(logging.root.manager.loggerDict):
+        if name.split(".", 1)[0] in QUIET_LIBRARIES:
+            logger = logging.getLogger(name)
+            logger.setLevel(max(logger.level, level))
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(level)

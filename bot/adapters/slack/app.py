@@ -45,13 +45,14 @@ ACTION_ID = re.compile(r"^steward:")
 
 
 def quiet_logger(name: str) -> logging.Logger:
-    """A logger for Slack's libraries that never logs at DEBUG.
+    """A logger for Slack's libraries that logs warnings and errors only.
 
-    At DEBUG they log request bodies and URLs: message contents, and response_url
-    paths that work as credentials. Steward logs what was sent where itself.
+    Below WARNING they log request bodies and URLs (a refused request's whole body at
+    INFO): message contents, and response_url paths that work as credentials. Steward
+    logs what was sent where itself.
     """
     logger = logging.getLogger(name)
-    logger.setLevel(logging.INFO)
+    logger.setLevel(logging.WARNING)
     return logger
 
 
