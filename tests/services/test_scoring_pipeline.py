@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from bot.cli.scores import EXPORT_COLUMNS
+from core import metrics
 from demo.book import Book, book_payload_batches, generate_book
 from services import scoring
 from signals.config import ScoringConfig
@@ -200,10 +201,14 @@ def test_a_replay_reads_the_book_once_a_week_and_matches_scoring_day_by_day(
 
     with db.begin() as conn:
         conn.execute(tables.health_snapshots.delete())
+    timed = metrics.REGISTRY.get_sample_value("steward_scoring_duration_seconds_count") or 0.0
     for day in days:
         scoring.score_day(db, as_of=day, config=config, now=now)
 
     assert stored(db, days) == replayed
+    assert metrics.REGISTRY.get_sample_value("steward_scoring_duration_seconds_count") == (
+        timed + len(days)  # each day's scoring is timed for /metrics
+    )
     assert all(len(replayed[day]) == 20 for day in days)
 
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bot.adapters.slack.manifest import METHOD_SCOPES
+from core import metrics
 from storage import tables
 from tests.support.fakes.slack import FakeSlack
 from tests.support.slack_world import (
@@ -25,6 +26,8 @@ from tests.support.slack_world import (
 )
 
 PNG = b"\x89PNG\r\n\x1a\n"
+LATENCY = "steward_command_duration_seconds_count"  # /metrics: one sample per answer
+LATENCY = "steward_command_duration_seconds_count"  # /metrics: one sample per answer
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +52,7 @@ def slack(
 def test_health_is_acknowledged_at_once_then_answered_privately_with_its_chart(
     slack: SlackClient, book: Book
 ) -> None:
+    answered = metrics.REGISTRY.get_sample_value(LATENCY, {"platform": "slack"}) or 0.0
     started = time.perf_counter()
     ack = slack.command("/health", "zorblax corp", "r1")
     assert ack.status_code == 200
@@ -71,6 +75,7 @@ def test_health_is_acknowledged_at_once_then_answered_privately_with_its_chart(
     upload = slack.fake.uploads[file_id]
     assert upload["bytes"].startswith(PNG)
     assert upload["channel_id"].startswith("D")  # the asker's DM with Steward, not the channel
+    assert metrics.REGISTRY.get_sample_value(LATENCY, {"platform": "slack"}) == answered + 1
 
 
 def test_unsigned_forged_and_replayed_requests_are_refused(
