@@ -10,7 +10,7 @@ It fills a fresh database with bench/score.py's book (--accounts accounts, each 
 commit and --days days x --metrics metrics of daily rollups), scores the last day and
 stores the snapshots (commands answer from them, as in production), then serves Steward's
 web app (`create_app`) with uvicorn on a loopback socket, next to a fake Slack Web API with
-a fake response_url (tests/fakes/slack.py), all in this one process.
+a fake response_url (tests/support/fakes/slack.py), all in this one process.
 
 It then sends --calls signed slash commands, one at a time, cycling /health, /value and
 /forecast over random accounts named the ways people type them: the exact name, the name in

@@ -7,7 +7,7 @@ Run from the repository root:
 
 It fills a fresh database with bench/score.py's book, scores the last day, and serves
 Steward's web app with uvicorn on loopback next to the fake Bot Framework of
-tests/fakes/teams.py (OpenID metadata, signing keys, token endpoint and Bot Connector), all
+tests/support/fakes/teams.py (OpenID metadata, signing keys, token endpoint and Bot Connector), all
 in this one process. Each call is a personal-chat message signed with a Bot Framework token,
 timed from just before the POST to its HTTP response: by then Steward has validated the
 token, checked the tenant and the roster, stored the conversation reference, answered and

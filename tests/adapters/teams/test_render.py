@@ -1,5 +1,5 @@
 """The Teams renderer: every card Steward sends is a valid Adaptive Card 1.5 (checked against
-the published schema, vendored in tests/data), within Teams' message size, with customer
+the published schema, vendored in tests/support/data), within Teams' message size, with customer
 text shown literally and buttons that route back to the same handler."""
 
 from __future__ import annotations
