@@ -47,6 +47,7 @@ class ORJSONResponse(Response):
 
 
 RETRY_AFTER_SECONDS = 30
+SLACK_STAMP_DIGITS = 12  # Unix seconds, for the next 30,000 years
 PLATFORM_MAX_BODY = 1024 * 1024  # Slack and Teams send a few KB; read no more before checks
 DEFAULT_USAGE_DAYS = 90
 MAX_USAGE_DAYS = 3 * 366
@@ -163,6 +164,9 @@ async def slack_events(request: Request) -> Response:
             "slack_off",
             "Slack is not configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET",
         )
+    stamp = request.headers.get("x-slack-request-timestamp", "")
+    if not (stamp.isdigit() and len(stamp) <= SLACK_STAMP_DIGITS):  # Bolt answers 500 to those
+        return error(401, "unauthorized", "missing or malformed X-Slack-Request-Timestamp")
     refused = await _capped(request)
     return refused or await slack.handler.handle(request)
 

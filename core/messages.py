@@ -94,6 +94,10 @@ class Button:
     url: str | None = None
 
 
+class UnreadableButton(ValueError):
+    """A button value Steward did not write (a forged click, another app's card)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ButtonValue:
     """What an account button acts on, carried in :attr:`Button.value`.
@@ -117,13 +121,13 @@ class ButtonValue:
         """Read a button's value back.
 
         Raises:
-            ValueError: the value is not one Steward wrote.
+            UnreadableButton: the value is not one Steward wrote.
         """
         try:
             data = json.loads(value)
             command, account_id, period = data["c"], data["a"], data.get("p")
         except (ValueError, TypeError, KeyError) as exc:
-            raise ValueError(f"not a Steward button value: {value[:80]!r}") from exc
+            raise UnreadableButton(f"not a Steward button value: {value[:80]!r}") from exc
         return cls(str(command), str(account_id), None if period is None else str(period))
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
-from core.messages import ButtonValue, Card, Section, card_from_dict
+from core.messages import ButtonValue, Card, Section, UnreadableButton, card_from_dict
 from handlers.chat import cards
 from handlers.chat.commands import from_button, handle, without_share
 from handlers.chat.context import CommandRequest, Context, Person
@@ -46,6 +46,14 @@ class ActionResult:
 
 def handle_action(request: ActionRequest, ctx: Context) -> ActionResult:
     """Carry out a click; a click on something that no longer exists says so."""
+    try:
+        return _dispatch(request, ctx)
+    except UnreadableButton:
+        summary = "Steward cannot read this button's value: it did not write it."
+        return ActionResult(Card(title="Unknown button", summary=summary))
+
+
+def _dispatch(request: ActionRequest, ctx: Context) -> ActionResult:
     action = request.action
     if action == "pick":
         return ActionResult(
