@@ -21,7 +21,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from services.container import Services
 from services.delivery import Sender
-from services.jobs import REGISTRY, Every, Jobs
+from services.jobs import REGISTRY, Daily, Every, Jobs
 
 log = logging.getLogger(__name__)
 
@@ -63,16 +63,17 @@ def scheduler_for(jobs: Jobs, snapshot_at: str, tick: int = 60) -> BlockingSched
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
     )
     hour, minute = (int(part) for part in snapshot_at.split(":"))
+    frequent: list[tuple[str, BaseTrigger]] = []
+    daily: list[tuple[str, BaseTrigger]] = []
     for job in REGISTRY:
-        if job.trigger is None:
-            continue
-        trigger: BaseTrigger
         if isinstance(job.trigger, Every):
-            trigger = IntervalTrigger(seconds=max(1, tick // job.trigger.per_tick))
-        else:
+            seconds = max(1, tick // job.trigger.per_tick)
+            frequent.append((job.name, IntervalTrigger(seconds=seconds)))
+        elif isinstance(job.trigger, Daily):
             at = (hour + job.trigger.hours_after) % 24
-            trigger = CronTrigger(hour=at, minute=minute, timezone=UTC)
-        scheduler.add_job(_logged(jobs, job.name), trigger, id=job.name, name=job.name)
+            daily.append((job.name, CronTrigger(hour=at, minute=minute, timezone=UTC)))
+    for name, trigger in frequent + daily:  # the order the worker logs them in at start
+        scheduler.add_job(_logged(jobs, name), trigger, id=name, name=name)
     return scheduler
 
 

@@ -34,8 +34,9 @@ class OutboxSender(ABC):
     platform: ClassVar[str]
     finds_earlier: ClassVar[bool] = False  # can find a post a dead sender made (Slack)
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, shared: frozenset[str] = frozenset()) -> None:
         self.engine = engine
+        self.shared = shared  # conversations with another organisation allowed account data
 
     def send_due(self, now: datetime, *, limit: int = LIMIT) -> SendReport:
         """Send every message due now (claimed in batches); return what happened."""

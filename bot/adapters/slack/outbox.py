@@ -68,9 +68,8 @@ class SlackOutbox(OutboxSender):
     def __init__(
         self, engine: Any, client: WebClient, shared_channels: frozenset[str] = frozenset()
     ) -> None:
-        super().__init__(engine)
+        super().__init__(engine, shared_channels)  # Slack Connect channels allowed account data
         self.client = client
-        self.shared_channels = shared_channels  # Slack Connect channels allowed account data
         self._dms: dict[str, str] = {}
         self._checked: set[str] = set()
 
@@ -144,7 +143,7 @@ class SlackOutbox(OutboxSender):
         return self._dms[handle]
 
     def _check_not_external(self, channel: str) -> None:
-        if channel in self._checked or channel in self.shared_channels:
+        if channel in self._checked or channel in self.shared:
             return
         info = self.client.conversations_info(channel=channel).get("channel") or {}
         if info.get("is_ext_shared") or info.get("is_pending_ext_shared"):

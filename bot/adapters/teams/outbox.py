@@ -43,9 +43,8 @@ class TeamsOutbox(OutboxSender):
     def __init__(
         self, engine: Any, connector: Connector, shared: frozenset[str] = frozenset()
     ) -> None:
-        super().__init__(engine)
+        super().__init__(engine, shared)
         self.connector = connector
-        self.shared = shared  # conversations with outsiders allowed account data
 
     async def send_one(self, message: outbox.Message, now: datetime, report: SendReport) -> None:
         """Post one message to its conversation through the Bot Connector."""
