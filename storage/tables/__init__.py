@@ -1,0 +1,55 @@
+"""Steward's tables, gathered under one metadata (the schema Alembic compares against).
+
+Schema changes go through an Alembic migration (storage/migrations). The tables are
+defined by domain: the book (``book``), alert bookkeeping (``alerts``) and what Steward
+sends and answers (``delivery``); import them from here.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import SQLModel
+
+from storage.tables.alerts import account_changes, alert_snoozes, alert_states
+from storage.tables.book import (
+    accounts,
+    contracts,
+    health_snapshots,
+    support_tickets,
+    usage_daily,
+    usage_daily_breakdown,
+    usage_events,
+    webhook_deliveries,
+)
+from storage.tables.delivery import (
+    chart_images,
+    job_runs,
+    message_actions,
+    outbox,
+    pending_replies,
+    subscriptions,
+    teams_conversations,
+)
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "account_changes",
+    "accounts",
+    "alert_snoozes",
+    "alert_states",
+    "chart_images",
+    "contracts",
+    "health_snapshots",
+    "job_runs",
+    "message_actions",
+    "metadata",
+    "outbox",
+    "pending_replies",
+    "subscriptions",
+    "support_tickets",
+    "teams_conversations",
+    "usage_daily",
+    "usage_daily_breakdown",
+    "usage_events",
+    "webhook_deliveries",
+]
