@@ -89,16 +89,7 @@ def churn_by_cohort(
     if not covers(history_start, periods.cohort_base):
         reason = short_history(history_start, periods.cohort_base)
         return CohortChurn(no_kpi(name, reason), (), reason)
-    start = periods.current.first
-    population = sorted(
-        (
-            u
-            for u in usages
-            if u.events_in(COHORT_BASE) > 0
-            and (u.account.churned_date is None or u.account.churned_date >= start)
-        ),
-        key=lambda u: (u.events_in(COHORT_BASE), u.account.id),
-    )
+    population = _population(usages, periods.current.first)
     if not population:
         reason = f"No account had usage in {periods.cohort_base}, before the quarter began."
         return CohortChurn(no_kpi(name, reason), (), reason)
@@ -124,6 +115,19 @@ def churn_by_cohort(
         f"then; churn in {periods.current} as for the churn rate."
     )
     return CohortChurn(overall, cohorts, explanation)
+
+
+def _population(usages: Sequence[AccountUsage], start: date) -> list[AccountUsage]:
+    """Accounts with cohort-base usage, not churned before ``start``, by usage then id."""
+    return sorted(
+        (
+            u
+            for u in usages
+            if u.events_in(COHORT_BASE) > 0
+            and (u.account.churned_date is None or u.account.churned_date >= start)
+        ),
+        key=lambda u: (u.events_in(COHORT_BASE), u.account.id),
+    )
 
 
 def _cohort(q: int, population: Sequence[AccountUsage], flags: Sequence[bool]) -> Cohort:

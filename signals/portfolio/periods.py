@@ -140,22 +140,27 @@ class Kpi:
 
 
 def no_kpi(name: str, reason: str, unit: Unit = "share") -> Kpi:
+    """Return a KPI with no figure, explained by ``reason``."""
     return Kpi(name, None, 0, reason, unit)
 
 
 def money(amount: float) -> str:
+    """Format an amount of money without decimals: '12,345'."""
     return f"{amount:,.0f}"
 
 
 def n_accounts(n: int) -> str:
+    """Say how many accounts: '1 account', '3 accounts'."""
     return f"{n} account{'' if n == 1 else 's'}"
 
 
 def covers(history_start: date | None, period: Period) -> bool:
+    """Return whether stored usage reaches back to the period's first day."""
     return history_start is not None and history_start <= period.first
 
 
 def short_history(history_start: date | None, period: Period) -> str:
+    """Explain why stored usage does not cover the period."""
     if history_start is None:
         return "No usage is stored yet."
     return f"Usage is stored from {history_start}; this needs it from {period.first}."

@@ -1,4 +1,4 @@
-"""Portfolio KPIs (signals/portfolio.py) against hand-computed figures."""
+"""Portfolio KPIs (signals/portfolio/) against hand-computed figures."""
 
 from __future__ import annotations
 
