@@ -24,7 +24,7 @@ from prometheus_client.registry import Collector
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from core import metrics
+from core import logs, metrics
 from handlers.api.auth import Unauthorized
 from services.container import Services
 from storage import job_runs, outbox
@@ -32,7 +32,6 @@ from storage import migrate as migrations
 from storage.db import DatabaseUnavailable, ping, read_connection
 
 log = logging.getLogger(__name__)
-access = logging.getLogger("steward.access")  # one record a request; JSON logs only
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 Answer = Callable[[int, dict[str, Any]], Response]
 
@@ -152,7 +151,7 @@ async def _timed(request: Request, call_next: Callable[[Request], Awaitable[Resp
     route = getattr(request.scope.get("route"), "path", "unmatched")
     metrics.HTTP_LATENCY.labels(route, f"{response.status_code // 100}xx").observe(seconds)
     response.headers["X-Request-ID"] = request_id
-    access.info(
+    logs.ACCESS.info(
         "%s %s %d",
         request.method,
         route,

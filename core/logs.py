@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 LogFormat = Literal["text", "json"]
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+ACCESS = logging.getLogger("steward.access")  # a record per request and command (JSON logs)
 _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
 
@@ -41,8 +42,7 @@ def configure(level: str, log_format: LogFormat = "text") -> None:
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     # A record per request and command carries ids and durations for collectors; a
     # terminal has uvicorn's access log for that.
-    access = logging.getLogger("steward.access")
-    access.setLevel(logging.NOTSET if log_format == "json" else logging.WARNING)
+    ACCESS.setLevel(logging.NOTSET if log_format == "json" else logging.WARNING)
 
 
 # Libraries that log request bodies or URLs below WARNING: Bolt logs a refused request's

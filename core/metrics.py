@@ -8,7 +8,6 @@ by the web app. With `steward serve --workers N`, each process answers for itsel
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +20,8 @@ from prometheus_client import (
     ProcessCollector,
 )
 
-ACCESS = logging.getLogger("steward.access")  # shown with STEWARD_LOG_FORMAT=json
+from core import logs
+
 REGISTRY = CollectorRegistry(auto_describe=True)
 ProcessCollector(registry=REGISTRY)
 PlatformCollector(registry=REGISTRY)
@@ -72,4 +72,4 @@ def command_timer(platform: str, command: str) -> Iterator[None]:
         seconds = time.perf_counter() - started
         COMMAND_LATENCY.labels(platform).observe(seconds)
         extra = {"platform": platform, "command": command, "duration_ms": round(seconds * 1000, 1)}
-        ACCESS.info("%s %s", platform, command, extra=extra)
+        logs.ACCESS.info("%s %s", platform, command, extra=extra)

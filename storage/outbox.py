@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -241,9 +241,7 @@ def by_platform_id(conn: Connection, *, channel: str, platform_id: str) -> Messa
 
 def counts(conn: Connection) -> dict[str, int]:
     """How many messages are in each status."""
-    o = outbox.c
-    rows = conn.execute(sa.select(o.status, sa.func.count()).group_by(o.status))
-    return {status: int(n) for status, n in rows}
+    return {status: n for status, (n, _) in depth(conn).items()}
 
 
 def depth(conn: Connection) -> dict[str, tuple[int, datetime | None]]:
@@ -252,11 +250,7 @@ def depth(conn: Connection) -> dict[str, tuple[int, datetime | None]]:
     rows = conn.execute(
         sa.select(o.status, sa.func.count(), sa.func.min(o.created_at)).group_by(o.status)
     )
-    return {status: (int(n), _aware(oldest)) for status, n, oldest in rows}
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+    return {status: (int(n), oldest) for status, n, oldest in rows}  # aware: UTCDateTime
 
 
 def prune_sent(conn: Connection, *, before: datetime) -> int:
