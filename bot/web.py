@@ -72,6 +72,12 @@ ERROR_CODES = {
 }
 
 
+def rejected(exc: RejectedPayload) -> ORJSONResponse:
+    """The answer to a refused payload: its status, code, reason and each item's error."""
+    extra = {"errors": [e.as_dict() for e in exc.errors]} if exc.errors else {}
+    return error(exc.status, ERROR_CODES.get(exc.status, "error"), exc.message, **extra)
+
+
 def create_app(services: Services) -> FastAPI:
     """Build the web app around already-built services."""
     slack = build_slack(services)
@@ -193,7 +199,7 @@ async def _capped(request: Request) -> Response | None:
     try:
         request._body = await read_body(request, PLATFORM_MAX_BODY)
     except RejectedPayload as exc:
-        return error(exc.status, ERROR_CODES.get(exc.status, "error"), exc.message)
+        return rejected(exc)
     return None
 
 
@@ -308,8 +314,7 @@ def _ingest_endpoint(kind: Kind) -> Any:
             return error(401, "unauthorized", str(exc))
         except RejectedPayload as exc:
             metrics.INGEST_REQUESTS.labels(kind, "rejected").inc()
-            extra = {"errors": [e.as_dict() for e in exc.errors]} if exc.errors else {}
-            return error(exc.status, ERROR_CODES.get(exc.status, "error"), exc.message, **extra)
+            return rejected(exc)
         _count(kind, result)
         return ORJSONResponse(result)
 
