@@ -93,7 +93,10 @@ class EventIn(_Input):
             return None
         if _depth(value) > MAX_PROPERTIES_DEPTH:
             raise ValueError(f"must nest at most {MAX_PROPERTIES_DEPTH} levels")
-        encoded = orjson.dumps(value)
+        try:
+            encoded = orjson.dumps(value)
+        except orjson.JSONEncodeError:  # an integer past 64 bits (read by the lenient parser)
+            raise ValueError("numbers must fit in 64 bits") from None
         if len(encoded) > MAX_PROPERTIES_BYTES:
             raise ValueError(f"must be at most {MAX_PROPERTIES_BYTES} bytes as JSON")
         if b"\\u0000" in encoded:
