@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from signals.activity import activity
 from signals.commit import contract_in_force
 from signals.model import AccountData, MetricSeries
 from signals.series import days_back, window_sum
@@ -14,7 +15,10 @@ from signals.series import days_back, window_sum
 OUTCOME_WINDOW = 28
 CHURN_RATIO = 0.3  # the horizon's last 28 days at or below 30% of the 28 days before the cut-off
 EXPAND_RATIO = 1.5  # ... or at or above 150%
-QUIET_DAYS = 14  # no usage at all in the horizon's last 14 days is churn too
+QUIET_DAYS = 14  # the shortest silence that counts as churn (for an account used daily)
+RHYTHM_FACTOR = 3.0  # silent for three of its usual gaps: longer than its rhythm explains
+DENSE_GAP = 7.0  # used at least weekly: a steep fall in volume is churn too
+LAPSED_DAYS = 365  # not used for a year before the cut-off: long gone, not judged
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,36 +53,56 @@ def usage_measure(data: AccountData, as_of: date) -> tuple[str, Callable[[date, 
     return "events", events
 
 
+def silence_days(usual_gap: float | None, horizon_days: int) -> int:
+    """How long an account must be silent to count as churned, from its own rhythm.
+
+    Three of its usual gaps between active days, at least QUIET_DAYS and at most
+    the horizon; an account with no rhythm yet (fewer than two active days) must be
+    silent for the whole horizon.
+    """
+    if usual_gap is None:
+        return horizon_days
+    return int(min(horizon_days, max(QUIET_DAYS, round(RHYTHM_FACTOR * usual_gap))))
+
+
 def outcome(data: AccountData, as_of: date, horizon_days: int) -> Outcome:
     """Label an account: churned, expanded or neither, over the horizon after as_of.
 
-    Churned: the horizon's last 28 days hold at most 30% of the usage of the 28
-    days before the cut-off, or nothing at all in its last 14 days, or the CRM
-    marks it churned within the horizon. Expanded: those 28 days hold at least
-    150% of it, and so do at least three of their four weeks against an average
-    week before the cut-off, so that a one-off spike counts as a bill shock, not
-    an expansion. Only accounts with usage in the 28 days before the cut-off, and
-    some before that, are eligible.
+    Churned, by the first rule that applies: the CRM marks it churned within the
+    horizon; or it is silent at the horizon's end for longer than its own rhythm
+    explains (``silence_days``: no activity in the horizon at all for a customer
+    who buys a few times a year, none in its last 14 days for one used daily); or,
+    for an account used at least weekly, the horizon's last 28 days hold at most
+    30% of the usage of the 28 days before the cut-off. Expanded: those 28 days
+    hold at least 150% of it, and so do at least three of their four weeks against
+    an average week before the cut-off, so that a one-off spike counts as a bill
+    shock, not an expansion. Eligible: first used at least 28 days before the
+    cut-off, used within the year before it, and not marked churned by then.
     """
     name, measure = usage_measure(data, as_of)
     before = measure(days_back(as_of, OUTCOME_WINDOW), as_of)
     end = as_of + timedelta(days=horizon_days)
     after = measure(days_back(end, OUTCOME_WINDOW), end)
-    first_use = min((m.days[0] for m in data.metrics if m.days), default=None)
+    rhythm = activity(data.metrics, as_of)
     eligible = (
-        before > 0
-        and first_use is not None
-        and first_use <= as_of - timedelta(days=OUTCOME_WINDOW)
+        rhythm.first_day is not None
+        and rhythm.first_day <= as_of - timedelta(days=OUTCOME_WINDOW)
+        and (rhythm.days_since_last or 0) < LAPSED_DAYS
         and (data.account.churned_date is None or data.account.churned_date > as_of)
     )
-    quiet = measure(days_back(end, QUIET_DAYS), end) <= 0
+    quiet_for = silence_days(rhythm.usual_gap, horizon_days)
+    quiet = measure(days_back(end, quiet_for), end) <= 0
+    dense = rhythm.usual_gap is not None and rhythm.usual_gap <= DENSE_GAP
+    fell = dense and before > 0 and after <= CHURN_RATIO * before
     crm_churn = data.account.churned_date is not None and as_of < data.account.churned_date <= end
-    churned = eligible and (after <= CHURN_RATIO * before or quiet or crm_churn)
+    churned = eligible and (crm_churn or quiet or fell)
     weeks = sorted(
         measure(end - timedelta(days=7 * k + 6), end - timedelta(days=7 * k)) for k in range(4)
     )
     sustained = weeks[1] >= EXPAND_RATIO * before / 4  # three weeks of four: not one spike
-    expanded = eligible and not churned and after >= EXPAND_RATIO * before and sustained
+    expanded = (
+        eligible and not churned and before > 0 and after >= EXPAND_RATIO * before and sustained
+    )
     return Outcome(eligible, churned, expanded, before, after, name)
 
 

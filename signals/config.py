@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypeVar
 
+from signals.bgnbd import BgNbd
+
 T = TypeVar("T")
 
 COMPONENTS = (
@@ -174,6 +176,20 @@ class ScoringConfig:
         default_factory=lambda: dict(DEFAULT_EXPANSION_MODEL)
     )
     segments: Mapping[str, SegmentOverride] = field(default_factory=dict)
+    # BG/NBD parameters fitted by `steward calibrate` (r, alpha in days, a, b, horizon_days)
+    bgnbd: Mapping[str, float] = field(default_factory=dict)
+
+    def bgnbd_model(self) -> BgNbd | None:
+        """The fitted buy-till-you-die model, when calibration found one."""
+        p = self.bgnbd
+        if not all(p.get(k, 0) > 0 for k in ("r", "alpha", "a", "b")):
+            return None
+        return BgNbd(p["r"], p["alpha"], p["a"], p["b"])
+
+    @property
+    def horizon_days(self) -> int:
+        """The horizon the risk models were fitted for (calibration's, else 60 days)."""
+        return int(self.bgnbd.get("horizon_days", 60))
 
     def weights_for(self, segment: str | None) -> Mapping[str, float]:
         """The component weights that apply to an account of this segment."""
@@ -211,6 +227,8 @@ class ScoringConfig:
         for name in ("metric_weights", "churn_model", "expansion_model"):
             if name in raw:
                 changes[name] = _numbers(raw[name], f"scoring.{name}", allow_negative=True)
+        if "bgnbd" in raw:
+            changes["bgnbd"] = _numbers(raw["bgnbd"], "scoring.bgnbd")
         if "value_factors" in raw:
             changes["value_factors"] = _value_factors(raw["value_factors"])
         if "segments" in raw:
@@ -225,6 +243,7 @@ class ScoringConfig:
             "metric_weights": dict(self.metric_weights),
             "churn_model": dict(self.churn_model),
             "expansion_model": dict(self.expansion_model),
+            "bgnbd": dict(self.bgnbd),
         }
         for name in ("windows", "ttv", "tiers", "alerts"):
             section = getattr(self, name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 
+from signals.activity import Activity, activity
 from signals.adoption import Adoption, adoption
 from signals.commit import (
     CommitForecast,
@@ -38,6 +39,7 @@ class AccountFeatures:
     ttv: TimeToValue
     support: SupportLoad
     value: ValueRealized
+    activity: Activity
     peer_percentile: float | None = None
 
     def with_peer(self, percentile: float | None) -> AccountFeatures:
@@ -78,4 +80,5 @@ def extract(data: AccountData, as_of: date, config: ScoringConfig) -> AccountFea
             prices,
             config.value_factors,
         ),
+        activity=activity(data.metrics, as_of, config.bgnbd_model(), config.horizon_days),
     )

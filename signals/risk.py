@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from signals.features import AccountFeatures
 
-METRIC_PREFIX = "metric:"
+METRIC_PREFIX = "metric:"  # a metric's trend (log ratio of the last 28 days to its baseline)
+LEVEL_PREFIX = "level:"  # a metric's level (log of its events in the last 28 days)
 
 FEATURE_LABELS: dict[str, tuple[str, str]] = {
     # name: (what a rise means, what a fall means) in words a CSM would use
@@ -28,6 +29,21 @@ FEATURE_LABELS: dict[str, tuple[str, str]] = {
     "seasonal_echo": (
         "usage rose in the same season last period",
         "usage fell in the same season last period",
+    ),
+    "recency": ("a long time since the last use", "used recently"),
+    "overdue": ("quiet for longer than its usual rhythm", "active on its usual rhythm"),
+    "active_days_7": ("active on many of the last 7 days", "active on few of the last 7 days"),
+    "active_days_28": ("active on many of the last 28 days", "active on few of the last 28 days"),
+    "active_days_90": ("active on many of the last 90 days", "active on few of the last 90 days"),
+    "events_28": ("high volume in the last 28 days", "low volume in the last 28 days"),
+    "events_90": ("high volume in the last 90 days", "low volume in the last 90 days"),
+    "p_gone": (
+        "its pattern of use suggests it has stopped (BG/NBD)",
+        "its pattern of use suggests it is still active (BG/NBD)",
+    ),
+    "expected_activity": (
+        "much activity expected ahead (BG/NBD)",
+        "little activity expected ahead (BG/NBD)",
     ),
 }
 
@@ -56,7 +72,33 @@ def feature_vector(f: AccountFeatures) -> dict[str, float]:
     }
     for m in c.metrics:
         vector[METRIC_PREFIX + m.metric] = m.log_ratio
+    vector.update(level_vector(f))
     return vector
+
+
+def level_vector(f: AccountFeatures) -> dict[str, float]:
+    """Recency, frequency and volume (per metric too), and BG/NBD's view where fitted."""
+    act = f.activity
+    since = act.days_since_last
+    out = {
+        "active_days_7": math.log1p(act.active_days[7]),
+        "active_days_28": math.log1p(act.active_days[28]),
+        "active_days_90": math.log1p(act.active_days[90]),
+        "events_28": math.log1p(act.events[28]),
+        "events_90": math.log1p(act.events[90]),
+    }
+    if since is not None:
+        out["recency"] = math.log1p(since)
+    overdue = act.overdue
+    if overdue is not None:
+        out["overdue"] = math.log1p(min(overdue, 100.0))
+    if act.p_alive is not None:
+        out["p_gone"] = 1.0 - act.p_alive
+    if act.expected_days is not None:
+        out["expected_activity"] = math.log1p(act.expected_days)
+    for metric, events in act.metric_events.items():
+        out[LEVEL_PREFIX + metric] = math.log1p(events)
+    return out
 
 
 def _idle_before_first_use(f: AccountFeatures) -> int | None:
@@ -91,6 +133,9 @@ class Driver:
         if self.feature.startswith(METRIC_PREFIX):
             metric = self.feature.removeprefix(METRIC_PREFIX)
             return f"{metric} {'rising' if self.value > 0 else 'falling'}"
+        if self.feature.startswith(LEVEL_PREFIX):
+            metric = self.feature.removeprefix(LEVEL_PREFIX)
+            return f"{'much' if self.contribution > 0 else 'little'} {metric} in the last 28 days"
         rise, fall = FEATURE_LABELS.get(self.feature, (self.feature, self.feature))
         return rise if self.value > 0 else fall
 

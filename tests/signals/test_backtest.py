@@ -64,8 +64,9 @@ def history(
         pytest.param(history(100, churned=d("2026-06-30")), False, False, False, id="gone"),
         pytest.param(history(100, first=d("2026-06-10")), False, False, False, id="too-new"),
         pytest.param(history(100, first=d("2026-06-02")), True, False, False, id="just-old-enough"),
+        # idle for a month at the cut-off and still idle: churned (the CSM should have called)
         pytest.param(
-            history(100, quiet_from=d("2026-06-01")), False, False, False, id="idle-before-cut"
+            history(100, quiet_from=d("2026-06-01")), True, True, False, id="idle-before-cut"
         ),
     ],
 )
