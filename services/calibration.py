@@ -3,47 +3,70 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import tomlkit
 from sqlalchemy.engine import Engine
 
 from services.scoring import BacktestResult, Progress, backtest, no_progress
+from signals import bgnbd
+from signals.activity import Activity, activity
 from signals.backtest import outcome
-from signals.calibrate import (
-    TrainingRow,
-    feature_names,
-    fit_health_weights,
-    fit_model,
-    metric_weights,
-)
+from signals.calibrate import Fitted, TrainingRow, fit_health_weights, metric_weights
+from signals.challengers import Contest, contest
 from signals.config import ScoringConfig
 from signals.evaluate import peer_percentiles
 from signals.features import AccountFeatures, extract
 from signals.health import health
 from signals.model import ScoringError
-from signals.risk import feature_vector
+from signals.risk import feature_vector, predict
 from storage.book import data_span, stream
 
-MIN_HISTORY_DAYS = 84
+MIN_FEATURE_DAYS = 28  # history before the earliest training cut-off: one window of features
+HORIZONS = (90, 60, 45, 30, 21)  # the horizons calibration tries, longest that fits first
+SPARSE_GAP = 7.0  # a book whose accounts are usually active less than weekly prefers 90 days
+MIN_TRAINING_CUTOFFS = 2
 FEW_OUTCOMES = 10  # fewer held-out churners (or expanders) than this: that AUC is noise
-WORSE_TOLERANCE = 0.01  # no target may lose more AUC than this for the new weights to be kept
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The cut-offs calibration uses, chosen to fit the history there is."""
+
+    horizon_days: int
+    step_days: int
+    validation: date
+    training: list[date]
+    reason: str
 
 
 @dataclass(frozen=True)
 class CalibrationResult:
-    """The fit, and the validation backtest before and after it."""
+    """The fit, the contest of champion and challengers, and the backtest before and after."""
 
-    validation_as_of: date
-    training_cutoffs: list[date]
+    plan: Plan
     training_rows: int
+    held_out_rows: int
+    churn: Contest
+    expansion: Contest
     before: BacktestResult
     after: BacktestResult
     config: ScoringConfig
     notes: list[str]
+
+    @property
+    def validation_as_of(self) -> date:
+        """The held-out cut-off."""
+        return self.plan.validation
+
+    @property
+    def training_cutoffs(self) -> list[date]:
+        """The training cut-offs, oldest first."""
+        return self.plan.training
 
     def auc(self, which: BacktestResult, target: str) -> float | None:
         """The model's AUC for a target in one of the two backtests."""
@@ -52,43 +75,103 @@ class CalibrationResult:
 
     def judged(self) -> list[str]:
         """The outcomes with enough cases in the held-out period to compare AUCs on."""
-        counts = {"churn": self.before.churned, "expansion": self.before.expanded}
+        counts = {"churn": self.churn.positives, "expansion": self.expansion.positives}
         return [t for t, n in counts.items() if n >= FEW_OUTCOMES]
 
     @property
     def improved(self) -> bool:
-        """Better overall on the held-out period, and no judged target clearly worse."""
-        deltas = []
-        for target in self.judged():
-            old, new = self.auc(self.before, target), self.auc(self.after, target)
-            if old is None or new is None:
-                continue
-            if new < old - WORSE_TOLERANCE:
-                return False
-            deltas.append(new - old)
-        return bool(deltas) and sum(deltas) > 0
+        """A contender did better than the current settings on the held-out period."""
+        contests = {"churn": self.churn, "expansion": self.expansion}
+        return any(contests[t].champion.kind != "current" for t in self.judged())
 
 
-def cutoffs(
-    span: tuple[date, date], horizon_days: int, count: int, step_days: int
-) -> tuple[date, list[date]]:
+def plan(
+    span: tuple[date, date],
+    *,
+    horizon_days: int | None = None,
+    count: int = 6,
+    step_days: int | None = None,
+    usual_gap: float | None = None,
+) -> Plan:
     """The validation cut-off (the latest with a full horizon) and the training ones before it.
 
-    Training labels end on or before the validation cut-off, so nothing the
-    validation scores is seen while fitting.
+    Without a horizon, the longest of HORIZONS that leaves at least two training
+    cut-offs (90 days first for a book used less than weekly, else 60), so that 90
+    days of history already calibrate (a 21-day horizon). Training labels end on or
+    before the validation cut-off: nothing the validation scores is seen in fitting.
     """
     first, last = span
-    validation = last - timedelta(days=horizon_days)
-    earliest = first + timedelta(days=MIN_HISTORY_DAYS)
-    training = [validation - timedelta(days=horizon_days + k * step_days) for k in range(count)]
-    training = [t for t in training if t >= earliest]
-    if validation < earliest or not training:
-        needed = MIN_HISTORY_DAYS + 2 * horizon_days
-        raise ScoringError(
-            f"Calibration needs at least {needed} days of usage history for a {horizon_days}-day "
-            f"horizon; stored usage covers {first} to {last}. Try a shorter --horizon."
+    earliest = first + timedelta(days=MIN_FEATURE_DAYS)
+    sparse = usual_gap is not None and usual_gap > SPARSE_GAP
+    options = [horizon_days] if horizon_days else [h for h in HORIZONS if sparse or h <= 60]
+    for h in options:
+        step = step_days or max(7, min(28, h // 2))
+        validation = last - timedelta(days=h)
+        training = [validation - timedelta(days=h + k * step) for k in range(count)]
+        training = sorted(t for t in training if t >= earliest)
+        needed = 1 if horizon_days else min(MIN_TRAINING_CUTOFFS, count)
+        if validation >= earliest and len(training) >= needed:
+            why = "as asked" if horizon_days else _why(h, sparse, usual_gap)
+            return Plan(h, step, validation, training, why)
+    shortest = options[-1]
+    needed_days = MIN_FEATURE_DAYS + 2 * shortest + (0 if horizon_days else step_days or 7)
+    raise ScoringError(
+        f"Calibration needs at least {needed_days} days of usage history for a {shortest}-day "
+        f"horizon; stored usage covers {first} to {last}."
+        + (" Try a shorter --horizon, or leave it out." if horizon_days else "")
+    )
+
+
+def _why(horizon: int, sparse: bool, usual_gap: float | None) -> str:
+    rhythm = f"accounts are usually active every {usual_gap:.0f} days" if usual_gap else ""
+    if sparse:
+        return f"the longest horizon the history allows ({rhythm}: churn shows slowly)"
+    return f"the longest horizon up to 60 days the history allows{'; ' + rhythm if rhythm else ''}"
+
+
+@dataclass
+class _Rhythm:
+    """What one pass over the book says about its rhythm, for planning and BG/NBD."""
+
+    gaps: list[float] = field(default_factory=list)
+    summaries: dict[date, list[tuple[float, float, float]]] = field(default_factory=dict)
+
+    def add(self, day: date, act: Activity) -> None:
+        if act.first_day is None or act.last_day is None:
+            return
+        summary = (
+            float(act.repeat_days),
+            float((act.last_day - act.first_day).days),
+            float((day - act.first_day).days),
         )
-    return validation, sorted(training)
+        self.summaries.setdefault(day, []).append(summary)
+
+    def bgnbd(self, day: date, horizon_days: int) -> dict[str, float]:
+        """BG/NBD fitted on every account's history up to ``day`` (empty when it cannot be)."""
+        rows = self.summaries.get(day, [])
+        if not rows:
+            return {}
+        x, t_x, t = (np.array(col, dtype=np.float64) for col in zip(*rows, strict=True))
+        model = bgnbd.fit(x, t_x, t)
+        if model is None:
+            return {}
+        return {k: round(v, 6) for k, v in model.as_mapping().items()} | {
+            "horizon_days": float(horizon_days)
+        }
+
+
+def _rhythm(engine: Engine, last: date, progress: Progress) -> _Rhythm:
+    """One pass: each account's usual gap and BG/NBD summary at the end and at each candidate."""
+    days = [last, *(last - timedelta(days=h) for h in HORIZONS)]
+    out = _Rhythm()
+    for data in stream(engine, since=None, until=last, scored_from=last):
+        progress(1)
+        for day in days:
+            act = activity(data.metrics, day)
+            out.add(day, act)
+            if day == last and act.usual_gap is not None:
+                out.gaps.append(act.usual_gap)
+    return out
 
 
 def training_rows(
@@ -98,8 +181,8 @@ def training_rows(
     at: Sequence[date],
     horizon_days: int,
     progress: Progress = no_progress,
-) -> list[TrainingRow]:
-    """Features and outcomes of every eligible account at every training cut-off."""
+) -> dict[date, list[TrainingRow]]:
+    """Features and outcomes of every eligible account at every cut-off, by cut-off."""
     until = max(at) + timedelta(days=horizon_days)
     per_cutoff: dict[date, list[tuple[AccountFeatures, bool, bool]]] = {t: [] for t in at}
     for data in stream(engine, since=None, until=until, scored_from=min(at)):
@@ -108,65 +191,101 @@ def training_rows(
             result = outcome(data, t, horizon_days)
             if result.eligible:
                 per_cutoff[t].append((extract(data, t, config), result.churned, result.expanded))
-    rows = []
-    for items in per_cutoff.values():
+    rows: dict[date, list[TrainingRow]] = {}
+    for t, items in per_cutoff.items():
         peers = peer_percentiles([f for f, _, _ in items])
+        rows[t] = []
         for (f, churned, expanded), p in zip(items, peers, strict=True):
             f = f.with_peer(p)
             components = {c.name: c.score for c in health(f, config).components}
-            rows.append(TrainingRow(feature_vector(f), components, churned, expanded))
+            rows[t].append(TrainingRow(feature_vector(f), components, churned, expanded))
     return rows
 
 
-def fit(rows: Sequence[TrainingRow], config: ScoringConfig) -> tuple[ScoringConfig, list[str]]:
-    """A candidate config: refitted churn and expansion models, health and metric weights."""
-    names = feature_names(rows)
+def _with_outlook(rows: Sequence[TrainingRow], churn_model: dict[str, float]) -> list[TrainingRow]:
+    """The rows with the "Likelihood to stay" component the shipped churn model gives them."""
+    return [
+        replace(
+            r,
+            components={
+                **r.components,
+                "outlook": 100 * (1 - predict(churn_model, r.vector).probability),
+            },
+        )
+        for r in rows
+    ]
+
+
+def fit(
+    train: Sequence[TrainingRow], held_out: Sequence[TrainingRow], config: ScoringConfig
+) -> tuple[ScoringConfig, Contest, Contest, list[str]]:
+    """A candidate config: the champion churn and expansion models, health and metric weights."""
     notes = []
     changes: dict[str, Any] = {}
-    churn = fit_model(rows, "churned", names)
-    if churn is None:
-        notes.append("Too few churned accounts in the training periods: churn model kept.")
+    churn = contest(train, held_out, "churned", config.churn_model)
+    champion = churn.champion
+    if champion.kind == "current":
+        notes.append("Churn: the current model did best on the held-out period; kept.")
     else:
-        changes["churn_model"] = churn.coefficients
-        changes["metric_weights"] = metric_weights(churn, config.metric_weights)
-    expansion = fit_model(rows, "expanded", names)
-    if expansion is None:
-        notes.append("Too few expanding accounts in the training periods: expansion model kept.")
-    else:
-        changes["expansion_model"] = expansion.coefficients
-    weights = fit_health_weights(rows)
+        changes["churn_model"] = dict(champion.coefficients)
+        if champion.kind == "model":
+            fitted = Fitted(dict(champion.coefficients), churn.positives, churn.held_out)
+            changes["metric_weights"] = metric_weights(fitted, config.metric_weights)
+        else:
+            notes.append(
+                f"Churn: the simple predictor '{champion.name}' beat the full model on the "
+                "held-out period, so it ships (its reasons are still given in words)."
+            )
+    expansion = contest(train, held_out, "expanded", config.expansion_model)
+    if expansion.champion.kind != "current":
+        changes["expansion_model"] = dict(expansion.champion.coefficients)
+    shipped_churn = dict(changes.get("churn_model", config.churn_model))
+    weights = fit_health_weights(_with_outlook(train, shipped_churn))
     if weights is None:
         notes.append("Health weights kept: the components did not separate churn.")
     else:
         changes["weights"] = weights
-    return replace(config, **changes), notes
+    return replace(config, **changes), churn, expansion, notes
 
 
 def calibrate(
     engine: Engine,
     *,
     config: ScoringConfig,
-    horizon_days: int = 60,
+    horizon_days: int | None = None,
     count: int = 6,
-    step_days: int = 28,
+    step_days: int | None = None,
     progress: Progress = no_progress,
 ) -> CalibrationResult:
-    """Fit on earlier cut-offs, then backtest the latest full horizon with old and new weights."""
+    """Fit on earlier cut-offs, pick the champion on the latest full horizon, backtest both."""
     span = data_span(engine)
     if span is None:
         raise ScoringError("No usage stored yet: nothing to calibrate on.")
-    validation, training = cutoffs(span, horizon_days, count, step_days)
-    rows = training_rows(
-        engine, config=config, at=training, horizon_days=horizon_days, progress=progress
+    rhythm = _rhythm(engine, span[1], progress)
+    usual = float(np.median(rhythm.gaps)) if rhythm.gaps else None
+    chosen = plan(
+        span, horizon_days=horizon_days, count=count, step_days=step_days, usual_gap=usual
     )
-    candidate, notes = fit(rows, config)
-    before = backtest(
-        engine, as_of=validation, horizon_days=horizon_days, config=config, progress=progress
+    h = chosen.horizon_days
+    validating = replace(config, bgnbd=rhythm.bgnbd(chosen.validation, h))
+    by_cutoff = training_rows(
+        engine,
+        config=validating,
+        at=[*chosen.training, chosen.validation],
+        horizon_days=h,
+        progress=progress,
     )
-    after = backtest(
-        engine, as_of=validation, horizon_days=horizon_days, config=candidate, progress=progress
+    held_out = by_cutoff.pop(chosen.validation)
+    train = [r for rows in by_cutoff.values() for r in rows]
+    candidate, churn, expansion, notes = fit(train, held_out, validating)
+    before = backtest(engine, as_of=chosen.validation, horizon_days=h, config=config)
+    after = backtest(engine, as_of=chosen.validation, horizon_days=h, config=candidate)
+    if not validating.bgnbd:
+        notes.append("BG/NBD could not be fitted (too few accounts with repeat activity).")
+    shipped = replace(candidate, bgnbd=rhythm.bgnbd(span[1], h))  # refitted on all history
+    return CalibrationResult(
+        chosen, len(train), len(held_out), churn, expansion, before, after, shipped, notes
     )
-    return CalibrationResult(validation, training, len(rows), before, after, candidate, notes)
 
 
 def write_scoring(path: Path, config: ScoringConfig, *, note: str, now: datetime) -> None:
@@ -180,8 +299,9 @@ def write_scoring(path: Path, config: ScoringConfig, *, note: str, now: datetime
     assert isinstance(scoring, tomlkit.items.Table)
     fitted = config.to_mapping()
     scoring.add(tomlkit.comment(f"calibrated {now:%Y-%m-%d %H:%M} UTC: {note}"))
-    for key in ("weights", "metric_weights", "churn_model", "expansion_model"):
-        scoring[key] = fitted[key]
+    for key in ("weights", "metric_weights", "churn_model", "expansion_model", "bgnbd"):
+        if fitted[key]:
+            scoring[key] = fitted[key]
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(tomlkit.dumps(document), encoding="utf-8")
     tmp.replace(path)

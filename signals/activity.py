@@ -12,6 +12,7 @@ from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import pairwise
 
 from signals.bgnbd import BgNbd
 from signals.model import MetricSeries
@@ -96,7 +97,7 @@ def activity(
         m.metric: window_sum(m.days, m.events, days_back(as_of, 28), as_of) for m in metrics
     }
     recent = days[bisect_right(days, as_of - timedelta(days=RHYTHM_DAYS)) :]
-    gaps = [float((b - a).days) for a, b in zip(recent, recent[1:], strict=False)]
+    gaps = [float((b - a).days) for a, b in pairwise(recent)]
     usual_gap = median(gaps) if gaps else None
     repeat = max(0, len(days) - 1)
     p_alive = expected = None

@@ -41,7 +41,7 @@ class BgNbd:
             return 1.0
         log_ratio = (self.r + x) * math.log((self.alpha + t) / (self.alpha + t_x))
         odds = self.a / (self.b + x - 1) * math.exp(min(log_ratio, 700.0))
-        return 1.0 / (1.0 + odds)
+        return float(1.0 / (1.0 + odds))
 
     def expected(self, horizon: float, x: float, t_x: float, t: float) -> float:
         """Expected acts in the next ``horizon`` for that customer (the paper's eq. 10)."""
@@ -53,7 +53,7 @@ class BgNbd:
             return self.p_alive(x, t_x, t) * rate * horizon
         head = (a + b + x - 1) / (a - 1)
         tail = 1 - ((alpha + t) / (alpha + t + horizon)) ** (r + x) * hyp
-        return max(0.0, head * tail * self.p_alive(x, t_x, t))
+        return float(max(0.0, head * tail * self.p_alive(x, t_x, t)))
 
     def as_mapping(self) -> dict[str, float]:
         """The parameters as stored in ``[scoring.bgnbd]``."""

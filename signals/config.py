@@ -25,6 +25,7 @@ COMPONENTS = (
     "outcomes",
     "stability",
     "peer",
+    "outlook",
 )
 
 DEFAULT_WEIGHTS: dict[str, float] = {
@@ -36,6 +37,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "outcomes": 0.08,
     "stability": 0.04,
     "peer": 0.08,
+    "outlook": 0.20,  # 100 x (1 - churn risk): calibration sets how much the model counts
 }
 
 # Risk models: logistic regressions over the features named in signals/risk.py.

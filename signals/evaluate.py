@@ -119,8 +119,9 @@ def score_account(
     week_ago: Snapshot | None = None,
 ) -> AccountSignals:
     """Score one account whose peer standing is known."""
-    h = health(f, config)
     vector = feature_vector(f)
+    churn = predict(config.churn_model, vector)
+    h = health(f, config, churn.probability)
     prior = tier_state(previous)
     tier = decide_tier(
         value=f.annual_value, health=h.score, as_of=f.as_of, previous=prior, rules=config.tiers
@@ -135,7 +136,7 @@ def score_account(
     return AccountSignals(
         features=f,
         health=h,
-        churn=predict(config.churn_model, vector),
+        churn=churn,
         expansion=predict(config.expansion_model, vector),
         tier=tier,
         flags=now,

@@ -21,6 +21,7 @@ LABELS = {
     "outcomes": "Success rate",
     "stability": "Steadiness",
     "peer": "Standing among peers",
+    "outlook": "Likelihood to stay",
 }
 
 
@@ -68,12 +69,18 @@ class Health:
         return sorted(high, key=lambda c: -c.contribution)[:n]
 
 
-def component_scores(f: AccountFeatures) -> dict[str, tuple[float | None, str]]:
+def component_scores(
+    f: AccountFeatures, churn_risk: float | None = None
+) -> dict[str, tuple[float | None, str]]:
     """Each component's 0-100 score (None when it does not apply) and its explanation."""
     c, a, s, v = f.consumption, f.adoption, f.support, f.value
+    gap = f.activity.usual_gap
     out: dict[str, tuple[float | None, str]] = {
         "usage_trend": (None if c.trend is None else squash(c.trend), c.explain()),
-        "activity": (_activity(c.days_since_meaningful, _onboarding(f)), _activity_text(f)),
+        "activity": (
+            _activity(c.days_since_meaningful, _onboarding(f), gap),
+            _activity_text(f),
+        ),
         "adoption": (_adoption(a.breadth_trend, a.stickiness), a.explain()),
         "support": (clamp(100 - 15 * s.load - (20 if s.low_csat else 0)), s.explain()),
     }
@@ -100,13 +107,29 @@ def component_scores(f: AccountFeatures) -> dict[str, tuple[float | None, str]]:
         if pp is not None
         else "Too few peers in its segment to compare.",
     )
+    out["outlook"] = (
+        None if churn_risk is None else 100 * (1 - churn_risk),
+        f"Churn risk {churn_risk:.0%} over the next {_horizon(f)} days."
+        if churn_risk is not None
+        else "No churn estimate.",
+    )
     return out
 
 
-def _activity(days: int | None, onboarding: bool) -> float:
+def _horizon(f: AccountFeatures) -> int:
+    return f.activity.horizon_days or 60
+
+
+def _activity(days: int | None, onboarding: bool, usual_gap: float | None = None) -> float:
+    """100 while the last use is within the account's rhythm, then falling week by week.
+
+    The rhythm is its usual gap between active days (at least 3 days): a quiet
+    week is alarming for a daily product, and nothing for a monthly buyer.
+    """
     if days is None:
         return 50.0 if onboarding else 0.0
-    return 100.0 if days <= 3 else 100 * math.exp(-(days - 3) / 7)
+    grace = max(3.0, usual_gap or 3.0)
+    return 100.0 if days <= grace else 100 * math.exp(-(days - grace) / max(7.0, grace))
 
 
 def _onboarding(f: AccountFeatures) -> bool:
@@ -137,10 +160,13 @@ def _adoption(breadth: float | None, stickiness: float | None) -> float | None:
     return sum(w * s for w, s in parts) / total
 
 
-def health(f: AccountFeatures, config: ScoringConfig) -> Health:
-    """Weigh the components into a 0-100 score and band, for the account's segment."""
+def health(f: AccountFeatures, config: ScoringConfig, churn_risk: float | None = None) -> Health:
+    """Weigh the components into a 0-100 score and band, for the account's segment.
+
+    ``churn_risk`` (the model's probability) makes the "Likelihood to stay" component.
+    """
     weights = config.weights_for(f.account.segment)
-    scores = component_scores(f)
+    scores = component_scores(f, churn_risk)
     present = {
         n: w for n, w in weights.items() if w > 0 and scores.get(n, (None, ""))[0] is not None
     }

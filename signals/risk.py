@@ -152,6 +152,15 @@ class RiskScore:
         return [d.words() for d in self.drivers if d.contribution > 0.05][:n]
 
 
+def logit(model: Mapping[str, float], vector: Mapping[str, float]) -> float:
+    """The model's log-odds for a feature vector (ranks without the sigmoid's rounding)."""
+    total = model.get("intercept", 0.0)
+    for name, coef in model.items():
+        if name != "intercept" and coef:
+            total += coef * vector.get(name, 0.0)
+    return total
+
+
 def predict(model: Mapping[str, float], vector: Mapping[str, float]) -> RiskScore:
     """Apply a logistic model to a feature vector."""
     logit = model.get("intercept", 0.0)

@@ -23,6 +23,9 @@ from bench.datasets import Dataset, wheel
 
 PACKAGE = "lifetimes==0.11.3"
 MEMBER = "lifetimes/datasets/CDNOW_master.txt"
+# Steward takes events from 2000 on: every day moves 26 x 52 weeks later (weekdays kept),
+# so 1997-01-01 becomes 2022-12-07 and the default cut-off 1997-09-30 becomes 2023-09-05.
+SHIFT = timedelta(weeks=26 * 52)
 
 
 def purchases(cache: Path) -> list[tuple[str, date, int, float]]:
@@ -32,10 +35,10 @@ def purchases(cache: Path) -> list[tuple[str, date, int, float]]:
         out = []
         for line in text:
             parts = line.split()
-            if len(parts) != 4:
+            if len(parts) != 4 or not parts[1].isdigit():
                 continue
             customer, day, cds, dollars = parts
-            stamp = datetime.strptime(day, "%Y%m%d").date()
+            stamp = datetime.strptime(day, "%Y%m%d").date() + SHIFT
             out.append((customer, stamp, int(cds), float(dollars)))
     return out
 
@@ -43,7 +46,7 @@ def purchases(cache: Path) -> list[tuple[str, date, int, float]]:
 def build(
     cache: Path,
     *,
-    cutoff: date = date(1997, 9, 30),
+    cutoff: date = date(1997, 9, 30) + SHIFT,
     horizon_days: int = 91,
     sample_every: int = 1,
 ) -> Dataset:

@@ -23,6 +23,7 @@ from services import scoring
 from services.calibration import FEW_OUTCOMES, CalibrationResult, calibrate, write_scoring
 from services.container import Services, build_services
 from services.scoring import BacktestResult, ScoreRun
+from signals.challengers import CURRENT
 from signals.evaluate import AccountSignals
 from signals.model import ScoringError, Snapshot
 from storage import book, repository, snapshots
@@ -323,9 +324,17 @@ def print_backtest(result: BacktestResult) -> None:
 
 
 def calibrate_command(
-    horizon: Horizon = "60d",
+    horizon: Annotated[
+        str,
+        typer.Option(
+            help="How far ahead churn is judged: 60d, 8w, 90, or auto (the longest the "
+            "history allows: 90 days for a book used less than weekly, else up to 60)"
+        ),
+    ] = "auto",
     cutoffs: Annotated[int, typer.Option(min=1, max=24, help="Training cut-offs")] = 6,
-    step: Annotated[str, typer.Option(help="Days between training cut-offs")] = "28d",
+    step: Annotated[
+        str, typer.Option(help="Days between training cut-offs (auto: half the horizon, <= 28)")
+    ] = "auto",
     dry_run: Annotated[bool, typer.Option(help="Report, but do not write the config")] = False,
     config_path: Annotated[
         Path | None,
@@ -334,12 +343,18 @@ def calibrate_command(
         ),
     ] = None,
 ) -> None:
-    """Fit the score's weights to this book's churn and expansion history, out of time."""
+    """Fit the score to this book's own history, out of time, against simple baselines.
+
+    The full model and the simple predictors (recency, volume, trend, per-metric
+    counts, BG/NBD) are fitted on earlier cut-offs and ranked on the latest one;
+    the best ships, so the score is never worse than a baseline on that period.
+    """
     services = _services()
-    horizon_days, step_days = parse_days(horizon, "--horizon"), parse_days(step, "--step")
+    horizon_days = None if horizon == "auto" else parse_days(horizon, "--horizon")
+    step_days = None if step == "auto" else parse_days(step, "--step")
     with _guard():
         config = services.settings.scoring_config()
-        total = book.count_accounts(services.engine) * 3
+        total = book.count_accounts(services.engine) * 4
         with _progress("calibrating", total) as tick:
             result = calibrate(
                 services.engine,
@@ -352,50 +367,53 @@ def calibrate_command(
     _print_calibration(result)
     target = config_path or config_file_path() or Path("steward.toml")
     if not result.improved:
-        out.print("The fitted weights did not do better on the held-out period: config unchanged.")
+        out.print(
+            "Nothing did better than the current settings on the held-out period: config unchanged."
+        )
         return
     if dry_run:
         out.print(f"--dry-run: {target} left unchanged.")
         return
     note = _auc_note(result)
     write_scoring(target, result.config, note=note, now=services.clock())
-    out.print(f"Wrote the calibrated weights to {target} ({note}).")
+    out.print(f"Wrote the calibrated score to {target} ({note}).")
 
 
 def _auc_note(result: CalibrationResult) -> str:
     parts = []
-    for target in ("churn", "expansion"):
-        old, new = result.auc(result.before, target), result.auc(result.after, target)
-        if old is not None and new is not None:
-            parts.append(f"{target} AUC {old:.3f} -> {new:.3f}")
+    for contest in (result.churn, result.expansion):
+        champion, current = contest.champion, contest.entry(CURRENT)
+        if champion.auc is None:
+            continue
+        target = "churn" if contest.target == "churned" else "expansion"
+        old = f"{current.auc:.3f} -> " if current and current.auc is not None else ""
+        parts.append(f"{target} AUC {old}{champion.auc:.3f} ({champion.name})")
     return ", ".join(parts)
 
 
 def _print_calibration(result: CalibrationResult) -> None:
-    cut = ", ".join(d.isoformat() for d in result.training_cutoffs)
+    chosen = result.plan
+    cut = ", ".join(d.isoformat() for d in chosen.training)
     out.print(
-        f"Trained on {result.training_rows} account-periods at cut-offs {cut}; "
-        f"validated at {result.validation_as_of} (after every training label)."
+        f"Horizon {chosen.horizon_days} days ({chosen.reason}). Trained on "
+        f"{result.training_rows} account-periods at cut-offs {cut}; validated on "
+        f"{result.held_out_rows} accounts at {chosen.validation} (after every training label)."
     )
-    table = Table("outcome", "AUC before", "AUC after", "best simple baseline")
-    for target in ("churn", "expansion"):
-        old, new = result.auc(result.before, target), result.auc(result.after, target)
-        base = result.before.best_baseline(target)
-        table.add_row(
-            target,
-            "n/a" if old is None else f"{old:.3f}",
-            "n/a" if new is None else f"{new:.3f}",
-            f"{base.predictor} {base.auc:.3f}" if base and base.auc is not None else "n/a",
-        )
-    out.print(table)
+    for contest in (result.churn, result.expansion):
+        target = "churn" if contest.target == "churned" else "expansion"
+        table = Table(f"{target}: held-out AUC", "AUC", "")
+        for entry in contest.entries:
+            mark = "ships" if entry is contest.champion else ""
+            auc = "n/a" if entry.auc is None else f"{entry.auc:.3f}"
+            table.add_row(entry.name, auc, mark)
+        out.print(table)
+        if contest.positives < FEW_OUTCOMES:
+            out.print(
+                f"Too few {target} outcomes in the held-out period ({contest.positives}, fewer "
+                f"than {FEW_OUTCOMES}) to judge {target}: the current {target} model is kept."
+            )
     for note in result.notes:
         out.print(note)
-    for target in ("churn", "expansion"):
-        if target not in result.judged():
-            out.print(
-                f"Too few {target} outcomes in the held-out period to judge {target} "
-                "(fewer than 10): it does not count towards keeping the new weights."
-            )
 
 
 def register(app: typer.Typer) -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from core.settings import load_settings
-from services.calibration import cutoffs, write_scoring
+from services.calibration import plan, write_scoring
 from signals.config import ScoringConfig
 from signals.model import ScoringError
 
@@ -49,13 +49,33 @@ def test_written_weights_load_back_and_the_rest_of_the_file_survives(
 
 
 def test_calibration_holds_out_the_last_full_horizon_and_trains_only_before_it() -> None:
-    validation, training = cutoffs((date(2025, 1, 1), date(2025, 12, 31)), 60, 6, 28)
-    assert validation == date(2025, 11, 1)
-    assert training == sorted(training)
-    assert max(training) == date(2025, 9, 2)  # its labels end on the validation cut-off
-    assert all(t >= date(2025, 3, 26) for t in training)  # 12 weeks of history first
+    chosen = plan((date(2025, 1, 1), date(2025, 12, 31)), horizon_days=60, step_days=28)
+    assert chosen.validation == date(2025, 11, 1)
+    assert chosen.training == sorted(chosen.training)
+    assert max(chosen.training) == date(2025, 9, 2)  # its labels end on the validation cut-off
+    assert all(t >= date(2025, 1, 29) for t in chosen.training)  # 4 weeks of history first
+
+
+def test_a_four_month_history_calibrates_on_a_horizon_that_fits() -> None:
+    """The issue's case: about 120 days of dense usage must calibrate, not refuse."""
+    chosen = plan((date(2020, 1, 1), date(2020, 5, 1)), usual_gap=1.0)
+    assert chosen.horizon_days == 30
+    assert chosen.validation == date(2020, 4, 1)
+    assert len(chosen.training) >= 2
+    assert chosen.training[0] >= date(2020, 1, 29)
+    assert all(t + timedelta(days=30) <= chosen.validation for t in chosen.training)
+
+
+def test_a_sparse_book_prefers_the_longest_horizon() -> None:
+    """Customers who buy every few months: 90 days, when nine months of history allow it."""
+    chosen = plan((date(2022, 12, 7), date(2023, 8, 29)), usual_gap=45.0)
+    assert chosen.horizon_days == 90
+    dense = plan((date(2022, 12, 7), date(2023, 8, 29)), usual_gap=1.0)
+    assert dense.horizon_days == 60
 
 
 def test_too_short_a_history_says_how_much_is_needed() -> None:
-    with pytest.raises(ScoringError, match="at least 204 days"):
-        cutoffs((date(2025, 1, 1), date(2025, 4, 1)), 60, 6, 28)
+    with pytest.raises(ScoringError, match="at least 148 days of usage history for a 60-day"):
+        plan((date(2025, 1, 1), date(2025, 4, 1)), horizon_days=60, step_days=28)
+    with pytest.raises(ScoringError, match="at least 77 days of usage history for a 21-day"):
+        plan((date(2025, 1, 1), date(2025, 3, 1)))

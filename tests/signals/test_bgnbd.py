@@ -34,7 +34,8 @@ def test_the_time_unit_only_rescales_alpha() -> None:
     """Ages in days instead of weeks: same customers, alpha seven times larger."""
     x, t_x, t = cdnow()
     weeks, days = fit(x, t_x, t), fit(x, 7 * t_x, 7 * t)
-    assert weeks is not None and days is not None
+    assert weeks is not None
+    assert days is not None
     assert days.alpha == pytest.approx(7 * weeks.alpha, rel=0.01)
     assert days.r == pytest.approx(weeks.r, rel=0.01)
 
