@@ -49,6 +49,12 @@ def _drivers(snapshot: Snapshot) -> str:
 
 SECTIONS = (
     DigestSection(
+        "Renewals at risk",
+        lambda s: _has(s, "renewal_risk"),
+        lambda s: -s.churn_risk,
+        lambda s: _flag_text(s, "renewal_risk"),
+    ),
+    DigestSection(
         "Needs attention",
         lambda s: s.band == "at risk" or _has(s, "health_drop", "usage_drop", "inactive"),
         lambda s: s.score,
@@ -73,6 +79,11 @@ SECTIONS = (
         lambda s: _flag_text(s, "bill_shock"),
     ),
 )
+
+
+def needs_human(snapshot: Snapshot) -> bool:
+    """A renewal at risk or an account that needs attention: the digest's first two sections."""
+    return any(spec.pick(snapshot) for spec in SECTIONS[:2])
 
 
 def compose_digest(
@@ -101,7 +112,7 @@ def compose_digest(
     wins = [s for s in snapshots if _wins(s)]
     if wins:
         sections.append(_section("Wins", wins, names, _win_text, notes))
-    attention = sum(1 for s in snapshots if SECTIONS[0].pick(s))
+    attention = sum(1 for s in snapshots if needs_human(s))
     summary = (
         f"{title}: {attention} accounts need attention, "
         f"{bands.get('healthy', 0)} of {len(snapshots)} are healthy."

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection
 from core.messages import Card, card_to_dict
 from digests import alerts as alerting
 from digests.alerts import Evaluation, PassReport, details_button
-from digests.compose import SECTIONS, compose_digest
+from digests.compose import compose_digest, needs_human
 from digests.manager import manager_digest
 from digests.schedule import due_period, zone
 from handlers.chat.narrative import summarise_digest
@@ -231,7 +231,7 @@ class Jobs:
                 notes=book.notes,
             )
         card = compose_digest(book.day, chosen, book.names, title=title, notes=book.notes)
-        attention = sorted((s for s in chosen if SECTIONS[0].pick(s)), key=SECTIONS[0].order)
+        attention = sorted((s for s in chosen if needs_human(s)), key=lambda s: s.score)
         buttons = tuple(
             details_button(
                 s.account_id, f"Details: {book.names.get(s.account_id, s.account_id)}"[:70]

@@ -24,6 +24,7 @@ from signals.backtest import (
     lift_by_decile,
     outcome,
 )
+from signals.challengers import bgnbd_expected, metric_counts_cv
 from signals.config import ScoringConfig
 from signals.evaluate import AccountSignals, score_account, score_book, to_snapshot
 from signals.features import LOOKBACK_DAYS, AccountFeatures, extract
@@ -254,6 +255,9 @@ def _report(
 ) -> BacktestResult:
     churn = [o.churned for o in outcomes]
     grow = [o.expanded for o in outcomes]
+    features = [s.features for s in signals]
+    active = [float(f.activity.active_days[90]) for f in features]
+    expected = bgnbd_expected(features, horizon_days) or []
     risk = [s.churn.probability for s in signals]
     likely = [s.expansion.probability for s in signals]
     health_risk = [100.0 - s.health.score for s in signals]
@@ -269,6 +273,13 @@ def _report(
             ("days since last use", quiet, "baseline"),
             ("low last-28-day volume", [-v for v in volume], "baseline"),
             ("falling 28-day trend", [-t for t in trend], "baseline"),
+            ("few active days in 90", [-a for a in active], "baseline"),
+            ("per-metric counts (5-fold CV)", metric_counts_cv(features, churn), "baseline"),
+            *(
+                [("BG/NBD: little activity expected", [-e for e in expected], "baseline")]
+                if expected
+                else []
+            ),
         ],
     ) + compare(
         "expansion",
@@ -279,6 +290,9 @@ def _report(
             ("recent use (few idle days)", [-q for q in quiet], "baseline"),
             ("high last-28-day volume", volume, "baseline"),
             ("rising 28-day trend", trend, "baseline"),
+            ("many active days in 90", active, "baseline"),
+            ("per-metric counts (5-fold CV)", metric_counts_cv(features, grow), "baseline"),
+            *([("BG/NBD: much activity expected", expected, "baseline")] if expected else []),
         ],
     )
     return BacktestResult(

@@ -28,6 +28,7 @@ KINDS: dict[str, tuple[str, str, str]] = {
     "new_use_case": ("info", "ae", "New use case"),
     "ttv_missed": ("medium", "csm", "Time to value missed"),
     "tier_change": ("info", "csm", "Tier changed"),
+    "renewal_risk": ("high", "csm", "Renewal at risk"),
 }
 
 
@@ -80,11 +81,63 @@ class Alert:
     resolved: bool = False
 
 
+def renewal_day(f: AccountFeatures) -> date | None:
+    """The next renewal: the CRM's renewal date, else the day after the commit term ends."""
+    if f.account.renewal_date is not None and f.account.renewal_date >= f.as_of:
+        return f.account.renewal_date
+    fc = f.commit
+    if fc is not None and fc.end >= f.as_of:
+        return fc.end + timedelta(days=1)
+    return None
+
+
+def renewal_risk(
+    f: AccountFeatures,
+    score: float,
+    band: str,
+    week_ago: float | None,
+    churn_risk: float,
+    rules: AlertRules,
+) -> str | None:
+    """Why the next renewal is at risk, when it falls within ``renewal_days``; else None.
+
+    At risk: health below healthy, or fallen by ``health_drop_points`` in a week,
+    or churn risk at or above ``renewal_churn_risk``.
+    """
+    day = renewal_day(f)
+    if day is None or (day - f.as_of).days > rules.renewal_days:
+        return None
+    why = []
+    if band != "healthy":
+        why.append(f"health {score:.0f} ({band})")
+    if week_ago is not None and week_ago - score >= rules.health_drop_points:
+        why.append(f"health fell {week_ago - score:.0f} points in a week")
+    if churn_risk >= rules.renewal_churn_risk:
+        why.append(f"churn risk {churn_risk:.0%}")
+    if not why:
+        return None
+    days = (day - f.as_of).days
+    when = "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
+    arr = f" at ${f.annual_value:,.0f} a year" if f.annual_value else ""
+    return f"Renews on {day.isoformat()} ({when}){arr}: {'; '.join(why)}."
+
+
 def flags(
-    f: AccountFeatures, score: float, week_ago: float | None, rules: AlertRules
+    f: AccountFeatures,
+    score: float,
+    week_ago: float | None,
+    rules: AlertRules,
+    *,
+    band: str | None = None,
+    churn_risk: float | None = None,
 ) -> dict[str, str]:
     """The conditions in force for an account today, each with its evidence."""
     out: dict[str, str] = {}
+    if band is not None and churn_risk is not None:
+        renewal = renewal_risk(f, score, band, week_ago, churn_risk, rules)
+        day = renewal_day(f)
+        if renewal is not None and day is not None:
+            out[str(AlertKey("renewal_risk", day.isoformat()))] = renewal
     c = f.consumption
     if week_ago is not None and week_ago - score >= rules.health_drop_points:
         out["health_drop"] = f"Health {week_ago:.0f} -> {score:.0f} in a week."

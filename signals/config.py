@@ -151,6 +151,8 @@ class AlertRules:
     bill_shock_ratio: float = 1.5  # month-end projection against the trailing baseline
     early_exhaustion_days: int = 30
     under_use_fraction: float = 0.7
+    renewal_days: int = 90  # a renewal this close with weak health or high churn risk alerts
+    renewal_churn_risk: float = 0.5  # ... churn risk at or above this counts as high
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from signals.features import AccountFeatures
 from signals.series import clamp, squash
 
 CRITICAL = ("usage_trend", "activity")
+SUMMARY = "outlook"  # the churn model's view: it sums up the causes, it is not one of them
 
 LABELS = {
     "usage_trend": "Usage trend",
@@ -58,14 +59,17 @@ class Health:
         """Find a component by name."""
         return next((c for c in self.components if c.name == name), None)
 
+    def _causes(self) -> list[Component]:
+        return [c for c in self.components if c.score is not None and c.name != SUMMARY]
+
     def risks(self, n: int = 3) -> list[Component]:
         """The components pulling the score down most."""
-        low = [c for c in self.components if c.score is not None and c.contribution < -1.0]
+        low = [c for c in self._causes() if c.contribution < -1.0]
         return sorted(low, key=lambda c: c.contribution)[:n]
 
     def strengths(self, n: int = 3) -> list[Component]:
         """The components holding the score up most."""
-        high = [c for c in self.components if c.score is not None and c.contribution > 1.0]
+        high = [c for c in self._causes() if c.contribution > 1.0]
         return sorted(high, key=lambda c: -c.contribution)[:n]
 
 

@@ -49,7 +49,7 @@ NOT_IN: Mapping[str, frozenset[str]] = {
     "storage": PLATFORMS | {"openai", "httpx", "matplotlib"},
     "core": PLATFORMS | {"sqlalchemy", "sqlmodel", "psycopg"},
 }
-SIGNALS_MAY_USE = frozenset({"numpy"})  # and the standard library, without I/O:
+SIGNALS_MAY_USE = frozenset({"numpy", "scipy"})  # and the standard library, without I/O:
 SIGNALS_NO_IO = frozenset({"os", "pathlib", "socket", "urllib", "subprocess", "importlib", "io"})
 SIGNALS_NO_CALLS = frozenset({"open", "print", "input", "exec", "eval", "__import__"})
 OURS = frozenset({"bot", "core", "demo", "digests", "handlers", "services", "signals", "storage"})

@@ -22,7 +22,14 @@ from signals.value import ValueRealized
 CHART_DAYS = 90
 STEADY = 2.0  # points of weekly change shown as a flat arrow
 BAND_TONE: dict[str, Tone] = {"healthy": "good", "watch": "warning", "at risk": "danger"}
-PROBLEM_FLAGS = ("health_drop", "usage_drop", "inactive", "bill_shock", "commit_under_use")
+PROBLEM_FLAGS = (
+    "renewal_risk",
+    "health_drop",
+    "usage_drop",
+    "inactive",
+    "bill_shock",
+    "commit_under_use",
+)
 OPPORTUNITY_FLAGS = ("commit_early", "new_use_case")
 
 

@@ -8,7 +8,14 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
-from signals.backtest import baselines, compare, lift_by_decile, outcome, roc_auc
+from signals.backtest import (
+    baselines,
+    compare,
+    lift_by_decile,
+    outcome,
+    roc_auc,
+    silence_days,
+)
 from signals.calibrate import (
     Array,
     TrainingRow,
@@ -284,3 +291,50 @@ def test_a_one_off_spike_is_not_an_expansion(spike_days: range, expanded: bool) 
     o = outcome(data, CUT, HORIZON)
     assert o.after >= 1.5 * o.before
     assert o.expanded is expanded
+
+
+def buyer(purchases: list[date]) -> AccountData:
+    """A customer who buys now and then: one event on each of these days."""
+    return account(metrics=[series("orders", dict.fromkeys(purchases, 1.0))])
+
+
+MONTHLY = [CUT - timedelta(days=30 * k) for k in range(6)]  # the last on the cut-off day
+
+
+@pytest.mark.parametrize(
+    ("after", "churned"),
+    [
+        # usual gap 30 days: silence must last the whole 90-day horizon (3 gaps, capped)
+        pytest.param([], True, id="nothing-in-the-horizon"),
+        pytest.param([CUT + timedelta(days=40)], False, id="bought-once-50-days-before-the-end"),
+        pytest.param([CUT + timedelta(days=5)], False, id="bought-early-then-quiet-85-days"),
+    ],
+)
+def test_a_monthly_buyer_is_judged_by_its_own_rhythm(after: list[date], churned: bool) -> None:
+    o = outcome(buyer(MONTHLY + after), CUT, HORIZON)
+    assert o.eligible
+    assert o.churned is churned
+
+
+def test_a_daily_user_quiet_for_the_horizons_last_two_weeks_has_churned() -> None:
+    """The same silence that means nothing for a monthly buyer is churn for a daily user."""
+    quiet = history(100, quiet_from=END - timedelta(days=13))
+    assert outcome(quiet, CUT, HORIZON).churned
+    monthly_quiet = buyer([*MONTHLY, END - timedelta(days=20)])
+    assert not outcome(monthly_quiet, CUT, HORIZON).churned
+
+
+def test_silence_needed_grows_with_the_usual_gap_between_the_bounds() -> None:
+    assert silence_days(1.0, 90) == 14
+    assert silence_days(10.0, 90) == 30
+    assert silence_days(45.0, 90) == 90
+    assert silence_days(None, 60) == 60
+
+
+def test_a_one_time_buyer_with_no_rhythm_must_be_silent_for_the_whole_horizon() -> None:
+    once = buyer([CUT - timedelta(days=100)])
+    assert outcome(once, CUT, HORIZON).churned
+    back = buyer([CUT - timedelta(days=100), END])
+    assert not outcome(back, CUT, HORIZON).churned
+    gone = buyer([CUT - timedelta(days=400)])
+    assert not outcome(gone, CUT, HORIZON).eligible  # lapsed over a year: long gone

@@ -61,16 +61,17 @@ def test_health_bands(value: float, band: str) -> None:
 
 
 def test_a_steady_account_with_nothing_else_known() -> None:
-    # Flat trend 50, activity 100, support 100, steadiness 100; the other
-    # components do not apply and their weight is shared out:
-    # (0.26 x 50 + 0.18 x 100 + 0.10 x 100 + 0.04 x 100) / 0.58 = 77.6
+    # Flat trend 50, activity 100, support 100, steadiness 100, likelihood to stay
+    # 100 x (1 - churn risk); the other components do not apply and their weight is
+    # shared out: (0.26 x 50 + 0.18 x 100 + 0.10 x 100 + 0.04 x 100 + 0.20 x stay) / 0.78
     s = score(account(metrics=[steady("tokens", 100, HISTORY_START, AS_OF)]))
 
-    assert s.health.score == 77.6
+    stay = 100 * (1 - s.churn.probability)
+    assert s.health.score == round((13 + 18 + 10 + 4 + 0.20 * stay) / 0.78, 1)
     assert s.health.band == "healthy"
     assert s.health.capped_by is None
     applied = {c.name: c.weight for c in s.health.components if c.score is not None}
-    assert set(applied) == {"usage_trend", "activity", "support", "stability"}
+    assert set(applied) == {"usage_trend", "activity", "support", "stability", "outlook"}
     assert sum(applied.values()) == pytest.approx(1.0)
     assert s.health.component("adoption") is not None
     assert s.health.component("peer") is not None
@@ -83,9 +84,9 @@ def test_an_account_that_stopped_is_at_risk_and_says_why() -> None:
     s = score(account(metrics=[two_level("tokens", AS_OF, 100, 0)]))
 
     expected = (0.26 * (50 + 50 * math.tanh(-3)) + 0.18 * 100 * math.exp(-25 / 7)) + (
-        0.10 * 100 + 0.04 * 100 / math.e
+        0.10 * 100 + 0.04 * 100 / math.e + 0.20 * 100 * (1 - s.churn.probability)
     )
-    assert s.health.score == round(expected / 0.58, 1)
+    assert s.health.score == round(expected / 0.78, 1)
     assert s.health.band == "at risk"
     assert s.reasons()[0].startswith("Usage trend: Usage ")
     assert s.reasons()[1] == "Recent activity: Last meaningful usage 28 days ago."
@@ -181,15 +182,15 @@ def test_leap_day_scoring() -> None:
 
 
 def test_movers_name_what_changed_the_score_most() -> None:
-    # weights 0.26, 0.18 and 0.04 of 0.58: activity 100 -> 2.8 moves it most
+    # weights 0.26, 0.18 and 0.04 of 0.78: activity 100 -> 2.8 moves it most
     s = score(account(metrics=[two_level("tokens", AS_OF, 100, 0)]))
     before = {"usage_trend": 50.0, "activity": 100.0, "support": 100.0, "stability": 100.0}
 
     moved = movers(s.health, before)
 
     assert [m.name for m in moved] == ["activity", "usage_trend", "stability"]
-    assert moved[1].points == pytest.approx(0.26 / 0.58 * (50 + 50 * math.tanh(-3) - 50))
-    assert moved[1].words() == "Usage trend fell from 50 to 0 (-22.3 points)"
+    assert moved[1].points == pytest.approx(0.26 / 0.78 * (50 + 50 * math.tanh(-3) - 50))
+    assert moved[1].words() == "Usage trend fell from 50 to 0 (-16.6 points)"
     unchanged = {c.name: c.score for c in s.health.components}
     assert movers(s.health, unchanged) == []
 

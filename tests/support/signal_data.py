@@ -141,6 +141,7 @@ def account(
     customer_since: date | None = None,
     go_live_date: date | None = None,
     churned_date: date | None = None,
+    renewal_date: date | None = None,
 ) -> AccountData:
     """An account with its records and CRM details."""
     info = AccountInfo(
@@ -153,6 +154,7 @@ def account(
         customer_since=customer_since,
         go_live_date=go_live_date,
         churned_date=churned_date,
+        renewal_date=renewal_date,
     )
     return AccountData(
         account=info,

@@ -1,0 +1,61 @@
+"""Champion and challengers: what ships is the best contender on the held-out rows."""
+
+from __future__ import annotations
+
+import random
+
+from signals.calibrate import TrainingRow
+from signals.challengers import CURRENT, MODEL, contest
+
+
+def rows(n: int, seed: int, *, noise_features: int = 0) -> list[TrainingRow]:
+    """Accounts whose churn follows recency; other features are noise."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        recency = rng.uniform(0, 5)
+        churned = rng.random() < 1 / (1 + 2.718 ** (-(2 * recency - 5)))
+        vector = {"recency": recency, "events_28": rng.uniform(0, 5), "trend": rng.gauss(0, 1)}
+        for k in range(noise_features):
+            vector[f"level:noise{k}"] = rng.gauss(0, 1)
+        out.append(TrainingRow(vector, {}, churned, False))
+    return out
+
+
+def test_the_champion_is_the_best_held_out_auc_and_every_contender_is_listed() -> None:
+    result = contest(rows(400, 1), rows(400, 2), "churned", {"intercept": 0.0, "trend": 1.0})
+    names = [e.name for e in result.entries]
+    assert {MODEL, CURRENT, "days since last use", "28-day volume", "28-day trend"} <= set(names)
+    aucs = [e.auc or 0.0 for e in result.entries]
+    assert aucs == sorted(aucs, reverse=True)
+    assert result.champion.auc == max(aucs)
+    assert result.entry(CURRENT) is not None
+    assert (result.entry(CURRENT).auc or 0) < 0.6  # the trend carries nothing here
+    assert result.champion.auc is not None
+    assert result.champion.auc > 0.75
+
+
+def test_a_model_drowned_in_noise_loses_to_the_simple_predictor_that_ships_instead() -> None:
+    """Few training rows and forty noise metrics: the full model overfits, recency does not."""
+    result = contest(
+        rows(60, 3, noise_features=40), rows(600, 4, noise_features=40), "churned", {}
+    )
+    model, recency = result.entry(MODEL), result.entry("days since last use")
+    assert model is not None
+    assert recency is not None
+    assert (recency.auc or 0) > (model.auc or 0)
+    assert result.champion.kind == "baseline"
+    assert set(result.champion.coefficients) == {"intercept", "recency"}
+
+
+def test_on_a_tie_the_current_settings_stay_rather_than_a_baseline() -> None:
+    """Current settings = the true model; recency alone ranks the same, so it ties and loses."""
+    perfect = {"intercept": -5.0, "recency": 2.0}
+    result = contest(rows(40, 5), rows(400, 6), "churned", perfect)
+    current, recency = result.entry(CURRENT), result.entry("days since last use")
+    assert current is not None
+    assert recency is not None
+    assert recency.auc == current.auc
+    assert result.champion.kind != "baseline"
+    if result.champion.name == MODEL:
+        assert (result.champion.auc or 0) > (current.auc or 0)
