@@ -97,7 +97,7 @@ def run_steward(ds: Dataset, work: Path, calibrate: bool) -> tuple[dict[str, dic
     env = {
         **os.environ,
         "HOME": str(work),
-        "STEWARD_DATABASE_URL": f"sqlite:///{work / 'steward.db'}",
+        "DATABASE_URL": f"sqlite:///{work / 'steward.db'}",
         "STEWARD_CONFIG": str(work / "steward.toml"),
         "NO_COLOR": "1",
         "COLUMNS": "160",

@@ -198,7 +198,7 @@ def training_rows(
         for (f, churned, expanded), p in zip(items, peers, strict=True):
             f = f.with_peer(p)
             components = {c.name: c.score for c in health(f, config).components}
-            rows[t].append(TrainingRow(feature_vector(f), components, churned, expanded))
+            rows[t].append(TrainingRow(feature_vector(f), components, churned, expanded, t))
     return rows
 
 

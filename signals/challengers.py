@@ -16,11 +16,12 @@ import numpy as np
 
 from signals import bgnbd
 from signals.backtest import roc_auc
-from signals.calibrate import TrainingRow, feature_names, fit_logistic, fit_model
+from signals.calibrate import TrainingRow, feature_names, fit_logistic, fit_model, tuned_model
 from signals.features import AccountFeatures
 from signals.risk import LEVEL_PREFIX, level_vector, logit
 
 MODEL = "Steward model (all features)"
+RFM = frozenset({"recency", "overdue", "active_days_28", "active_days_90", "events_90"})
 CURRENT = "current settings"
 
 
@@ -38,9 +39,8 @@ CHALLENGERS = (
     Challenger("28-day trend", lambda n: n == "trend"),
     Challenger("active days in 90", lambda n: n == "active_days_90"),
     Challenger("per-metric 28-day counts", lambda n: n.startswith(LEVEL_PREFIX)),
-    Challenger(
-        "BG/NBD (P(alive), expected activity)", lambda n: n in ("p_gone", "expected_activity")
-    ),
+    Challenger("BG/NBD", lambda n: n in ("p_gone", "expected_activity")),
+    Challenger("recency, frequency and volume", lambda n: n in RFM),
 )
 ORDER = {MODEL: 0, CURRENT: 1}  # on a tie the full model wins, then what is already in use
 
@@ -89,7 +89,7 @@ def contest(
     labels = [bool(getattr(r, target)) for r in held_out]
     names = feature_names(train)
     entries = [Entry(CURRENT, "current", _auc(current, held_out, labels), dict(current))]
-    fitted = fit_model(train, target, names)
+    fitted = tuned_model(train, target, names)
     if fitted is not None:
         entries.append(
             Entry(MODEL, "model", _auc(fitted.coefficients, held_out, labels), fitted.coefficients)

@@ -37,9 +37,7 @@ def test_the_champion_is_the_best_held_out_auc_and_every_contender_is_listed() -
 
 def test_a_model_drowned_in_noise_loses_to_the_simple_predictor_that_ships_instead() -> None:
     """Few training rows and forty noise metrics: the full model overfits, recency does not."""
-    result = contest(
-        rows(60, 3, noise_features=40), rows(600, 4, noise_features=40), "churned", {}
-    )
+    result = contest(rows(60, 3, noise_features=40), rows(600, 4, noise_features=40), "churned", {})
     model, recency = result.entry(MODEL), result.entry("days since last use")
     assert model is not None
     assert recency is not None
