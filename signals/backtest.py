@@ -18,7 +18,7 @@ EXPAND_RATIO = 1.5  # ... or at or above 150%
 QUIET_DAYS = 14  # the shortest silence that counts as churn (for an account used daily)
 RHYTHM_FACTOR = 3.0  # silent for three of its usual gaps: longer than its rhythm explains
 DENSE_GAP = 7.0  # used at least weekly: a steep fall in volume is churn too
-LAPSED_DAYS = 365  # not used for a year before the cut-off: long gone, not judged
+LAPSED_DAYS = 365  # an occasional buyer silent for a year before the cut-off is not judged
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,22 +77,25 @@ def outcome(data: AccountData, as_of: date, horizon_days: int) -> Outcome:
     hold at least 150% of it, and so do at least three of their four weeks against
     an average week before the cut-off, so that a one-off spike counts as a bill
     shock, not an expansion. Eligible: first used at least 28 days before the
-    cut-off, used within the year before it, and not marked churned by then.
+    cut-off, not marked churned by then, and still in play: an account used at least
+    weekly must not already be silent for longer than its rhythm explains (it churned
+    before the cut-off by the same rule); an occasional buyer, whose leaving nobody
+    sees, must have bought within the year (BG/NBD's view: silence is not proof).
     """
     name, measure = usage_measure(data, as_of)
     before = measure(days_back(as_of, OUTCOME_WINDOW), as_of)
     end = as_of + timedelta(days=horizon_days)
     after = measure(days_back(end, OUTCOME_WINDOW), end)
     rhythm = activity(data.metrics, as_of)
+    quiet_for = silence_days(rhythm.usual_gap, horizon_days)
+    dense = rhythm.usual_gap is not None and rhythm.usual_gap <= DENSE_GAP
     eligible = (
         rhythm.first_day is not None
         and rhythm.first_day <= as_of - timedelta(days=OUTCOME_WINDOW)
-        and (rhythm.days_since_last or 0) < LAPSED_DAYS
+        and (rhythm.days_since_last or 0) < (quiet_for if dense else LAPSED_DAYS)
         and (data.account.churned_date is None or data.account.churned_date > as_of)
     )
-    quiet_for = silence_days(rhythm.usual_gap, horizon_days)
     quiet = measure(days_back(end, quiet_for), end) <= 0
-    dense = rhythm.usual_gap is not None and rhythm.usual_gap <= DENSE_GAP
     fell = dense and before > 0 and after <= CHURN_RATIO * before
     crm_churn = data.account.churned_date is not None and as_of < data.account.churned_date <= end
     churned = eligible and (crm_churn or quiet or fell)

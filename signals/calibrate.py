@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from signals.backtest import roc_auc
 from signals.config import COMPONENTS
-from signals.risk import METRIC_PREFIX
+from signals.risk import LEVEL_PREFIX, METRIC_PREFIX
 
 Array = npt.NDArray[np.float64]
 MIN_POSITIVES = 5
@@ -54,7 +54,8 @@ def fit_logistic(x: Array, y: Array, l2: float = 1.0, iterations: int = 50) -> A
     return w
 
 
-L2_GRID = (0.3, 3.0, 30.0, 300.0, 3000.0)
+L2_GRID = (0.3, 3.0, 30.0, 300.0)  # weakest first: a stronger one must earn its place
+L2_GAIN = 0.002  # held-out AUC a stronger penalty must add to be chosen
 
 
 def fit_model(
@@ -109,9 +110,10 @@ def metric_weights(churn: Fitted, current: Mapping[str, float]) -> dict[str, flo
     """Metrics whose rise foretold churn count against the usage trend; the others for it."""
     out = dict(current)
     for name, coef in churn.coefficients.items():
-        if name.startswith(METRIC_PREFIX):
-            metric = name.removeprefix(METRIC_PREFIX)
-            out[metric] = -1.0 if coef > METRIC_SIGNAL else out.get(metric, 1.0)
+        for prefix in (METRIC_PREFIX, LEVEL_PREFIX):
+            if name.startswith(prefix):
+                metric = name.removeprefix(prefix)
+                out[metric] = -1.0 if coef > METRIC_SIGNAL else out.get(metric, 1.0)
     return out
 
 
@@ -145,7 +147,7 @@ def tuned_model(rows: Sequence[TrainingRow], target: str, names: Sequence[str]) 
         if fitted is None:
             continue
         auc = roc_auc([_logit(fitted.coefficients, r.vector) for r in inner], labels)
-        if auc is not None and auc > best_auc:
+        if auc is not None and auc > best_auc + (L2_GAIN if best is not None else 0.0):
             best, best_auc = l2, auc
     return fit_model(rows, target, names, best)
 
