@@ -67,8 +67,8 @@ def side_python(cache: Path) -> Path:
             "--quiet",
             "--disable-pip-version-check",
         ]
-        subprocess.run([*pip, "--no-deps", PACKAGE], check=True)
         subprocess.run([*pip, *DEPENDENCIES], check=True)
+        subprocess.run([*pip, "--no-deps", PACKAGE], check=True)
         ready.write_text(PACKAGE + "\n")
     return python
 
