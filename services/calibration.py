@@ -224,7 +224,9 @@ def fit(
     changes: dict[str, Any] = {}
     churn = contest(train, held_out, "churned", config.churn_model)
     champion = churn.champion
-    if champion.kind == "current":
+    if churn.positives < FEW_OUTCOMES:
+        pass  # too few held-out churners to judge: the current model stays
+    elif champion.kind == "current":
         notes.append("Churn: the current model did best on the held-out period; kept.")
     else:
         changes["churn_model"] = dict(champion.coefficients)
@@ -237,7 +239,7 @@ def fit(
                 "held-out period, so it ships (its reasons are still given in words)."
             )
     expansion = contest(train, held_out, "expanded", config.expansion_model)
-    if expansion.champion.kind != "current":
+    if expansion.positives >= FEW_OUTCOMES and expansion.champion.kind != "current":
         changes["expansion_model"] = dict(expansion.champion.coefficients)
     shipped_churn = dict(changes.get("churn_model", config.churn_model))
     weights = fit_health_weights(_with_outlook(train, shipped_churn))

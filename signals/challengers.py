@@ -23,6 +23,8 @@ from signals.risk import LEVEL_PREFIX, level_vector, logit
 MODEL = "Steward model (all features)"
 RFM = frozenset({"recency", "overdue", "active_days_28", "active_days_90", "events_90"})
 CURRENT = "current settings"
+BLEND = "blend (model, recency, RFM, BG/NBD)"
+BLENDED = (MODEL, "days since last use", "recency, frequency and volume", "BG/NBD")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +104,25 @@ def contest(
         if simple is not None:
             auc = _auc(simple.coefficients, held_out, labels)
             entries.append(Entry(challenger.name, "baseline", auc, simple.coefficients))
+    parts = [e.coefficients for e in entries if e.name in BLENDED]
+    if len(parts) >= 2:
+        mixed = blend(parts)
+        entries.append(Entry(BLEND, "model", _auc(mixed, held_out, labels), mixed))
     entries.sort(key=lambda e: (-(e.auc if e.auc is not None else -1.0), ORDER.get(e.name, 2)))
     return Contest(target, len(held_out), sum(labels), tuple(entries))
+
+
+def blend(models: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """The average of logistic models' log-odds: itself a logistic model over their features.
+
+    Each contender is fitted to the same outcome, so their log-odds share a scale;
+    averaging them keeps what each sees and evens out each one's mistakes.
+    """
+    out: dict[str, float] = {}
+    for model in models:
+        for name, coef in model.items():
+            out[name] = out.get(name, 0.0) + coef / len(models)
+    return {name: round(coef, 4) for name, coef in out.items()}
 
 
 def _auc(

@@ -32,7 +32,6 @@ from storage.db import DatabaseUnavailable, read_connection
 AsOf = Annotated[
     str | None, typer.Option("--as-of", help="Day to score, YYYY-MM-DD (default: last usage day)")
 ]
-Horizon = Annotated[str, typer.Option(help="How far ahead outcomes are judged: 60d, 8w or 90")]
 EXPORT_COLUMNS = (
     "account_id",
     "name",
@@ -238,12 +237,19 @@ def _render(rows: list[dict[str, Any]], output_format: str) -> str:
 
 def backtest(
     as_of: AsOf = None,
-    horizon: Horizon = "60d",
+    horizon: Annotated[
+        str,
+        typer.Option(
+            help="How far ahead outcomes are judged: 60d, 8w, 90, or auto (the horizon "
+            "`steward calibrate` chose, else 60 days)"
+        ),
+    ] = "auto",
     output_format: Annotated[str, typer.Option("--format", help="text or json")] = "text",
 ) -> None:
     """Score the book at a past cut-off and report how well it ranked churn and expansion."""
     services = _services()
-    days = parse_days(horizon, "--horizon")
+    config = services.settings.scoring_config()
+    days = config.horizon_days if horizon == "auto" else parse_days(horizon, "--horizon")
     with _guard():
         if as_of:
             cutoff = parse_day(as_of, "--as-of")
@@ -252,7 +258,6 @@ def backtest(
             if span is None:
                 raise ScoringError("No usage stored yet: nothing to backtest.")
             cutoff = span[1] - timedelta(days=days)
-        config = services.settings.scoring_config()
         total = book.count_accounts(services.engine)
         with _progress("backtest", total) as tick:
             result = scoring.backtest(
@@ -383,9 +388,9 @@ def _auc_note(result: CalibrationResult) -> str:
     parts = []
     for contest in (result.churn, result.expansion):
         champion, current = contest.champion, contest.entry(CURRENT)
-        if champion.auc is None:
-            continue
         target = "churn" if contest.target == "churned" else "expansion"
+        if champion.auc is None or target not in result.judged():
+            continue
         old = f"{current.auc:.3f} -> " if current and current.auc is not None else ""
         parts.append(f"{target} AUC {old}{champion.auc:.3f} ({champion.name})")
     return ", ".join(parts)
@@ -401,9 +406,11 @@ def _print_calibration(result: CalibrationResult) -> None:
     )
     for contest in (result.churn, result.expansion):
         target = "churn" if contest.target == "churned" else "expansion"
+        judged = target in result.judged()
+        shipped = contest.champion if judged else contest.entry(CURRENT)
         table = Table(f"{target}: held-out AUC", "AUC", "")
         for entry in contest.entries:
-            mark = "ships" if entry is contest.champion else ""
+            mark = "ships" if entry is shipped else ""
             auc = "n/a" if entry.auc is None else f"{entry.auc:.3f}"
             table.add_row(entry.name, auc, mark)
         out.print(table)
