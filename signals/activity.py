@@ -121,12 +121,8 @@ def activity(
 
 
 def _active_days(metrics: Sequence[MetricSeries], as_of: date) -> list[date]:
-    """Sorted days on or before as_of with at least one event of any metric."""
-    seen: set[date] = set()
-    for m in metrics:
-        hi = bisect_right(m.days, as_of)
-        if m.events:
-            seen.update(d for d, n in zip(m.days[:hi], m.events[:hi], strict=False) if n > 0)
-        else:
-            seen.update(m.days[:hi])
-    return sorted(seen)
+    """Sorted days on or before as_of with activity of any metric (series hold only those)."""
+    slices = [m.days[: bisect_right(m.days, as_of)] for m in metrics]
+    if len(slices) == 1:
+        return list(slices[0])
+    return sorted(set().union(*slices))

@@ -32,9 +32,9 @@ FEATURE_LABELS: dict[str, tuple[str, str]] = {
     ),
     "recency": ("a long time since the last use", "used recently"),
     "overdue": ("quiet for longer than its usual rhythm", "active on its usual rhythm"),
-    "active_days_7": ("active on many of the last 7 days", "active on few of the last 7 days"),
-    "active_days_28": ("active on many of the last 28 days", "active on few of the last 28 days"),
-    "active_days_90": ("active on many of the last 90 days", "active on few of the last 90 days"),
+    "active_days_7": ("active on most of the last 7 days", "active on few of the last 7 days"),
+    "active_days_28": ("active on most of the last 28 days", "active on few of the last 28 days"),
+    "active_days_90": ("active on most of the last 90 days", "active on few of the last 90 days"),
     "events_28": ("high volume in the last 28 days", "low volume in the last 28 days"),
     "events_90": ("high volume in the last 90 days", "low volume in the last 90 days"),
     "p_gone": (
@@ -77,15 +77,28 @@ def feature_vector(f: AccountFeatures) -> dict[str, float]:
 
 
 def level_vector(f: AccountFeatures) -> dict[str, float]:
-    """Recency, frequency and volume (per metric too), and BG/NBD's view where fitted."""
+    """Recency, frequency and volume (per metric too), and BG/NBD's view where fitted.
+
+    Frequency and volume are per day observed: an account 40 days old that was
+    active on 30 of them reads 0.75, like a year-old one active 68 of the last 90
+    days, so a short history is not mistaken for low use (nor for tenure).
+    """
     act = f.activity
     since = act.days_since_last
+    seen = act.age_days + 1
+
+    def share(window: int) -> float:
+        return act.active_days[window] / min(window, seen)
+
+    def volume(events: float, window: int) -> float:
+        return math.log1p(events * window / min(window, seen))
+
     out = {
-        "active_days_7": math.log1p(act.active_days[7]),
-        "active_days_28": math.log1p(act.active_days[28]),
-        "active_days_90": math.log1p(act.active_days[90]),
-        "events_28": math.log1p(act.events[28]),
-        "events_90": math.log1p(act.events[90]),
+        "active_days_7": share(7),
+        "active_days_28": share(28),
+        "active_days_90": share(90),
+        "events_28": volume(act.events[28], 28),
+        "events_90": volume(act.events[90], 90),
     }
     if since is not None:
         out["recency"] = math.log1p(since)
@@ -97,7 +110,7 @@ def level_vector(f: AccountFeatures) -> dict[str, float]:
     if act.expected_days is not None:
         out["expected_activity"] = math.log1p(act.expected_days)
     for metric, events in act.metric_events.items():
-        out[LEVEL_PREFIX + metric] = math.log1p(events)
+        out[LEVEL_PREFIX + metric] = volume(events, 28)
     return out
 
 
