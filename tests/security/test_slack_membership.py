@@ -49,7 +49,9 @@ ANSWERED = "Zorblax Corp: health"
 REFUSED_PLACE = "guests or members of other organisations"
 REFUSED_ASKER = "only shown to members of this workspace"
 MISSING_SCOPE = {"ok": False, "error": "missing_scope", "needed": "channels:read"}
-OUTSIDERS = {  # users.info as Slack describes people who are not members of Steward's workspace
+OUTSIDERS: dict[
+    str, dict[str, Any]
+] = {  # users.info as Slack describes people who are not members of Steward's workspace
     "guest": {"restricted": True},
     "single-channel guest": {"ultra_restricted": True},
     "stranger": {"is_stranger": True},

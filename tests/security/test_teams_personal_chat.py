@@ -29,7 +29,12 @@ from tests.support.slack_world import NOW, Book, seed_book
 from tests.support.teams_world import CASEY, DANA, PERSONAL, member, serve_teams, teams_services
 
 DANA_CHAT = "a:1dana-personal-chat"
-FEDERATED = {"id": "29:fed", "name": "Fred Partner", "aad": "aad-fred", "email": "fred@other.example"}
+FEDERATED = {
+    "id": "29:fed",
+    "name": "Fred Partner",
+    "aad": "aad-fred",
+    "email": "fred@other.example",
+}
 FRED_CHAT = "a:1fred-personal-chat"
 
 
@@ -52,12 +57,12 @@ def sender(db: Engine, fake: FakeBotFramework, database_url: str) -> TeamsOutbox
 
 def set_csm(db: Engine, database_url: str, fake: FakeBotFramework, account: str, csm: str) -> None:
     """POST /v1/accounts with a bearer token, as any system allowed to write the CRM can."""
-    with serve_teams(db, database_url, fake, api_tokens=[TEST_TOKEN]) as (_, client):
-        with Sender(client.url, secret="", token=TEST_TOKEN) as api:
-            response = api.bearer(
-                "/v1/accounts", [{"id": account, "name": "Zorblax Corp", "csm": csm}]
-            )
-            assert response.status_code == 200, response.text
+    with (
+        serve_teams(db, database_url, fake, api_tokens=[TEST_TOKEN]) as (_, client),
+        Sender(client.url, secret="", token=TEST_TOKEN) as api,
+    ):
+        response = api.bearer("/v1/accounts", [{"id": account, "name": "Zorblax Corp", "csm": csm}])
+        assert response.status_code == 200, response.text
 
 
 def alert_for_owner(db: Engine, account: str) -> None:

@@ -172,8 +172,8 @@ class SlackFacts:
                 return members
 
     async def _reader(self, user_id: str, home: Home) -> str | None:
-        """"" for a member who may read account data (or reads nothing: bots, deactivated
-        accounts), why not for an outsider, None when Slack would not say."""
+        """Why a member is an outsider: empty for one who may read account data (or reads
+        nothing: bots, deactivated accounts), None when Slack would not say."""
         user = await self.user(user_id)
         if user is None:
             return None

@@ -5,10 +5,11 @@ a CSM or AE) is the personal chat with that person, found by their Entra object 
 email among the personal chats Steward has had. The roster is read before every post
 (kept a few minutes): a conversation that gained guests or members of another
 organisation since it subscribed gets no account data unless TEAMS_SHARED_CONVERSATIONS
-allows it, and a personal chat with a guest or someone of another tenant gets none at all. Throttling (429) puts the message back in the
-queue until Retry-After has passed; other transient errors back off; errors retrying
-cannot fix (Steward removed, conversation gone, no personal chat) fail at once and
-stay listed by `steward outbox` with their reason.
+allows it, and a personal chat with a guest or someone of another tenant gets none at
+all. Throttling (429) puts the message back in the queue until Retry-After has passed;
+other transient errors back off; errors retrying cannot fix (Steward removed,
+conversation gone, no personal chat) fail at once and stay listed by `steward outbox`
+with their reason.
 
 Teams gives a bot no way to read a conversation's history, so unlike Slack a sender
 cannot look for a message an earlier sender posted just before dying: the lease

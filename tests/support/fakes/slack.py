@@ -91,7 +91,8 @@ class FakeSlack(LoopbackFake):
 
     Data tests set up (plain dicts; mutate them directly or use the ``add_*`` helpers):
     ``channels`` (id -> conversation object), ``members`` (conversation id -> user ids),
-    ``users`` (id -> user object), ``usergroups`` (id -> list of user ids), ``messages`` ((channel, ts) -> message, filled by chat.postMessage).
+    ``users`` (id -> user object), ``usergroups`` (id -> list of user ids), ``messages``
+    ((channel, ts) -> message, filled by chat.postMessage).
 
     Records: ``calls`` (API calls), ``response_calls`` (response_url posts, failed ones too),
     ``responses`` (name -> decoded JSON bodies that were accepted), ``upload_calls`` and
