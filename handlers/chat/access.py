@@ -18,9 +18,11 @@ PlaceKind = Literal["channel", "private", "dm", "group_dm", "unknown"]
 class Place:
     """Where a command was typed.
 
-    ``external`` is True for a conversation shared with another organisation (Slack
-    Connect, a Teams chat with federated users) and for a DM with an external user;
-    None when the platform would not say (the bot is not a member, say).
+    ``external`` is True when anyone who can read the conversation is not a full member
+    of Steward's own workspace or tenant: it is shared with another organisation (Slack
+    Connect, a Teams chat with federated users), or a member is a guest, an anonymous
+    user or from another team. None when the platform would not say who is there (the
+    bot is not a member, an error, a missing scope): never treated as internal.
     """
 
     id: str
@@ -69,8 +71,8 @@ def decide(place: Place, asker: Asker, policy: Policy, *, bot_dm: bool = False) 
     allowed_shared = place.id in policy.shared_channels
     if place.external and not allowed_shared:
         return _refuse(
-            "Steward does not show account data in conversations shared with other "
-            "organisations; an admin can allow this one."
+            "Steward does not show account data in conversations with guests or members of "
+            "other organisations; an admin can allow this one."
         )
     if asker.external and not allowed_shared:
         return _refuse("Account data is only shown to members of this workspace, not to guests.")

@@ -164,3 +164,20 @@ def test_signing_matches_slack_sdk_verifier() -> None:
     assert parse_qs(interaction_body({"type": "block_actions"}))["payload"] == [
         '{"type":"block_actions"}'
     ]
+
+
+def test_conversations_members_pages_and_lists_steward(fake: FakeSlack, client: WebClient) -> None:
+    fake.add_user("U1", name="ann")
+    fake.add_user("U2", name="bob", restricted=True)
+    fake.add_channel("C1", members=["U1", "U2"])
+    fake.add_group_dm("G1", ["U1", "U2"])
+    first = client.conversations_members(channel="C1", limit=2)
+    assert first["members"] == ["U1", "U2"]
+    cursor = first["response_metadata"]["next_cursor"]
+    second = client.conversations_members(channel="C1", limit=2, cursor=cursor)
+    assert (second["members"], second["response_metadata"]["next_cursor"]) == (["UBOT"], "")
+    assert client.conversations_info(channel="G1")["channel"]["is_mpim"] is True
+    assert client.users_info(user="UBOT")["user"]["is_bot"] is True
+    with pytest.raises(SlackApiError) as err:
+        client.conversations_members(channel="C404")
+    assert err.value.response["error"] == "channel_not_found"

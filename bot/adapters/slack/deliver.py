@@ -101,8 +101,9 @@ class Delivery:
         return _outgoing(result, p.get("user_name") or p["user_id"])
 
     async def _decide(self, p: dict[str, Any] | Any) -> tuple[Decision, Person]:
-        place, bot_dm = await self.facts.place(p["channel_id"], p["team_id"])
-        asker, person = await self.facts.asker(p["user_id"], p["team_id"], self.policy.user_groups)
+        # Who is external is judged against Steward's own team (auth.test), never p["team_id"].
+        place, bot_dm = await self.facts.place(p["channel_id"])
+        asker, person = await self.facts.asker(p["user_id"], self.policy.user_groups)
         return decide(place, asker, self.policy, bot_dm=bot_dm), person
 
     async def _command_request(self, p: Any, person: Person) -> CommandRequest:

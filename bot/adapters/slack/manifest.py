@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "auth.test": (),
     "conversations.info": ("channels:read", "groups:read", "im:read", "mpim:read"),
+    "conversations.members": ("channels:read", "groups:read", "im:read", "mpim:read"),
     "conversations.open": ("im:write",),
     "users.info": ("users:read", "users:read.email"),
     "usergroups.users.list": ("usergroups:read",),

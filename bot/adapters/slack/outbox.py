@@ -1,4 +1,12 @@
-"""Post the outbox to Slack: claim, look for an earlier post, post with the key, mark sent.
+"""Post the outbox to Slack: claim, check who would read it, look for an earlier post, post
+with the key, mark sent.
+
+Before every post Steward asks Slack who would read it (SlackFacts: the conversation's
+members, or the CSM/AE a direct message goes to; answers kept a few minutes, never for
+the worker's lifetime). A guest, a stranger, a member of another team or a conversation
+shared with another organisation gets no account data (``external_channel``,
+``external_person``); when Slack will not say, nothing is sent either, and the message
+waits or fails with Slack's reason. `steward outbox` shows why.
 
 Each message carries its outbox key in Slack message metadata
 (``event_type: steward_outbox``). A message claimed before (``attempts > 1``) may
@@ -28,6 +36,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.adapters.outbox import OutboxSender, Undeliverable
 from bot.adapters.slack.app import quiet_logger
+from bot.adapters.slack.facts import Audience, SlackFacts
 from bot.adapters.slack.render import to_message
 from core.messages import card_from_dict
 from services.delivery import SendReport
@@ -54,6 +63,7 @@ PERMANENT = frozenset(
         "cannot_dm_bot",
         "no_person",
         "external_channel",
+        "external_person",
     }
 )
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
@@ -71,7 +81,8 @@ class SlackOutbox(OutboxSender):
         super().__init__(engine, shared_channels)  # Slack Connect channels allowed account data
         self.client = client
         self._dms: dict[str, str] = {}
-        self._checked: set[str] = set()
+        self._now = 0.0  # the time of the message being sent, for the facts' few-minute cache
+        self.facts = SlackFacts(client, clock=lambda: self._now)
 
     @classmethod
     def from_settings(
@@ -96,62 +107,61 @@ class SlackOutbox(OutboxSender):
         return cls(engine, client, shared_channels)
 
     async def send_one(self, message: outbox.Message, now: datetime, report: SendReport) -> None:
-        """Post one message with slack_sdk's blocking client, in a worker thread."""
-        await asyncio.to_thread(self._send_one, message, now, report)
-
-    def _send_one(self, message: outbox.Message, now: datetime, report: SendReport) -> None:
+        """Check who would read it, then post it (slack_sdk's blocking client, in a thread)."""
+        self._now = now.timestamp()
         try:
-            channel = self._channel(message.channel)
-            if message.attempts > 1:
-                found = self._find(channel, message.key)
-                if found is not None:
-                    self.mark_sent(message, channel, found, now)
-                    report.found += 1
-                    log.info("outbox %s was already in %s (ts %s)", message.key, channel, found)
-                    return
-            body = to_message(card_from_dict(message.card))
-            response = self.client.chat_postMessage(
-                channel=channel,
-                text=body["text"],
-                blocks=body["blocks"],
-                metadata={"event_type": EVENT_TYPE, "event_payload": {"key": message.key}},
-                unfurl_links=False,
-            )
+            channel = await self._destination(message.channel)
+            posted_in, ts, found = await asyncio.to_thread(self._post, message, channel)
         except (SlackApiError, Undeliverable) as exc:
-            self._failed(message, exc, now, report)
+            await asyncio.to_thread(self._failed, message, exc, now, report)
             return
-        posted_in = str(response.get("channel") or channel)
-        self.mark_sent(message, posted_in, str(response["ts"]), now)
+        await asyncio.to_thread(self.mark_sent, message, posted_in, ts, now)
+        if found:
+            report.found += 1
+            log.info("outbox %s was already in %s (ts %s)", message.key, posted_in, ts)
+            return
         report.sent += 1
-        log.info("sent %s %s to %s (ts %s)", message.kind, message.key, posted_in, response["ts"])
+        log.info("sent %s %s to %s (ts %s)", message.kind, message.key, posted_in, ts)
 
-    def _channel(self, channel: str) -> str:
-        """A channel id; ``user:<handle>`` becomes the DM with that person.
+    def _post(self, message: outbox.Message, channel: str) -> tuple[str, str, bool]:
+        """Post (or find a post an earlier sender made); where, its ts, and whether found."""
+        if message.attempts > 1:
+            found = self._find(channel, message.key)
+            if found is not None:
+                return channel, found, True
+        body = to_message(card_from_dict(message.card))
+        response = self.client.chat_postMessage(
+            channel=channel,
+            text=body["text"],
+            blocks=body["blocks"],
+            metadata={"event_type": EVENT_TYPE, "event_payload": {"key": message.key}},
+            unfurl_links=False,
+        )
+        return str(response.get("channel") or channel), str(response["ts"]), False
 
-        A channel shared with another organisation (Slack Connect) gets no account
-        data unless SLACK_SHARED_CHANNELS allows it: it may have become shared since
-        it subscribed.
+    async def _destination(self, channel: str) -> str:
+        """A channel id everyone in which may read account data; ``user:<handle>`` becomes
+        the DM with that person, if they are a full member of Steward's workspace.
+
+        Checked before every post (Slack's answers are kept a few minutes): a channel may
+        have become shared, gained a guest, or a CSM become a guest since the subscription.
+        SLACK_SHARED_CHANNELS lets an admin allow account data in a channel anyway.
+
+        Raises:
+            Undeliverable: the reader is outside the workspace, or Slack would not say; the
+                text starts with the reason (Slack's error when it gave one).
         """
         if not channel.startswith("user:"):
-            self._check_not_external(channel)
+            if channel not in self.shared:
+                _allowed(await self.facts.audience(channel), channel)
             return channel
         handle = channel.removeprefix("user:")
+        user_id = await asyncio.to_thread(self._user_id, handle)
+        _allowed(await self.facts.person(user_id), f"user:{handle}")
         if handle not in self._dms:
-            user_id = self._user_id(handle)
-            opened = self.client.conversations_open(users=user_id)
+            opened = await asyncio.to_thread(self.client.conversations_open, users=user_id)
             self._dms[handle] = str(opened["channel"]["id"])
         return self._dms[handle]
-
-    def _check_not_external(self, channel: str) -> None:
-        if channel in self._checked or channel in self.shared:
-            return
-        info = self.client.conversations_info(channel=channel).get("channel") or {}
-        if info.get("is_ext_shared") or info.get("is_pending_ext_shared"):
-            raise Undeliverable(
-                f"external_channel: {channel} is shared with another organisation; add it to "
-                "SLACK_SHARED_CHANNELS to allow account data there"
-            )
-        self._checked.add(channel)
 
     def _user_id(self, handle: str) -> str:
         if USER_ID.match(handle):
@@ -188,6 +198,26 @@ class SlackOutbox(OutboxSender):
         self.settle(
             message, report, error=error, permanent=permanent, retry_after=retry_after, now=now
         )
+
+
+def _allowed(audience: Audience, target: str) -> None:
+    """Raise Undeliverable unless everyone who would read ``target`` is internal."""
+    if audience.external is False:
+        return
+    if audience.external is None:
+        raise Undeliverable(
+            f"{audience.why}: Steward cannot confirm who would read {target}, so it sends no "
+            "account data there"
+        )
+    if target.startswith("user:"):
+        raise Undeliverable(
+            f"external_person: {target} ({audience.why}) is not a full member of this "
+            "workspace; set the account's csm/ae to someone who is"
+        )
+    raise Undeliverable(
+        f"external_channel: {target} has guests or members of another organisation "
+        f"({audience.why}); add it to SLACK_SHARED_CHANNELS to allow account data there"
+    )
 
 
 def _error_of(exc: Exception) -> tuple[str, timedelta | None]:

@@ -2,12 +2,14 @@
 
 A channel subscription names the Teams conversation; ``user:<handle>`` (an alert for
 a CSM or AE) is the personal chat with that person, found by their Entra object id or
-email among the personal chats Steward has had. A conversation that gained guests or
-members of another organisation since it subscribed gets no account data unless
-TEAMS_SHARED_CONVERSATIONS allows it. Throttling (429) puts the message back in the
-queue until Retry-After has passed; other transient errors back off; errors retrying
-cannot fix (Steward removed, conversation gone, no personal chat) fail at once and
-stay listed by `steward outbox` with their reason.
+email among the personal chats Steward has had. The roster is read before every post
+(kept a few minutes): a conversation that gained guests or members of another
+organisation since it subscribed gets no account data unless TEAMS_SHARED_CONVERSATIONS
+allows it, and a personal chat with a guest or someone of another tenant gets none at
+all. Throttling (429) puts the message back in the queue until Retry-After has passed;
+other transient errors back off; errors retrying cannot fix (Steward removed,
+conversation gone, no personal chat) fail at once and stay listed by `steward outbox`
+with their reason.
 
 Teams gives a bot no way to read a conversation's history, so unlike Slack a sender
 cannot look for a message an earlier sender posted just before dying: the lease
@@ -86,16 +88,29 @@ class TeamsOutbox(OutboxSender):
         return found
 
     async def _check_members(self, target: references.Conversation) -> None:
-        if target.personal or target.conversation_id in self.shared:
+        """Everyone who would read the post is a full member of a home tenant, or raise.
+
+        Read before every post (the roster is kept a few minutes). A personal chat (an
+        alert for a CSM or AE) is checked like any conversation: a guest, an anonymous user
+        or someone of another tenant gets nothing, and no allow-list changes that.
+        """
+        if not target.personal and target.conversation_id in self.shared:
             return
         members = await self.connector.members(target.service_url, target.conversation_id)
-        if members is None:
+        if members is None or (target.personal and not members):
             raise ConnectorError(0, "roster unavailable: cannot check who would see this")
-        if self.connector.any_external(members):
+        if not self.connector.any_external(members):
+            return
+        if target.personal:
             raise Undeliverable(
-                f"external_conversation: {target.conversation_id} has guests or members of "
-                "another organisation; add it to TEAMS_SHARED_CONVERSATIONS to allow account data"
+                f"external_person: {target.user_email or target.user_aad_id or target.user_id} "
+                "is a guest or a member of another organisation; set the account's csm/ae to "
+                "a member of your tenant"
             )
+        raise Undeliverable(
+            f"external_conversation: {target.conversation_id} has guests or members of "
+            "another organisation; add it to TEAMS_SHARED_CONVERSATIONS to allow account data"
+        )
 
     def _failed(
         self, message: outbox.Message, exc: Exception, now: datetime, report: SendReport

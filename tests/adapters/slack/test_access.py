@@ -18,7 +18,7 @@ from storage.db import write_transaction
 from tests.support.fakes.slack import FakeSlack
 from tests.support.slack_world import Book, SlackClient, seed_book, serve, slack_services, texts
 
-REFUSED_SHARED = "conversations shared with other organisations"
+REFUSED_SHARED = "conversations with guests or members of other organisations"
 
 
 @pytest.fixture(scope="module")

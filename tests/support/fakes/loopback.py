@@ -104,6 +104,7 @@ class _Server(ThreadingHTTPServer):
     # Non-daemon handler threads, joined by server_close(), so stop() leaves nothing running.
     daemon_threads = False
     block_on_close = True
+    request_queue_size = 128  # concurrent clients (listen backlog); 5 drops connections
     fake: LoopbackFake
 
 

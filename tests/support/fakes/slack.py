@@ -13,7 +13,9 @@ loopback exactly as they would talk to Slack::
 What it serves:
 
 - ``/api/<method>`` (GET or POST; query string, urlencoded, JSON and multipart bodies) with the
-  bot token checked on every call; every call is recorded in ``.calls``.
+  bot token checked on every call; every call is recorded in ``.calls``.  ``conversations.members``
+  pages through ``members`` (``limit``/``cursor``, as Slack does); the bot user ``UBOT`` is known
+  to ``users.info`` and is a member of every conversation added.
 - ``/upload/<file_id>``, the upload URL handed out by ``files.getUploadURLExternal``.
 - ``/response/<name>``, a fake ``response_url`` (see ``response_url()``); the JSON bodies posted
   there land in ``.responses[name]``.
@@ -88,8 +90,9 @@ class FakeSlack(LoopbackFake):
     """A fake Slack Web API on loopback.  See the module docstring.
 
     Data tests set up (plain dicts; mutate them directly or use the ``add_*`` helpers):
-    ``channels`` (id -> conversation object), ``users`` (id -> user object), ``usergroups``
-    (id -> list of user ids), ``messages`` ((channel, ts) -> message, filled by chat.postMessage).
+    ``channels`` (id -> conversation object), ``members`` (conversation id -> user ids),
+    ``users`` (id -> user object), ``usergroups`` (id -> list of user ids), ``messages``
+    ((channel, ts) -> message, filled by chat.postMessage).
 
     Records: ``calls`` (API calls), ``response_calls`` (response_url posts, failed ones too),
     ``responses`` (name -> decoded JSON bodies that were accepted), ``upload_calls`` and
@@ -112,6 +115,7 @@ class FakeSlack(LoopbackFake):
         self.team_domain = team_domain
 
         self.channels: dict[str, Json] = {}
+        self.members: dict[str, list[str]] = {}
         self.users: dict[str, Json] = {}
         self.usergroups: dict[str, list[str]] = {}
         self.messages: dict[tuple[str, str], Json] = {}
@@ -132,6 +136,7 @@ class FakeSlack(LoopbackFake):
             "auth.test": self._auth_test,
             "conversations.info": self._conversations_info,
             "conversations.open": self._conversations_open,
+            "conversations.members": self._conversations_members,
             "users.info": self._users_info,
             "usergroups.users.list": self._usergroups_users_list,
             "chat.postMessage": self._chat_post_message,
@@ -143,6 +148,7 @@ class FakeSlack(LoopbackFake):
             "files.completeUploadExternal": self._files_complete_upload_external,
             "files.info": self._files_info,
         }
+        self.add_user(BOT_USER_ID, name="steward", is_bot=True)
 
     @property
     def base_url(self) -> str:
@@ -161,18 +167,39 @@ class FakeSlack(LoopbackFake):
         ext_shared: bool = False,
         im_user: str | None = None,
         private: bool = False,
+        members: Iterable[str] = (),
         **extra: Any,
     ) -> Json:
         """Register a conversation for ``conversations.info``: a DM when ``im_user`` is given,
-        else a (private or public, optionally Slack Connect) channel.  ``extra`` overrides."""
+        else a (private or public, optionally Slack Connect) channel.  ``extra`` overrides.
+        ``conversations.members`` lists ``members`` and Steward (and the DM's user)."""
         with self._lock:
             if im_user is not None:
                 channel = self._im_object(channel_id, im_user)
+                members = [im_user, *members]
             else:
                 channel = self._channel_object(channel_id, name, ext_shared, private)
             channel.update(extra)
             self.channels[channel_id] = channel
+            self.members[channel_id] = [*members, BOT_USER_ID]
             return channel
+
+    def add_group_dm(self, channel_id: str, members: Iterable[str]) -> Json:
+        """Register a group DM (``is_mpim``) between ``members`` and Steward."""
+        return self.add_channel(
+            channel_id,
+            name=f"mpdm-{channel_id.lower()}",
+            private=True,
+            members=members,
+            is_channel=False,
+            is_group=True,
+            is_mpim=True,
+        )
+
+    def add_member(self, channel_id: str, user_id: str) -> None:
+        """Someone joins a conversation."""
+        with self._lock:
+            self.members.setdefault(channel_id, [BOT_USER_ID]).append(user_id)
 
     def add_user(
         self,
@@ -457,6 +484,7 @@ class FakeSlack(LoopbackFake):
             already_open = channel_id in self.channels
             if not already_open:
                 self.channels[channel_id] = self._im_object(channel_id, users[0])
+                self.members[channel_id] = [users[0], BOT_USER_ID]
         else:
             channel_id = _stable_id("G", ",".join(sorted(users)))
             already_open = False
@@ -464,6 +492,22 @@ class FakeSlack(LoopbackFake):
         if already_open:
             response.update(no_op=True, already_open=True)
         return response
+
+    def _conversations_members(self, params: Json) -> Json:
+        """One page of a conversation's member ids; the cursor is the next offset."""
+        channel = str(params.get("channel") or "")
+        if channel not in self.channels:
+            return {"ok": False, "error": "channel_not_found"}
+        members = self.members.get(channel, [])
+        limit = max(1, min(int(params.get("limit") or 100), 1000))
+        start = int(params.get("cursor") or 0)
+        end = start + limit
+        next_cursor = str(end) if end < len(members) else ""
+        return {
+            "ok": True,
+            "members": members[start:end],
+            "response_metadata": {"next_cursor": next_cursor},
+        }
 
     def _users_info(self, params: Json) -> Json:
         user = self.users.get(str(params.get("user", "")))
