@@ -56,13 +56,15 @@ def usage_measure(data: AccountData, as_of: date) -> tuple[str, Callable[[date, 
 def silence_days(usual_gap: float | None, horizon_days: int) -> int:
     """How long an account must be silent to count as churned, from its own rhythm.
 
-    Three of its usual gaps between active days, at least QUIET_DAYS and at most
-    the horizon; an account with no rhythm yet (fewer than two active days) must be
-    silent for the whole horizon.
+    Three of its usual gaps between active days, at least QUIET_DAYS (half the
+    horizon when that is shorter than four weeks, so that a short horizon still
+    sees the first half of it) and at most the horizon; an account with no rhythm
+    yet (fewer than two active days) must be silent for the whole horizon.
     """
     if usual_gap is None:
         return horizon_days
-    return int(min(horizon_days, max(QUIET_DAYS, round(RHYTHM_FACTOR * usual_gap))))
+    floor = QUIET_DAYS if horizon_days >= 28 else max(7, horizon_days // 2)
+    return int(min(horizon_days, max(floor, round(RHYTHM_FACTOR * usual_gap))))
 
 
 def outcome(data: AccountData, as_of: date, horizon_days: int) -> Outcome:

@@ -329,6 +329,7 @@ def test_silence_needed_grows_with_the_usual_gap_between_the_bounds() -> None:
     assert silence_days(10.0, 90) == 30
     assert silence_days(45.0, 90) == 90
     assert silence_days(None, 60) == 60
+    assert silence_days(1.0, 21) == 10  # a short horizon: half of it
 
 
 def test_a_one_time_buyer_with_no_rhythm_must_be_silent_for_the_whole_horizon() -> None:
