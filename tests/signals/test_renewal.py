@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from signals.alerts import AlertKey, kind_of
 from signals.config import ScoringConfig
@@ -20,9 +20,14 @@ def score(data: AccountData) -> AccountSignals:
     return score_account(extract(data, AS_OF, CONFIG), CONFIG)
 
 
-def stopped(**crm: object) -> AccountData:
+def stopped(renewal_date: date) -> AccountData:
     """Used daily, then nothing for the last four weeks."""
-    return account(metrics=[two_level("tokens", AS_OF, 100, 0)], arr=382_000, csm="maya", **crm)
+    return account(
+        metrics=[two_level("tokens", AS_OF, 100, 0)],
+        arr=382_000,
+        csm="maya",
+        renewal_date=renewal_date,
+    )
 
 
 def test_a_weak_account_renewing_in_8_days_raises_a_renewal_alert_with_its_reasons() -> None:
