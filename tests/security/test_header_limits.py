@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -30,18 +30,15 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def exchange(url: str, request: bytes) -> bytes:
     """Send raw bytes on a new connection; everything the server answers before closing."""
     parts = urlsplit(url)
-    assert parts.hostname is not None and parts.port is not None
+    assert parts.hostname is not None
+    assert parts.port is not None
     answer = b""
     with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
-        try:
-            sock.sendall(request)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the server stopped reading: what it answered is below
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(request)  # the server may stop reading: what it answered is below
+        with contextlib.suppress(ConnectionResetError):  # closed with our bytes unread
             while chunk := sock.recv(65536):
                 answer += chunk
-        except ConnectionResetError:
-            pass  # closed with our unread bytes still queued: the answer came first
     return answer
 
 

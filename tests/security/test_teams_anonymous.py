@@ -43,6 +43,7 @@ from tests.support.teams_world import (
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 CHANNEL = "19:attacked@thread.tacv2"
+EVERYWHERE = "0.0.0.0"  # noqa: S104 (the address under test, never bound)
 CARD = {"title": "Morning digest", "summary": "Acme is at risk."}
 
 
@@ -127,10 +128,10 @@ def start_serve(tmp_path: Path, *args: str, **env: str) -> tuple[int | None, str
 
 def test_anonymous_mode_refuses_to_start_on_a_non_loopback_address(tmp_path: Path) -> None:
     env = {"STEWARD_API_TOKENS": TEST_TOKEN, "TEAMS_ALLOW_ANONYMOUS": "true"}
-    code, output = start_serve(tmp_path, "--host", "0.0.0.0", **env)
+    code, output = start_serve(tmp_path, "--host", EVERYWHERE, **env)
     assert code == 2, output
     assert "TEAMS_ALLOW_ANONYMOUS" in output
-    assert "0.0.0.0" in output
+    assert EVERYWHERE in output
     assert "loopback" in output
     with serving(STEWARD, cwd=tmp_path, env=environment(**env), args=("--host", "127.0.0.1")) as (
         url,
@@ -210,9 +211,7 @@ def test_dev_mode_leaves_no_address_for_the_worker_to_send_credentials_to(
     """The reproduction: an anonymous activity names the attacker's serviceUrl (on loopback,
     so dev mode answers it), then the worker runs with the app's credentials."""
     with serve_teams(db, database_url, fake_teams, teams_allow_anonymous=True) as (_, client):
-        body = client.activity(
-            text="help", conversation=CHANNEL, serviceUrl=attacker.service_url
-        )
+        body = client.activity(text="help", conversation=CHANNEL, serviceUrl=attacker.service_url)
         client.post(body, authorization=None)
     queue_digest(db, CHANNEL)
     report = worker_with_credentials(db, database_url, fake_teams).send_due(NOW)
@@ -221,7 +220,8 @@ def test_dev_mode_leaves_no_address_for_the_worker_to_send_credentials_to(
     assert stored_conversations(db) == []
     [(status, error)] = outbox_errors(db)
     assert status == "failed"
-    assert error is not None and error.startswith("no_conversation")
+    assert error is not None
+    assert error.startswith("no_conversation")
 
 
 @pytest.mark.parametrize("kind", ["channel", "personal"])
@@ -249,7 +249,8 @@ def test_a_stored_reference_to_an_unknown_host_never_gets_the_token(
     assert attacker.requests == []
     [(status, error)] = outbox_errors(db)
     assert status == "failed"
-    assert error is not None and error.startswith("untrusted_service_url")
+    assert error is not None
+    assert error.startswith("untrusted_service_url")
     assert urlsplit(attacker.service_url).netloc in error
 
 
