@@ -267,8 +267,9 @@ class Settings(BaseSettings):
         tenants = ", ".join(sorted(self.allowed_tenants())) or "none: set TEAMS_TENANTS"
         if self.teams_allow_anonymous:
             return (
-                f"ON WITHOUT AUTHENTICATION (TEAMS_ALLOW_ANONYMOUS): anyone who can reach "
-                f"/api/messages is trusted; local development only; tenants {tenants}"
+                f"ON WITHOUT AUTHENTICATION (TEAMS_ALLOW_ANONYMOUS): any process on this "
+                f"machine is trusted (loopback callers and service URLs only, nothing "
+                f"stored); local development only; tenants {tenants}"
             )
         charts = "charts on" if self.public_url else "charts off (no STEWARD_PUBLIC_URL)"
         return f"configured (app {self.microsoft_app_id}, tenants {tenants}, {charts})"
