@@ -93,7 +93,7 @@ class TeamsOutbox(OutboxSender):
             raise Undeliverable(
                 f"untrusted_service_url: {target.conversation_id} was reached through "
                 f"{target.service_url[:200]}, not a Bot Framework host in TEAMS_SERVICE_HOSTS; "
-                "Steward sends it nothing (it is reached again once Teams writes there)"
+                "Steward sends it nothing (a message from Teams there refreshes the address)"
             )
 
     async def _check_members(self, target: references.Conversation) -> None:
