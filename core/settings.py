@@ -28,6 +28,14 @@ from signals.config import ConfigValueError, ScoringConfig
 
 DEFAULT_DATABASE_URL = "sqlite:///steward.db"
 DEFAULT_LLM_MODEL = "gpt-4o-mini"  # when OPENAI_API_KEY is set without STEWARD_LLM_MODEL
+BOT_FRAMEWORK_HOSTS = (  # where Teams' serviceUrls point: public cloud, then GCC, GCC High, DoD
+    "*.botframework.com",
+    "smba.trafficmanager.net",
+    "*.botframework.azure.us",
+    "smba.infra.gcc.teams.microsoft.com",
+    "smba.infra.gov.teams.microsoft.us",
+    "smba.infra.dod.teams.microsoft.us",
+)
 MIN_TOKEN_LENGTH = 16  # longer than any placeholder ("changeme", "secret", ...)
 
 
@@ -114,6 +122,10 @@ class Settings(BaseSettings):
     teams_allow_anonymous: bool = Field(
         False, validation_alias=_env("TEAMS_ALLOW_ANONYMOUS")
     )  # local development only: accept activities without a Bot Framework token
+    teams_service_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(BOT_FRAMEWORK_HOSTS),
+        validation_alias=_env("TEAMS_SERVICE_HOSTS"),
+    )  # the only hosts (``*.`` for subdomains, ``:port`` to pin one) given the connector token
     teams_openid_metadata_url: str = Field(
         "https://login.botframework.com/v1/.well-known/openidconfiguration",
         validation_alias=_env("TEAMS_OPENID_METADATA_URL"),
@@ -161,6 +173,7 @@ class Settings(BaseSettings):
         "teams_tenants",
         "teams_shared_conversations",
         "teams_command_channels",
+        "teams_service_hosts",
         mode="before",
     )
     @classmethod
@@ -254,8 +267,9 @@ class Settings(BaseSettings):
         tenants = ", ".join(sorted(self.allowed_tenants())) or "none: set TEAMS_TENANTS"
         if self.teams_allow_anonymous:
             return (
-                f"ON WITHOUT AUTHENTICATION (TEAMS_ALLOW_ANONYMOUS): anyone who can reach "
-                f"/api/messages is trusted; local development only; tenants {tenants}"
+                f"ON WITHOUT AUTHENTICATION (TEAMS_ALLOW_ANONYMOUS): any process on this "
+                f"machine is trusted (loopback callers and service URLs only, nothing "
+                f"stored); local development only; tenants {tenants}"
             )
         charts = "charts on" if self.public_url else "charts off (no STEWARD_PUBLIC_URL)"
         return f"configured (app {self.microsoft_app_id}, tenants {tenants}, {charts})"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -14,6 +15,7 @@ from services.container import Services
 from storage import migrate as migrations
 from storage.db import DatabaseUnavailable
 
+MAX_HEADER_BYTES = 64 * 1024  # a request line and headers together; more is answered 400
 log = logging.getLogger("steward")
 err = Console(stderr=True)
 out = Console()
@@ -67,3 +69,28 @@ def ensure_schema(services: Services) -> None:
         "(the Procfile's release process does).[/red]"
     )
     raise typer.Exit(1)
+
+
+def server_options() -> dict[str, Any]:
+    """uvicorn's options for every server Steward runs: h11, with a header size limit.
+
+    httptools (uvicorn's default when installed) reads headers of any size; h11 buffers at
+    most ``MAX_HEADER_BYTES`` of an unfinished request head, then answers 400 and closes.
+    """
+    return {"http": "h11", "h11_max_incomplete_event_size": MAX_HEADER_BYTES}
+
+
+def check_bind(config: Settings, host: str) -> None:
+    """Exit when anonymous Teams mode would listen on more than this machine's loopback."""
+    from bot.adapters.teams.service_urls import is_loopback_host
+
+    if config.teams_allow_anonymous and not is_loopback_host(host):
+        err.print(
+            f"TEAMS_ALLOW_ANONYMOUS trusts requests without a Bot Framework token, so Steward "
+            f"serves it on loopback only, not on {host}: use --host 127.0.0.1 (or HOST), or "
+            "turn TEAMS_ALLOW_ANONYMOUS off and give MICROSOFT_APP_ID and "
+            "MICROSOFT_APP_PASSWORD (README: Microsoft Teams)",
+            style="red",
+            markup=False,
+        )
+        raise typer.Exit(2)

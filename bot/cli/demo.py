@@ -25,9 +25,9 @@ from rich.console import Console
 
 from bot.adapters.console.outbox import PLATFORM, ConsoleOutbox
 from bot.adapters.console.session import Session, run_prompt
+from bot.cli.common import check_bind, server_options, settings, unreachable
 from bot.cli.common import err as err_console
 from bot.cli.common import out as out_console
-from bot.cli.common import settings, unreachable
 from core.settings import Settings
 from demo import show as demo_show
 from demo.build import (
@@ -137,13 +137,20 @@ def serve_demo(demo: Demo, *, err: Console, host: str | None, port: int | None) 
     for line in settings.feature_report():
         err.print(line, markup=False)
     bind_host, bind_port = host or settings.host, port or settings.port
+    check_bind(settings, bind_host)
     err.print(
         f"Serving the demo database on http://{bind_host}:{bind_port}: point a Slack app at "
         "/slack/events or a Teams bot at /api/messages (README: Slack, Microsoft Teams). "
         "Ctrl-C stops.",
         markup=False,
     )
-    uvicorn.run(create_app(demo.services), host=bind_host, port=bind_port, proxy_headers=True)
+    uvicorn.run(
+        create_app(demo.services),
+        host=bind_host,
+        port=bind_port,
+        proxy_headers=True,
+        **server_options(),
+    )
 
 
 def demo_command(

@@ -6,7 +6,15 @@ from typing import Annotated, Any
 
 import typer
 
-from bot.cli.common import announce, ensure_schema, err, settings, setup_logging
+from bot.cli.common import (
+    announce,
+    check_bind,
+    ensure_schema,
+    err,
+    server_options,
+    settings,
+    setup_logging,
+)
 from core.settings import Settings
 from services.container import build_services
 
@@ -53,11 +61,12 @@ def serve(
     setup_logging(log_level, config.log_format)
     if socket_mode:
         config = _with_socket_mode(config)
+    bind_host, bind_port = host or config.host, port or config.port
+    check_bind(config, bind_host)
     services = build_services(config)
     ensure_schema(services)
     for line in config.feature_report():
         announce(config, line)
-    bind_host, bind_port = host or config.host, port or config.port
     if workers == 1 or socket_mode:
         uvicorn.run(
             create_app(services),
@@ -66,6 +75,7 @@ def serve(
             log_level=log_level,
             proxy_headers=True,
             log_config=_uvicorn_logging(config),
+            **server_options(),
         )
         return
     services.engine.dispose()  # each worker process builds its own
@@ -78,6 +88,7 @@ def serve(
         log_level=log_level,
         proxy_headers=True,
         log_config=_uvicorn_logging(config),
+        **server_options(),
     )
 
 

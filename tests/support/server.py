@@ -25,15 +25,17 @@ SLACK_USER_EMAIL = "casey@example.com"
 
 
 class LiveServer:
-    """uvicorn serving an app on a loopback socket bound before the thread starts."""
+    """uvicorn serving an app on a socket (loopback unless told) bound before the thread starts."""
 
-    def __init__(self, app: Any, *, lifespan: Literal["on", "off"] = "off") -> None:
+    def __init__(
+        self, app: Any, *, lifespan: Literal["on", "off"] = "off", host: str = "127.0.0.1"
+    ) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((host, 0))
         self.sock.listen(128)
         port = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"http://{host}:{port}"
         config = uvicorn.Config(app, log_level="warning", lifespan=lifespan, access_log=False)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]})

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy.engine import Engine
@@ -35,7 +36,12 @@ _ids = itertools.count(1_700_000_000_000)
 def teams_services(
     engine: Engine, database_url: str, fake: FakeBotFramework, **extra: Any
 ) -> Services:
-    """Services for a Steward whose Teams app is the fake's (tokens, keys, connector)."""
+    """Services for a Steward whose Teams app is the fake's (tokens, keys, connector).
+
+    TEAMS_SERVICE_HOSTS names the fake's address (host and port), as a deployment names
+    the Bot Framework's hosts: another server on loopback is not trusted with the token.
+    """
+    extra.setdefault("teams_service_hosts", [urlsplit(fake.url).netloc])
     settings = load_settings(
         database_url=database_url,
         microsoft_app_id=fake.app_id,

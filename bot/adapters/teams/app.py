@@ -1,12 +1,17 @@
 """The Teams adapter: POST /api/messages, authenticated, translated, answered with cards.
 
 Every activity's Bot Framework token is checked first (signature, audience, issuer,
-service URL); then its tenant must be one of TEAMS_TENANTS. What passes refreshes the
-conversation's reference (so digests and alerts can be posted later) and is
+service URL); then its service URL must be a Bot Framework host (TEAMS_SERVICE_HOSTS) and
+its tenant one of TEAMS_TENANTS. What passes refreshes the conversation's reference (so
+digests and alerts can be posted later) and is
 translated into the neutral handlers' requests: a message (``health acme``, in a
 personal chat or by @mention in a channel) becomes a CommandRequest, a card button
 (``Action.Execute``) an ActionRequest. Cards come back as Adaptive Cards: a button's
 answer replaces the card it was on, in place, for everyone in the conversation.
+
+TEAMS_ALLOW_ANONYMOUS (local development) also takes activities without a token, but
+only from a loopback caller naming a loopback service URL, and remembers nothing of
+them: no address an anonymous caller chose outlives the process.
 
 Teams shows every answer to the whole conversation (it has no private replies like
 Slack's ephemeral messages), so account data goes only where every member may see it:
@@ -36,6 +41,7 @@ from bot.adapters.teams.connector import (
     conversation_root,
 )
 from bot.adapters.teams.render import action_of, message_invoke_response, to_invoke_response
+from bot.adapters.teams.service_urls import is_loopback_host
 from core import metrics
 from core.messages import Card
 from handlers.chat.access import Asker, Decision, Place, PlaceKind, decide, policy_from
@@ -56,6 +62,7 @@ log = logging.getLogger(__name__)
 PLATFORM = "teams"
 MENTION = re.compile(r"<at>(.*?)</at>", re.IGNORECASE | re.DOTALL)
 KINDS: dict[str, PlaceKind] = {"personal": "dm", "channel": "channel", "groupChat": "group_dm"}
+FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")  # a proxy's remote caller
 WELCOME = (
     "Hello! I am Steward. Ask me about an account: health acme, value acme 30d, "
     "forecast acme; or risks, expansions, book. In a channel, mention me first. "
@@ -115,7 +122,8 @@ class TeamsAdapter:
         if self.anonymous:
             log.warning(
                 "TEAMS_ALLOW_ANONYMOUS is on: /api/messages trusts requests without a Bot "
-                "Framework token. Use this only for local development, never in production."
+                "Framework token from loopback callers (answered on a loopback serviceUrl, "
+                "remembered nowhere). Use this only for local development, never in production."
             )
 
     async def receive(self, request: Request) -> Response:
@@ -126,7 +134,7 @@ class TeamsAdapter:
         except Exception:
             return JSONResponse({"error": "bad_request", "message": "not an activity"}, 400)
         try:
-            await self._authenticate(request.headers.get("authorization"), activity)
+            authenticated = await self._authenticate(request.headers.get("authorization"), activity)
         except Unauthorized as exc:
             log.warning("teams activity refused: %s", exc)
             return JSONResponse(
@@ -137,15 +145,14 @@ class TeamsAdapter:
         inbound = _inbound(activity, raw)
         if inbound is None:
             return JSONResponse({"error": "bad_request", "message": "no conversation"}, 400)
-        if not self._tenant_allowed(inbound.tenant_id):
-            log.warning("teams activity from tenant %s refused: not allowed", inbound.tenant_id)
-            return JSONResponse(
-                {"error": "forbidden", "message": "this tenant may not use this Steward"}, 403
-            )
+        refusal = self._refusal(request, inbound, authenticated=authenticated)
+        if refusal is not None:
+            return _forbidden(refusal)
         if activity.type in ("message", "invoke"):  # the roster decides who may see what
             members = await self.connector.members(inbound.service_url, inbound.channel)
             inbound = replace(inbound, members=members)
-        await asyncio.to_thread(self._remember, inbound)
+        if authenticated:  # an anonymous caller's addresses are not kept past this request
+            await asyncio.to_thread(self._remember, inbound)
         started = time.perf_counter()
         response = await self._dispatch(inbound)
         log.info(
@@ -157,9 +164,10 @@ class TeamsAdapter:
         )
         return response
 
-    async def _authenticate(self, authorization: str | None, activity: Activity) -> None:
+    async def _authenticate(self, authorization: str | None, activity: Activity) -> bool:
+        """Whether a valid token came (False: none, and anonymous mode allows that)."""
         if not authorization and self.anonymous:
-            return
+            return False
         if self.auth is None:
             raise Unauthorized("no MICROSOFT_APP_ID to check tokens against")
         channel = activity.channel_id
@@ -168,10 +176,26 @@ class TeamsAdapter:
             service_url=activity.service_url,
             channel_id=channel.channel if channel is not None else None,
         )
+        return True
 
-    def _tenant_allowed(self, tenant_id: str | None) -> bool:
+    def _refusal(self, request: Request, inbound: Inbound, *, authenticated: bool) -> str | None:
+        """Why an activity is refused (None: it is not): caller, service URL, tenant."""
+        if not authenticated and not _from_loopback(request):
+            log.warning("anonymous teams activity from %s refused: not loopback", request.client)
+            return "anonymous development mode answers loopback callers only"
+        if not self.connector.trusts(inbound.service_url):
+            log.warning("teams activity refused: untrusted serviceUrl %r", inbound.service_url)
+            if self.anonymous:
+                return "anonymous development mode answers a loopback serviceUrl only"
+            return "the serviceUrl is not a Bot Framework host in TEAMS_SERVICE_HOSTS"
+        if not self._tenant_allowed(inbound.tenant_id, authenticated=authenticated):
+            log.warning("teams activity from tenant %s refused: not allowed", inbound.tenant_id)
+            return "this tenant may not use this Steward"
+        return None
+
+    def _tenant_allowed(self, tenant_id: str | None, *, authenticated: bool) -> bool:
         if not tenant_id:
-            return self.anonymous  # the emulator sends none; Teams always does
+            return not authenticated  # the emulator sends none; Teams always does
         return tenant_id.lower() in self.tenants
 
     def _remember(self, inbound: Inbound) -> None:
@@ -310,6 +334,18 @@ class TeamsAdapter:
                 await self.connector.send(inbound.service_url, inbound.conversation_id, activity)
         except ConnectorError as exc:
             log.warning("teams answer in %s not delivered: %s", inbound.channel, exc)
+
+
+def _forbidden(message: str) -> JSONResponse:
+    return JSONResponse({"error": "forbidden", "message": message}, 403)
+
+
+def _from_loopback(request: Request) -> bool:
+    """A caller on this machine, not one a proxy on this machine forwarded."""
+    client = request.client
+    if client is None or not is_loopback_host(client.host):
+        return False
+    return not any(name in request.headers for name in FORWARDING_HEADERS)
 
 
 def _inbound(activity: Activity, raw: Mapping[str, Any]) -> Inbound | None:

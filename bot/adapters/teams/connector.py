@@ -1,9 +1,11 @@
-"""Talking to the Bot Connector: clients with a token, the roster, cards as activities.
+"""Talking to the Bot Connector: calls with a token, the roster, cards as activities.
 
-The Agents SDK's ``ConnectorClient`` speaks the Activity protocol (``/v3/conversations``);
-this module gives it a token from :class:`ConnectorTokens`, reads who is in a
-conversation (to keep account data away from guests and other organisations), and
-keeps chart images for cards, which Teams can only show by URL.
+The Bot Connector speaks the Activity protocol (``/v3/conversations``) at the address an
+activity names (its ``serviceUrl``). This module posts there with a token from
+:class:`ConnectorTokens`, but only to the hosts :mod:`.service_urls` trusts (the
+token never goes anywhere else), with every id percent-encoded in the path; it reads who
+is in a conversation (to keep account data away from guests and other organisations),
+and keeps chart images for cards, which Teams can only show by URL.
 """
 
 from __future__ import annotations
@@ -11,19 +13,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import aiohttp
+import httpx
 from microsoft_agents.activity import Activity
-from microsoft_agents.hosting.core.connector.client import ConnectorClient
 
 from bot.adapters.charts import render_png
-from bot.adapters.teams.auth import ConnectorTokens
+from bot.adapters.teams.auth import HTTP_TIMEOUT, ConnectorAuthError, ConnectorTokens
 from bot.adapters.teams.render import fallback_text, to_attachment
+from bot.adapters.teams.service_urls import ServiceHosts, connector_url, is_loopback_url
 from core.messages import Card
 from core.settings import Settings
 from storage import teams as references
@@ -42,6 +43,15 @@ class ConnectorError(Exception):
         super().__init__(f"HTTP {status}: {message}")
         self.status = status
         self.retry_after = retry_after
+
+
+class UntrustedServiceUrl(ConnectorError):
+    """A service URL Steward does not talk to (not in TEAMS_SERVICE_HOSTS, or not loopback
+    in anonymous development mode); nothing was sent."""
+
+    def __init__(self, service_url: str) -> None:
+        super().__init__(403, f"untrusted service URL {service_url[:200]!r}")
+        self.service_url = service_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,15 +93,16 @@ def error_of(exc: Exception) -> ConnectorError:
     """What went wrong in a connector call, with Retry-After when Teams throttled."""
     if isinstance(exc, ConnectorError):
         return exc
-    if isinstance(exc, aiohttp.ClientResponseError):
+    if isinstance(exc, httpx.HTTPStatusError):
+        response = exc.response
         retry_after = None
-        header = exc.headers.get("Retry-After") if exc.headers is not None else None
+        header = response.headers.get("Retry-After")
         if header:
             try:
                 retry_after = max(0.0, float(header))
             except ValueError:
                 retry_after = None
-        return ConnectorError(exc.status, str(exc.message)[:300], retry_after)
+        return ConnectorError(response.status_code, response.text[:300], retry_after)
     return ConnectorError(0, f"{type(exc).__name__}: {exc}"[:300])
 
 
@@ -105,8 +116,10 @@ class Connector:
         home_tenants: frozenset[str],
         engine: Any,
         public_url: str | None,
+        trusts: Callable[[str], bool],
     ) -> None:
         self.tokens = tokens  # None in anonymous development mode: calls go without a token
+        self.trusts = trusts  # whether a service URL may be called (and get the token)
         self.home_tenants = home_tenants
         self.engine = engine
         self.public_url = public_url.rstrip("/") if public_url else None
@@ -114,16 +127,13 @@ class Connector:
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: Any) -> Connector:
-        """A connector with the app's credentials (none in anonymous development mode, where
-        an unauthenticated activity could point Steward at any service URL)."""
+        """A connector with the app's credentials for TEAMS_SERVICE_HOSTS; in anonymous
+        development mode, no credentials and loopback service URLs only."""
         password = settings.microsoft_app_password
         tokens = None
-        # Without token checks anyone could name the service URL: never send it credentials.
-        if (
-            settings.microsoft_app_id
-            and password is not None
-            and not settings.teams_allow_anonymous
-        ):
+        anonymous = settings.teams_allow_anonymous
+        hosts = ServiceHosts.of(settings.teams_service_hosts)
+        if settings.microsoft_app_id and password is not None and not anonymous:
             tokens = ConnectorTokens(
                 app_id=settings.microsoft_app_id,
                 app_password=password.get_secret_value(),
@@ -135,17 +145,30 @@ class Connector:
             home_tenants=settings.allowed_tenants(),
             engine=engine,
             public_url=settings.public_url,
+            trusts=is_loopback_url if anonymous else hosts.allows,
         )
 
-    @asynccontextmanager
-    async def client(self, service_url: str) -> AsyncIterator[ConnectorClient]:
-        """A ConnectorClient for one service URL, closed after use."""
-        token = await self.tokens.token() if self.tokens is not None else ""
-        client = ConnectorClient(service_url, token)
+    async def call(
+        self, method: str, service_url: str, *segments: str, body: dict[str, Any] | None = None
+    ) -> Any:
+        """One Bot Connector call (``/v3/conversations/<segments>``); its JSON answer.
+
+        Raises :class:`UntrustedServiceUrl` before anything is sent (a token least of all)
+        when the service URL is not trusted, and :class:`ConnectorError` when the call fails.
+        """
+        if not self.trusts(service_url):
+            raise UntrustedServiceUrl(service_url)
+        url = connector_url(service_url, *segments)
         try:
-            yield client
-        finally:
-            await client.close()
+            headers = {"Accept": "application/json"}
+            if self.tokens is not None:
+                headers["Authorization"] = f"Bearer {await self.tokens.token()}"
+            async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, follow_redirects=False) as http:
+                response = await http.request(method, url, json=body, headers=headers)
+                response.raise_for_status()
+                return response.json() if response.content else {}
+        except (httpx.HTTPError, ValueError, ConnectorAuthError) as exc:  # ValueError: not JSON
+            raise self._refused(exc) from exc
 
     async def members(self, service_url: str, conversation_id: str) -> list[Member] | None:
         """Who is in a conversation (cached a few minutes); None when Teams would not say."""
@@ -154,12 +177,14 @@ class Connector:
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
         try:
-            async with self.client(service_url) as client:
-                accounts = await client.conversations.get_conversation_members(key)
-        except Exception as exc:
-            log.warning("roster of %s not available: %s", key, error_of(exc))
+            accounts = await self.call("GET", service_url, key, "members")
+        except ConnectorError as exc:
+            log.warning("roster of %s not available: %s", key, exc)
             return None
-        found = [member_of(a.model_dump(by_alias=True, exclude_none=True)) for a in accounts]
+        if not isinstance(accounts, list):
+            log.warning("roster of %s not available: not a list", key)
+            return None
+        found = [member_of(a) for a in accounts if isinstance(a, dict)]
         self._rosters[key] = (time.monotonic() + ROSTER_TTL, found)
         return found
 
@@ -205,25 +230,22 @@ class Connector:
 
     async def send(self, service_url: str, conversation_id: str, activity: Activity) -> str:
         """Post a new message to a conversation; return its activity id."""
-        try:
-            async with self.client(service_url) as client:
-                response = await client.conversations.send_to_conversation(
-                    conversation_id, activity
-                )
-        except Exception as exc:
-            raise self._refused(exc) from exc
-        return str(response.id or "")
+        answer = await self.call(
+            "POST", service_url, conversation_id, "activities", body=_json(activity)
+        )
+        return str(answer.get("id") or "")
 
     async def reply(
         self, service_url: str, conversation_id: str, activity_id: str, activity: Activity
     ) -> str:
         """Answer an activity (in its thread, in a channel); return the new activity id."""
         activity.reply_to_id = activity_id
-        try:
-            async with self.client(service_url) as client:
-                response = await client.conversations.reply_to_activity(
-                    conversation_id, activity_id, activity
-                )
-        except Exception as exc:
-            raise self._refused(exc) from exc
-        return str(response.id or "")
+        answer = await self.call(
+            "POST", service_url, conversation_id, "activities", activity_id, body=_json(activity)
+        )
+        return str(answer.get("id") or "")
+
+
+def _json(activity: Activity) -> dict[str, Any]:
+    """An activity as the Bot Connector takes it (aliases, nothing unset or empty)."""
+    return activity.model_dump(by_alias=True, exclude_unset=True, exclude_none=True, mode="json")

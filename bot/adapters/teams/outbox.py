@@ -52,6 +52,7 @@ class TeamsOutbox(OutboxSender):
         """Post one message to its conversation through the Bot Connector."""
         try:
             target = await asyncio.to_thread(self._target, message.channel)
+            self._check_service_url(target)
             await self._check_members(target)
             activity = await self.connector.activity(card_from_dict(message.card))
             activity_id = await self.connector.send(
@@ -86,6 +87,16 @@ class TeamsOutbox(OutboxSender):
         if not found.installed:
             raise Undeliverable(f"uninstalled: Steward was removed from {channel}")
         return found
+
+    def _check_service_url(self, target: references.Conversation) -> None:
+        """Refuse a reference whose service URL the connector would not give the token to
+        (one an anonymous activity left behind, say): it fails for good, saying why."""
+        if not self.connector.trusts(target.service_url):
+            raise Undeliverable(
+                f"untrusted_service_url: {target.conversation_id} was reached through "
+                f"{target.service_url[:200]}, not a Bot Framework host in TEAMS_SERVICE_HOSTS; "
+                "Steward sends it nothing (a message from Teams there refreshes the address)"
+            )
 
     async def _check_members(self, target: references.Conversation) -> None:
         """Everyone who would read the post is a full member of a home tenant, or raise.

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -232,6 +233,7 @@ def test_two_workers_post_each_teams_digest_exactly_once(
         MICROSOFT_APP_TENANT_ID=fake_teams.tenant_id,
         MICROSOFT_TOKEN_URL=fake_teams.token_url,
         TEAMS_OPENID_METADATA_URL=fake_teams.openid_metadata_url,
+        TEAMS_SERVICE_HOSTS=urlsplit(fake_teams.url).netloc,
     )
     at = "2026-11-23T07:31:00+00:00"  # 08:31 in Paris
     outputs = run_together(["run-job", "digests", "--at", at], env=env, cwd=tmp_path)
