@@ -48,6 +48,16 @@ class Series:
     name: str
     values: tuple[float | None, ...]
     style: LineStyle = "solid"
+    panel: int = 0  # charts of several panels (small multiples) draw each series in its own
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    """A shaded range between two values per day (a projection's likely range); None: no band."""
+
+    name: str
+    lower: tuple[float | None, ...]
+    upper: tuple[float | None, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +73,9 @@ class Reference:
 class Chart:
     """A chart as data: the platform adapter renders it to an image where it can.
 
-    ``days`` are the x axis; every series has one value per day.
+    ``days`` are the x axis; every series and band has one value per day. ``unit`` says
+    how values read: a currency code (``USD``) draws money with its symbol and
+    thousands separators, anything else counts with k/M/B suffixes.
     """
 
     title: str
@@ -74,13 +86,22 @@ class Chart:
     y_label: str = ""
     references: tuple[Reference, ...] = ()
     filename: str = "chart.png"
+    bands: tuple[Band, ...] = ()
+    unit: str = ""
 
     def __post_init__(self) -> None:
-        for s in self.series:
-            if len(s.values) != len(self.days):
+        lines = [(s.name, s.values) for s in self.series]
+        lines += [(b.name, v) for b in self.bands for v in (b.lower, b.upper)]
+        for name, values in lines:
+            if len(values) != len(self.days):
                 raise ValueError(
-                    f"series {s.name!r} has {len(s.values)} values for {len(self.days)} days"
+                    f"series {name!r} has {len(values)} values for {len(self.days)} days"
                 )
+
+    @property
+    def panels(self) -> int:
+        """How many stacked panels the chart draws (1 unless series name others)."""
+        return 1 + max((s.panel for s in self.series), default=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +215,8 @@ def _chart_from_dict(data: Mapping[str, Any]) -> Chart:
         alt_text=data["alt_text"],
         days=tuple(date.fromisoformat(d) for d in data["days"]),
         series=tuple(
-            Series(s["name"], tuple(s["values"]), s.get("style", "solid")) for s in data["series"]
+            Series(s["name"], tuple(s["values"]), s.get("style", "solid"), s.get("panel", 0))
+            for s in data["series"]
         ),
         kind=data.get("kind", "line"),
         y_label=data.get("y_label", ""),
@@ -205,4 +227,8 @@ def _chart_from_dict(data: Mapping[str, Any]) -> Chart:
             for r in data.get("references", ())
         ),
         filename=data.get("filename", "chart.png"),
+        bands=tuple(
+            Band(b["name"], tuple(b["lower"]), tuple(b["upper"])) for b in data.get("bands", ())
+        ),
+        unit=data.get("unit", ""),
     )

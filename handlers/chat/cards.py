@@ -10,7 +10,18 @@ from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from core.messages import Button, ButtonValue, Card, Chart, Fact, Reference, Section, Series, Tone
+from core.messages import (
+    Band,
+    Button,
+    ButtonValue,
+    Card,
+    Chart,
+    Fact,
+    Reference,
+    Section,
+    Series,
+    Tone,
+)
 from handlers.chat.lookup import AccountView
 from signals.alerts import kind_of
 from signals.commit import burndown, contract_in_force, money_formatter
@@ -20,6 +31,7 @@ from signals.series import dense
 from signals.value import ValueRealized
 
 CHART_DAYS = 90
+CHART_METRICS = 3  # a usage chart draws at most this many metrics, one panel each
 STEADY = 2.0  # points of weekly change shown as a flat arrow
 BAND_TONE: dict[str, Tone] = {"healthy": "good", "watch": "warning", "at risk": "danger"}
 PROBLEM_FLAGS = (
@@ -154,35 +166,49 @@ def _footer(view: AccountView) -> str:
 
 
 def usage_chart(view: AccountView) -> Chart | None:
-    """Daily usage of the account's main metric over the last 90 days, with a 7-day mean."""
-    main = _main_metric(view.data.metrics, view.as_of)
-    if main is None:
+    """Daily usage of the account's busiest metrics (up to three, one panel each) over the
+    last 90 days, each with its 7-day mean."""
+    busiest = _busiest_metrics(view.data.metrics, view.as_of, CHART_METRICS)
+    if not busiest:
         return None
     first = view.as_of - timedelta(days=CHART_DAYS - 1)
     days = tuple(first + timedelta(days=i) for i in range(CHART_DAYS))
-    values = dense(main.days, main.quantity, first, view.as_of)
-    mean = tuple(
-        sum(values[max(0, i - 6) : i + 1]) / len(values[max(0, i - 6) : i + 1])
-        for i in range(len(values))
-    )
+    series: list[Series] = []
+    for panel, metric in enumerate(busiest):
+        values = dense(metric.days, metric.quantity, first, view.as_of)
+        mean = tuple(
+            sum(values[max(0, i - 6) : i + 1]) / len(values[max(0, i - 6) : i + 1])
+            for i in range(len(values))
+        )
+        series += [
+            Series(metric.metric, tuple(values), panel=panel),
+            Series("7-day average", mean, "dashed", panel=panel),
+        ]
+    main = busiest[0]
+    names = ", ".join(m.metric for m in busiest)
     return Chart(
-        title=f"{view.name}: {main.metric} per day",
-        alt_text=_usage_alt(view, main.metric, values),
+        title=f"{view.name}: {names} per day",
+        alt_text=" ".join(
+            _usage_alt(view, m.metric, dense(m.days, m.quantity, first, view.as_of))
+            for m in busiest
+        ),
         days=days,
-        series=(Series(main.metric, tuple(values)), Series("7-day average", mean, "dashed")),
+        series=tuple(series),
         y_label=main.metric,
         filename=f"usage-{account_ref(view)}.png",
     )
 
 
-def _main_metric(metrics: Sequence[MetricSeries], as_of: date) -> MetricSeries | None:
-    """The metric with the most events in the last 90 days."""
+def _busiest_metrics(
+    metrics: Sequence[MetricSeries], as_of: date, limit: int
+) -> list[MetricSeries]:
+    """The metrics with the most events in the last 90 days, busiest first."""
     since = as_of - timedelta(days=CHART_DAYS)
     recent = [
         (sum(e for d, e in zip(m.days, m.events, strict=True) if d > since), m) for m in metrics
     ]
-    recent = [(n, m) for n, m in recent if n > 0]
-    return max(recent, key=lambda pair: (pair[0], pair[1].metric))[1] if recent else None
+    ranked = sorted(((n, m) for n, m in recent if n > 0), key=lambda p: (-p[0], p[1].metric))
+    return [m for _, m in ranked[:limit]]
 
 
 def _usage_alt(view: AccountView, metric: str, values: Sequence[float]) -> str:
@@ -333,12 +359,13 @@ def _commit_facts(view: AccountView) -> tuple[Fact, ...]:
         Fact("Burn", f"{money(fc.daily_burn)}/day"),
     ]
     if fc.exhaustion_date:
-        facts.append(Fact("Runs out", str(fc.exhaustion_date)))
+        facts.append(Fact(*_run_out_fact(fc.exhaustion_date, view.as_of)))
     return tuple(facts)
 
 
 def burndown_chart(view: AccountView) -> Chart | None:
-    """Commit remaining per day of the term so far, with the commit and term end marked."""
+    """The commit used so far against an even pace over the whole term, with the current
+    burn projected to the term end (and its likely range), the commit and today marked."""
     contract = contract_in_force(view.data.contracts, view.as_of)
     fc = view.features.commit
     if contract is None or fc is None or not contract.committed_amount:
@@ -346,19 +373,68 @@ def burndown_chart(view: AccountView) -> Chart | None:
     points = burndown(view.data.metrics, contract, view.as_of)
     if not points:
         return None
-    refs = [Reference("Term ends", day=contract.end)]
+    committed = contract.committed_amount
+    term = (contract.end - contract.start).days + 1
+    days = tuple(contract.start + timedelta(days=i) for i in range(term))
+    used = {d: committed - left for d, left in points}
+    today = points[-1][0]
+    spent = used[today]
+    slow, fast = fc.burn_range
+
+    def ahead(day: date, burn: float) -> float | None:
+        return spent + burn * (day - today).days if day >= today else None
+
+    series = [
+        Series("Used", tuple(used.get(d) for d in days)),
+        Series("Even pace", tuple(committed * (i + 1) / term for i in range(term)), "dotted"),
+    ]
+    bands: tuple[Band, ...] = ()
+    refs = [Reference("Commit", value=committed)]
+    if today < contract.end:
+        series.append(
+            Series(
+                f"Projected at {money_formatter(fc.currency)(fc.daily_burn)}/day",
+                tuple(ahead(d, fc.daily_burn) for d in days),
+                "dashed",
+            )
+        )
+        bands = (
+            Band(
+                "Likely range",
+                tuple(ahead(d, slow) for d in days),
+                tuple(ahead(d, fast) for d in days),
+            ),
+        )
+        refs.append(Reference("Today", day=today))
     if fc.exhaustion_date and fc.exhaustion_date <= contract.end:
-        refs.append(Reference("Runs out", day=fc.exhaustion_date))
-    refs.append(Reference("Empty", value=0.0))
+        refs.append(
+            Reference(_ran_out_label(fc.exhaustion_date, view.as_of), day=fc.exhaustion_date)
+        )
     return Chart(
-        title=f"{view.name}: commit remaining ({fc.currency})",
-        alt_text=f"Commit remaining for {view.name}: {fc.explain()}",
-        days=tuple(d for d, _ in points),
-        series=(Series("Remaining", tuple(v for _, v in points)),),
-        y_label=fc.currency,
+        title=f"{view.name}: commit used ({fc.currency}), term {contract.start} to {contract.end}",
+        alt_text=f"Commit used by {view.name}: {fc.explain()}",
+        days=days,
+        series=tuple(series),
+        y_label=f"Used ({fc.currency})",
         references=tuple(refs),
         filename=f"burndown-{account_ref(view)}.png",
+        bands=bands,
+        unit=fc.currency,
     )
+
+
+def _ran_out_label(day: date, as_of: date) -> str:
+    return "Ran out" if day <= as_of else "Runs out"
+
+
+def _run_out_fact(day: date, as_of: date) -> tuple[str, str]:
+    """When the commit runs (or ran) out, in words relative to the scoring day."""
+    days = (day - as_of).days
+    if days < 0:
+        return "Ran out", f"{day} ({-days} days ago)"
+    if days == 0:
+        return "Runs out", f"{day} (today)"
+    return "Runs out", f"{day} (in {days} days)"
 
 
 def tier_card(view: AccountView) -> Card:

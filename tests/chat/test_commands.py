@@ -125,3 +125,35 @@ def test_a_renamed_account_is_found_by_its_new_name_at_once(engine: Engine, book
     store(engine, "accounts", [m for _, m in renamed.items], now=utc_now())
     assert ask(engine, "health", "frobozz").title.startswith("Frobozz Co: health")
     assert "No account matches" in ask(engine, "health", "quibble inc").title
+
+
+def test_the_forecast_chart_shows_the_whole_term_an_even_pace_and_the_projection(
+    engine: Engine, book: Book
+) -> None:
+    card = ask(engine, "forecast", "zorblax labs")
+    chart = card.chart
+    assert chart is not None, "the growing account has a commit to burn down"
+    facts = {f.label: f.value for s in card.sections for f in s.facts}
+    assert facts["Committed"].startswith("$")
+    assert chart.unit == "USD", "the axis reads in the contract's currency"
+    series = {s.name: s.values for s in chart.series}
+    used, pace = series["Used"], series["Even pace"]
+    today = max(i for i, v in enumerate(used) if v is not None)
+    assert today < len(chart.days) - 1, "the chart runs to the term end, past today"
+    commit = next(r.value for r in chart.references if r.label == "Commit")
+    assert pace[-1] == pytest.approx(commit)
+    (projection,) = (v for name, v in series.items() if name.startswith("Projected at"))
+    assert projection[today] == pytest.approx(used[today])
+    assert all(v is None for v in projection[:today])
+    assert {r.label for r in chart.references} >= {"Commit", "Today"}
+
+
+def test_the_health_chart_draws_each_busy_metric_in_its_own_panel(
+    engine: Engine, book: Book
+) -> None:
+    card = ask(engine, "health", "zorblax corp")
+    assert card.chart is not None
+    names = [s.name for s in card.chart.series if s.style == "solid"]
+    assert 1 <= card.chart.panels == len(names) <= 3
+    for name in names:
+        assert name in card.chart.alt_text
