@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -17,7 +17,7 @@ from signals import bgnbd
 from signals.activity import Activity, activity
 from signals.backtest import outcome
 from signals.calibrate import Fitted, TrainingRow, fit_health_weights, metric_weights
-from signals.challengers import Contest, contest
+from signals.challengers import Contest, contest, pooled
 from signals.config import ScoringConfig
 from signals.evaluate import peer_percentiles
 from signals.features import AccountFeatures, extract
@@ -31,6 +31,7 @@ HORIZONS = (90, 60, 45, 30, 21)  # the horizons calibration tries, longest that 
 SPARSE_GAP = 7.0  # a book whose accounts are usually active less than weekly prefers 90 days
 MIN_TRAINING_CUTOFFS = 2
 FEW_OUTCOMES = 10  # fewer held-out churners (or expanders) than this: that AUC is noise
+ORIGINS = 3  # held-out cut-offs (rolling origin) the contest averages over, where history allows
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,16 @@ class Plan:
     validation: date
     training: list[date]
     reason: str
+    earlier: list[date] = field(default_factory=list)  # more held-out cut-offs, latest first
+
+    @property
+    def origins(self) -> list[date]:
+        """Every held-out cut-off, latest (the validation) first."""
+        return [self.validation, *self.earlier]
+
+    def training_for(self, origin: date) -> list[date]:
+        """The training cut-offs whose outcomes are known by ``origin``."""
+        return [t for t in self.training if t + timedelta(days=self.horizon_days) <= origin]
 
 
 @dataclass(frozen=True)
@@ -112,7 +123,11 @@ def plan(
         needed = 1 if horizon_days else min(MIN_TRAINING_CUTOFFS, count)
         if validation >= earliest and len(training) >= needed:
             why = "as asked" if horizon_days else _why(h, sparse, usual_gap)
-            return Plan(h, step, validation, training, why)
+            earlier = [validation - timedelta(days=k * step) for k in range(1, ORIGINS)]
+            earlier = [
+                o for o in earlier if sum(t + timedelta(days=h) <= o for t in training) >= needed
+            ]
+            return Plan(h, step, validation, training, why, earlier)
     shortest = options[-1]
     needed_days = MIN_FEATURE_DAYS + 2 * shortest + (0 if horizon_days else step_days or 7)
     raise ScoringError(
@@ -216,13 +231,25 @@ def _with_outlook(rows: Sequence[TrainingRow], churn_model: dict[str, float]) ->
     ]
 
 
+Fold = tuple[Sequence[TrainingRow], Sequence[TrainingRow]]  # training rows, held-out rows
+
+
 def fit(
-    train: Sequence[TrainingRow], held_out: Sequence[TrainingRow], config: ScoringConfig
+    folds: Sequence[Fold], config: ScoringConfig
 ) -> tuple[ScoringConfig, Contest, Contest, list[str]]:
-    """A candidate config: the champion churn and expansion models, health and metric weights."""
+    """A candidate config: the champion churn and expansion models, health and metric weights.
+
+    ``folds`` are (training, held-out) pairs, latest held-out cut-off first: every
+    contender is judged on each, and ranked by its mean held-out AUC.
+    """
     notes = []
     changes: dict[str, Any] = {}
-    churn = contest(train, held_out, "churned", config.churn_model)
+    train = folds[0][0]
+
+    def judged(target: str, current: Mapping[str, float]) -> Contest:
+        return pooled([contest(tr, ho, target, current) for tr, ho in folds if tr and ho])
+
+    churn = judged("churned", config.churn_model)
     champion = churn.champion
     if churn.positives < FEW_OUTCOMES:
         pass  # too few held-out churners to judge: the current model stays
@@ -238,7 +265,7 @@ def fit(
                 f"Churn: the simple predictor '{champion.name}' beat the full model on the "
                 "held-out period, so it ships (its reasons are still given in words)."
             )
-    expansion = contest(train, held_out, "expanded", config.expansion_model)
+    expansion = judged("expanded", config.expansion_model)
     if expansion.positives >= FEW_OUTCOMES and expansion.champion.kind != "current":
         changes["expansion_model"] = dict(expansion.champion.coefficients)
     shipped_churn = dict(changes.get("churn_model", config.churn_model))
@@ -273,13 +300,16 @@ def calibrate(
     by_cutoff = training_rows(
         engine,
         config=validating,
-        at=[*chosen.training, chosen.validation],
+        at=sorted({*chosen.training, *chosen.origins}),
         horizon_days=h,
         progress=progress,
     )
-    held_out = by_cutoff.pop(chosen.validation)
-    train = [r for rows in by_cutoff.values() for r in rows]
-    candidate, churn, expansion, notes = fit(train, held_out, validating)
+    folds = [
+        ([r for t in chosen.training_for(o) for r in by_cutoff[t]], by_cutoff[o])
+        for o in chosen.origins
+    ]
+    train, held_out = folds[0]
+    candidate, churn, expansion, notes = fit(folds, validating)
     before = backtest(engine, as_of=chosen.validation, horizon_days=h, config=config)
     after = backtest(engine, as_of=chosen.validation, horizon_days=h, config=candidate)
     if not validating.bgnbd:

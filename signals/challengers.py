@@ -65,6 +65,7 @@ class Contest:
     held_out: int
     positives: int
     entries: tuple[Entry, ...]  # best first
+    origins: int = 1  # held-out cut-offs the AUCs are the mean of
 
     @property
     def champion(self) -> Entry:
@@ -110,6 +111,38 @@ def contest(
         entries.append(Entry(BLEND, "model", _auc(mixed, held_out, labels), mixed))
     entries.sort(key=lambda e: (-(e.auc if e.auc is not None else -1.0), ORDER.get(e.name, 2)))
     return Contest(target, len(held_out), sum(labels), tuple(entries))
+
+
+def pooled(contests: Sequence[Contest]) -> Contest:
+    """Several held-out cut-offs (rolling origin) as one contest: each contender's AUC is
+    its mean over the cut-offs where it could be judged, so the champion is the one that
+    does well period after period, not on one lucky period.
+
+    ``contests`` are latest first; the coefficients that ship are the latest's (fitted
+    on the most history). Outcome and row counts add up.
+    """
+    latest = contests[0]
+    by_name: dict[str, list[float]] = {}
+    for c in contests:
+        for e in c.entries:
+            if e.auc is not None:
+                by_name.setdefault(e.name, []).append(e.auc)
+    entries = [
+        Entry(e.name, e.kind, _mean(by_name.get(e.name, [])), e.coefficients)
+        for e in latest.entries
+    ]
+    entries.sort(key=lambda e: (-(e.auc if e.auc is not None else -1.0), ORDER.get(e.name, 2)))
+    return Contest(
+        latest.target,
+        sum(c.held_out for c in contests),
+        sum(c.positives for c in contests),
+        tuple(entries),
+        origins=len(contests),
+    )
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return round(sum(values) / len(values), 6) if values else None
 
 
 def blend(models: Sequence[Mapping[str, float]]) -> dict[str, float]:

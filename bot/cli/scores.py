@@ -399,10 +399,17 @@ def _auc_note(result: CalibrationResult) -> str:
 def _print_calibration(result: CalibrationResult) -> None:
     chosen = result.plan
     cut = ", ".join(d.isoformat() for d in chosen.training)
+    held = (
+        f"validated on {result.held_out_rows} accounts at {chosen.validation}"
+        if not chosen.earlier
+        else "validated at the held-out cut-offs "
+        + ", ".join(d.isoformat() for d in chosen.origins)
+        + " (each against models trained only on earlier outcomes; an AUC below is the mean "
+        "over them)"
+    )
     out.print(
         f"Horizon {chosen.horizon_days} days ({chosen.reason}). Trained on "
-        f"{result.training_rows} account-periods at cut-offs {cut}; validated on "
-        f"{result.held_out_rows} accounts at {chosen.validation} (after every training label)."
+        f"{result.training_rows} account-periods at cut-offs {cut}; {held}."
     )
     for contest in (result.churn, result.expansion):
         target = "churn" if contest.target == "churned" else "expansion"

@@ -79,3 +79,17 @@ def test_too_short_a_history_says_how_much_is_needed() -> None:
         plan((date(2025, 1, 1), date(2025, 4, 1)), horizon_days=60, step_days=28)
     with pytest.raises(ScoringError, match="at least 77 days of usage history for a 21-day"):
         plan((date(2025, 1, 1), date(2025, 3, 1)))
+
+
+def test_the_contest_is_judged_at_several_held_out_cut_offs_where_history_allows() -> None:
+    """Rolling origin: up to three held-out cut-offs, each judged only by models trained on
+    outcomes known before it; a short history keeps the one it can afford."""
+    chosen = plan((date(2025, 1, 1), date(2025, 12, 31)), horizon_days=60, step_days=28)
+    assert chosen.origins == [date(2025, 11, 1), date(2025, 10, 4), date(2025, 9, 6)]
+    for origin in chosen.origins:
+        training = chosen.training_for(origin)
+        assert training
+        assert all(t + timedelta(days=60) <= origin for t in training)
+    assert chosen.training_for(chosen.validation) == chosen.training
+    short = plan((date(2025, 1, 1), date(2025, 4, 1)), horizon_days=30, step_days=14)
+    assert short.origins == [short.validation]  # no earlier cut-off has a trained model

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from signals.calibrate import TrainingRow
-from signals.challengers import BLEND, CURRENT, MODEL, blend, contest
+from signals.challengers import BLEND, CURRENT, MODEL, blend, contest, pooled
 
 
 def rows(n: int, seed: int, *, noise_features: int = 0) -> list[TrainingRow]:
@@ -66,3 +66,39 @@ def test_a_blend_is_the_average_of_its_parts_log_odds() -> None:
     assert mixed == {"intercept": 0.0, "recency": 1.0, "p_gone": 2.0}
     result = contest(rows(400, 7), rows(400, 8), "churned", {})
     assert result.entry(BLEND) is not None
+
+
+def test_over_several_held_out_periods_the_steady_contender_beats_a_lucky_one() -> None:
+    """Rolling origin: a contender that wins one period by luck and loses the others does
+    not ship; the ranking is by the mean held-out AUC, and the counts add up."""
+    train = rows(400, 11)
+    periods = [contest(train, rows(300, 20 + k), "churned", {}) for k in range(3)]
+    # In the latest period only, the 28-day volume happens to be what churn follows (in the
+    # direction the baseline learned from noise) and recency says nothing.
+    learned = periods[0].entry("28-day volume")
+    assert learned is not None
+    sign = 1.0 if learned.coefficients["events_28"] > 0 else -1.0
+    rng = random.Random(30)
+    lucky = [
+        TrainingRow(
+            {
+                **r.vector,
+                "recency": rng.uniform(0, 5),
+                "events_28": sign * (5.0 * r.churned + rng.uniform(0, 1)),
+            },
+            {},
+            r.churned,
+            False,
+        )
+        for r in rows(300, 30)
+    ]
+    latest = contest(train, lucky, "churned", {})
+    assert latest.champion.name == "28-day volume"
+    result = pooled([latest, *periods])
+    assert result.origins == 4
+    assert result.held_out == 1200
+    assert result.positives == latest.positives + sum(p.positives for p in periods)
+    mean = {e.name: e.auc for e in result.entries}
+    assert mean["days since last use"] > mean["28-day volume"]  # type: ignore[operator]
+    assert result.champion.name != "28-day volume"
+    assert result.champion.coefficients == latest.entry(result.champion.name).coefficients  # type: ignore[union-attr]
