@@ -293,7 +293,15 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "bench")
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--no-calibrate", action="store_true", help="score with the defaults")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=7,
+        help="the simulated datasets' seed (socialnet): another "
+        "seed is another book of the same shape, to see whether a difference holds",
+    )
     args = parser.parse_args()
+    SETTINGS["socialnet"]["seed"] = args.seed
     for ds in datasets(args.datasets.split(","), args.cache):
         evaluate(ds, args.bootstrap, not args.no_calibrate)
 

@@ -16,9 +16,15 @@ from services.scoring import BacktestResult, Progress, backtest, no_progress
 from signals import bgnbd
 from signals.activity import Activity, activity
 from signals.backtest import outcome
-from signals.calibrate import Fitted, TrainingRow, fit_health_weights, metric_weights
+from signals.calibrate import (
+    Fitted,
+    TrainingRow,
+    fit_bands,
+    fit_health_weights,
+    metric_weights,
+)
 from signals.challengers import Contest, contest, pooled
-from signals.config import ScoringConfig
+from signals.config import Bands, ScoringConfig
 from signals.evaluate import peer_percentiles
 from signals.features import AccountFeatures, extract
 from signals.health import health
@@ -312,6 +318,10 @@ def calibrate(
     candidate, churn, expansion, notes = fit(folds, validating)
     before = backtest(engine, as_of=chosen.validation, horizon_days=h, config=config)
     after = backtest(engine, as_of=chosen.validation, horizon_days=h, config=candidate)
+    bands = fit_bands(after.health_scores, candidate.bands)
+    if bands is not None:
+        candidate = replace(candidate, bands=bands[0])
+        notes.append(f"Health bands fitted to this book: {bands[1]}.")
     if not validating.bgnbd:
         notes.append("BG/NBD could not be fitted (too few accounts with repeat activity).")
     shipped = replace(candidate, bgnbd=rhythm.bgnbd(span[1], h))  # refitted on all history
@@ -334,6 +344,8 @@ def write_scoring(path: Path, config: ScoringConfig, *, note: str, now: datetime
     for key in ("weights", "metric_weights", "churn_model", "expansion_model", "bgnbd"):
         if fitted[key]:
             scoring[key] = fitted[key]
+    if config.bands != Bands():  # fitted to the book (or set by hand): kept in the file
+        scoring["bands"] = fitted["bands"]
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(tomlkit.dumps(document), encoding="utf-8")
     tmp.replace(path)

@@ -192,6 +192,7 @@ class BacktestResult:
     results: list[PredictorResult]
     churn_deciles: list[tuple[int, int, int, float]]  # decile, accounts, churned, lift
     expansion_deciles: list[tuple[int, int, int, float]]
+    health_scores: list[float] = field(default_factory=list)  # each judged account's, at as_of
 
     def model(self, target: str) -> PredictorResult | None:
         """The model's result for 'churn' or 'expansion'."""
@@ -308,4 +309,5 @@ def _report(
         expansion_deciles=[
             (d.decile, d.accounts, d.positives, d.lift) for d in lift_by_decile(likely, grow)
         ],
+        health_scores=[s.health.score for s in signals],
     )

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from signals.backtest import roc_auc
-from signals.config import COMPONENTS
+from signals.config import COMPONENTS, Bands
 from signals.risk import LEVEL_PREFIX, METRIC_PREFIX
 
 Array = npt.NDArray[np.float64]
@@ -100,6 +100,43 @@ def fit_health_weights(rows: Sequence[TrainingRow]) -> dict[str, float] | None:
         return None
     weights = per_point / per_point.sum()
     return {c: round(float(v), 4) + 0.0 for c, v in zip(COMPONENTS, weights, strict=True)}
+
+
+AT_RISK_SHARE = (0.05, 0.35)  # the defaults fit when this share of the book is at risk ...
+HEALTHY_SHARE = 0.30  # ... and at least this share healthy
+AT_RISK_QUANTILE = 0.15  # otherwise: the lowest 15% are at risk ...
+HEALTHY_QUANTILE = 0.50  # ... and the better half healthy
+MIN_BAND_SCORES = 50  # fewer scored accounts than this: the bands stay as they are
+
+
+def fit_bands(scores: Sequence[float], current: Bands) -> tuple[Bands, str] | None:
+    """Health bands from the book's own distribution, where the current ones do not fit it.
+
+    Thresholds fit when between 5% and 35% of the accounts fall at risk and at least
+    30% are healthy: a digest then names a few accounts, not none and not most. When
+    they do not (a book whose usage scores low or high across the board), the lowest
+    15% of scores are at risk and the better half healthy. Returns the bands and why,
+    or None when the current ones fit (or there are too few scores to say).
+    """
+    if len(scores) < MIN_BAND_SCORES:
+        return None
+    x = np.asarray(scores, dtype=np.float64)
+    at_risk = float(np.mean(x < current.at_risk))
+    healthy = float(np.mean(x >= current.healthy))
+    low, high = AT_RISK_SHARE
+    if low <= at_risk <= high and healthy >= HEALTHY_SHARE:
+        return None
+    lower = round(float(np.quantile(x, AT_RISK_QUANTILE)), 1)
+    upper = round(float(np.quantile(x, HEALTHY_QUANTILE)), 1)
+    if upper <= lower:  # scores bunched on one value: quantiles cannot tell accounts apart
+        return None
+    fitted = Bands(healthy=upper, at_risk=lower, critical_margin=current.critical_margin)
+    why = (
+        f"the bands {current.at_risk:g}/{current.healthy:g} put {at_risk:.0%} of the book at "
+        f"risk and {healthy:.0%} healthy; now at risk below {lower:g} (the lowest "
+        f"{AT_RISK_QUANTILE:.0%}) and healthy from {upper:g} (the better half)"
+    )
+    return fitted, why
 
 
 def _filled(score: float | None) -> float:

@@ -10,7 +10,7 @@ import pytest
 
 from core.settings import load_settings
 from services.calibration import plan, write_scoring
-from signals.config import ScoringConfig
+from signals.config import Bands, ScoringConfig
 from signals.model import ScoringError
 
 NOW = datetime(2026, 11, 21, 8, 30, tzinfo=UTC)
@@ -32,6 +32,7 @@ def test_written_weights_load_back_and_the_rest_of_the_file_survives(
         churn_model={"intercept": -3.0, "trend": -1.5, "metric:unfriend": 0.8},
         metric_weights={"unfriend": -1.0},
         weights={"usage_trend": 0.5, "activity": 0.5},
+        bands=Bands(healthy=41.5, at_risk=22.0),
     )
     write_scoring(path, fitted, note="churn AUC 0.71 -> 0.78", now=NOW)
 
@@ -46,6 +47,7 @@ def test_written_weights_load_back_and_the_rest_of_the_file_survives(
     assert loaded.weights["usage_trend"] == 0.5
     assert loaded.weights["support"] == 0.0
     assert loaded.value_factors["resolutions"].per_unit() == pytest.approx(4.0)
+    assert loaded.bands == fitted.bands  # fitted to the book: the next start uses them
 
 
 def test_calibration_holds_out_the_last_full_horizon_and_trains_only_before_it() -> None:
