@@ -63,9 +63,9 @@ def ask_card(question: str, ctx: Context) -> Card:
 def no_llm_card() -> Card:
     """What /steward ask says when no LLM is configured."""
     text = (
-        "/steward ask answers free-form questions with an LLM, and none is configured. "
-        "An admin can set OPENAI_API_KEY (with OPENAI_BASE_URL and STEWARD_LLM_MODEL for "
-        "Azure OpenAI, vLLM, Ollama or another OpenAI-compatible server) and restart Steward."
+        "Free-form questions are answered with an LLM, and this Steward has none connected. "
+        "Whoever runs Steward can connect one (the README's LLM section says how); until "
+        "then, the commands below answer without one."
     )
     return Card(
         title="Ask needs an LLM",

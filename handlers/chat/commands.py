@@ -55,14 +55,17 @@ def _dispatch(request: CommandRequest, ctx: Context) -> Card:
         return _steward(request, ctx)
     if command == "ask":  # Teams and the terminal: "ask which accounts ..."
         return ask_card(request.text, ctx)
-    return help_card(f"Steward does not know the command /{command}.")
+    return help_card(
+        f"Steward does not know the command {typed('/' + command, request.platform)}.",
+        request.platform,
+    )
 
 
 def _steward(request: CommandRequest, ctx: Context) -> Card:
     sub, _, rest = request.text.strip().partition(" ")
     sub = sub.lower()
     if sub in ("", "help"):
-        return help_card()
+        return help_card(platform=request.platform)
     if sub == "tier":
         return _account_command("tier", replace(request, text=rest), ctx)
     if sub == "book":
@@ -78,7 +81,9 @@ def _steward(request: CommandRequest, ctx: Context) -> Card:
         return ask_card(rest, ctx)
     if sub in SUBSCRIPTION_CARDS:
         return SUBSCRIPTION_CARDS[sub](replace(request, text=rest), ctx)
-    return help_card(f"Steward does not know /steward {sub}.")
+    return help_card(
+        f"Steward does not know {typed('/steward ' + sub, request.platform)}.", request.platform
+    )
 
 
 def _account_command(command: str, request: CommandRequest, ctx: Context) -> Card:
@@ -86,7 +91,8 @@ def _account_command(command: str, request: CommandRequest, ctx: Context) -> Car
     account_id = request.account_id
     if account_id is None:
         if not text.strip():
-            return help_card(f"Name an account: /{_usage(command)}")
+            usage = typed("/" + _usage(command), request.platform)
+            return help_card(f"Name an account: {usage}", request.platform)
         match = match_account(text, _visible_names(ctx))
         if not match.found:
             return choice_card(command, match, period)
@@ -186,36 +192,60 @@ SUBSCRIPTION_CARDS = {
     "subscriptions": subscriptions.subscriptions_card,
 }
 
-HELP_LINES = (
-    "/health <account>: health score, why it moved, risks, opportunities and usage chart",
-    "/value <account> [7d|30d|90d|quarter|year]: value realized, outcomes per spend, peers",
-    "/forecast <account>: commit burndown, when it runs out, month-end spend vs budget",
-    "/steward book [@user]: the accounts a CSM or AE owns, weakest first",
-    "/steward risks: the accounts most likely to churn, and why",
-    "/steward expansions: the accounts most likely to expand, and why",
-    "/steward tier <account>: the service tier and why it is what it is",
-    "/steward digest: a preview of today's digest",
-    "/steward ask <question>: a free-form question, answered by an LLM from Steward's figures "
-    "(needs OPENAI_API_KEY; every number in the answer is checked against Steward's data)",
-    SUBSCRIBE_USAGE
-    + ": post digests, manager digests or alerts here, at the local time and time zone given "
-    "(yours by default); quiet hours hold alerts; in a direct message with Steward, only "
-    "digest or alerts of my book, posted to that message",
-    UNSUBSCRIBE_USAGE + ": stop one kind here, or every kind without one",
-    "/steward subscriptions: this conversation's subscriptions, and how many others have",
-    "/steward help: this list",
+HELP = (
+    ("/health <account>", "health score, why it moved, risks, opportunities and usage chart"),
+    ("/value <account> [7d|30d|90d|quarter|year]", "value realized, outcomes per spend, peers"),
+    ("/forecast <account>", "commit burndown, when it runs out, month-end spend vs budget"),
+    ("/steward book [@user]", "the accounts a CSM or AE owns, weakest first"),
+    ("/steward risks", "the accounts most likely to churn, and why"),
+    ("/steward expansions", "the accounts most likely to expand, and why"),
+    ("/steward tier <account>", "the service tier and why it is what it is"),
+    ("/steward digest", "a preview of today's digest"),
+    (
+        "/steward ask <question>",
+        "a free-form question, answered from Steward's figures (every number in the answer "
+        "is checked against Steward's data)",
+    ),
+    (
+        SUBSCRIBE_USAGE,
+        "post digests, manager digests or alerts here, at the local time and time zone given "
+        "(yours by default); quiet hours hold alerts; in a direct message with Steward, only "
+        "digest or alerts of my book, posted to that message",
+    ),
+    (UNSUBSCRIBE_USAGE, "stop one kind here, or every kind without one"),
+    ("/steward subscriptions", "this conversation's subscriptions, and how many others have"),
+    ("/steward help", "this list"),
 )
+FOOTERS = {
+    "teams": "Everyone in this conversation sees Steward's answers. In a channel, mention "
+    "@Steward first; in a personal chat with Steward, just type.",
+    "": "Answers are visible only to you until you press Share.",
+}
 
 
-def help_card(problem: str | None = None) -> Card:
-    """What Steward can be asked, after what went wrong (if anything)."""
+def typed(command: str, platform: str = "") -> str:
+    """A command as a person types it where they are: ``/health acme`` in Slack and the
+    terminal; ``health acme`` in Teams, which has no slash commands for Steward."""
+    if platform != "teams" or not command.startswith("/"):
+        return command
+    return command.removeprefix("/steward ").removeprefix("/")
+
+
+def help_lines(platform: str = "") -> tuple[str, ...]:
+    """Every command with what it answers, typed as ``platform`` takes it."""
+    return tuple(f"{typed(usage, platform)}: {what}" for usage, what in HELP)
+
+
+def help_card(problem: str | None = None, platform: str = "") -> Card:
+    """What Steward can be asked, after what went wrong (if anything), in the words of the
+    platform it is asked on."""
     summary = (problem + " " if problem else "") + "Here is what Steward answers."
     return Card(
         title="Steward commands",
         summary=summary,
         sections=(
             Section(text=problem or "Account names match loosely: acme finds Acme Corp."),
-            Section(items=HELP_LINES),
+            Section(items=help_lines(platform)),
         ),
-        footer="Answers are visible only to you until you press Share.",
+        footer=FOOTERS.get(platform, FOOTERS[""]),
     )

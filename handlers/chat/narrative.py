@@ -24,7 +24,6 @@ from signals.value import ValueRealized
 log = logging.getLogger(__name__)
 NARRATIVE_CHARS = 700  # a short paragraph; longer answers are cut at a sentence
 SUMMARY_SENTENCES = 2
-NOT_CONFIGURED = "Narrative unavailable: no LLM is configured (OPENAI_API_KEY)."
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“(])")
 
 DATA_RULES = (
@@ -92,9 +91,10 @@ def _round(number: float | None, places: int = 2) -> float | None:
 
 
 def with_value_narrative(card: Card, figures: dict[str, Any], llm: LLM | None) -> Card:
-    """The /value card with a narrative on top, or as it was with a note saying why not."""
+    """The /value card with a narrative on top, or as it was when no LLM is set up (that is
+    the operator's business: `steward serve` says so at start, the card does not)."""
     if llm is None:
-        return _noted(card, NOT_CONFIGURED)
+        return card
     messages = [
         {"role": "system", "content": NARRATIVE_SYSTEM},
         {"role": "user", "content": f"<data>\n{as_data(figures)}\n</data>"},

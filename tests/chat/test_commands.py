@@ -157,3 +157,37 @@ def test_the_health_chart_draws_each_busy_metric_in_its_own_panel(
     assert 1 <= card.chart.panels == len(names) <= 3
     for name in names:
         assert name in card.chart.alt_text
+
+
+def test_help_on_teams_names_the_commands_as_teams_takes_them(engine: Engine) -> None:
+    """Teams has no slash commands for Steward and every answer is seen by the whole
+    conversation: its help says so, in its own words; Slack's keeps slash commands."""
+    ctx = Context(engine=engine, config=ScoringConfig.from_mapping({}), now=utc_now())
+    teams = handle(CommandRequest("steward", "help", CASEY, platform="teams"), ctx)
+    slack = handle(CommandRequest("steward", "help", CASEY, platform="slack"), ctx)
+    teams_lines = [i for s in teams.sections for i in s.items]
+    assert teams_lines
+    assert not [line for line in teams_lines if line.startswith("/")]
+    assert "health <account>: health score" in teams_lines[0]
+    assert "risks: the accounts most likely to churn" in "\n".join(teams_lines)
+    assert teams.footer is not None
+    assert "Everyone in this conversation sees" in teams.footer
+    assert "Share" not in teams.footer
+    assert all(i.startswith("/") for s in slack.sections for i in s.items)
+    assert slack.footer == "Answers are visible only to you until you press Share."
+    unknown = handle(CommandRequest("steward", "frobnicate", CASEY, platform="teams"), ctx)
+    assert unknown.summary.startswith("Steward does not know frobnicate.")
+
+
+def test_no_card_tells_a_user_how_to_configure_the_server(engine: Engine, book: Book) -> None:
+    """Setting up an LLM is the operator's business: /value without one just has no
+    narrative, and help does not name environment variables."""
+    for command, text in (("value", "zorblax corp"), ("steward", "help")):
+        card = ask(engine, command, text)
+        shown = " ".join(
+            [card.summary, card.footer or ""]
+            + [s.text for s in card.sections]
+            + [i for s in card.sections for i in s.items]
+        )
+        assert "OPENAI" not in shown
+        assert "API_KEY" not in shown

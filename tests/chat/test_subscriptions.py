@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from core.messages import Card
-from handlers.chat.commands import HELP_LINES, handle
+from handlers.chat.commands import handle, help_lines
 from handlers.chat.context import CommandRequest, Context, Person
 from handlers.chat.subscription_grammar import (
     SUBSCRIBE_USAGE,
@@ -321,7 +321,7 @@ def test_without_a_conversation_or_where_steward_cannot_see_nothing_is_stored(
 
 
 def test_help_lists_the_subscription_commands() -> None:
-    joined = "\n".join(HELP_LINES)
+    joined = "\n".join(help_lines())
     for usage in (SUBSCRIBE_USAGE, UNSUBSCRIBE_USAGE, "/steward subscriptions"):
         assert usage in joined
     assert "direct message with Steward" in joined

@@ -271,7 +271,7 @@ class TeamsAdapter:
         else:
             request = command_of(a, inbound, person, self.app_id)
             if request is None:
-                card = help_card()
+                card = help_card(platform=PLATFORM)
             else:
                 ctx = self.services.chat_context(decision, self.config)
                 with metrics.command_timer(PLATFORM, request.command):
@@ -319,7 +319,7 @@ class TeamsAdapter:
             return await asyncio.to_thread(handle_action, request, ctx)
 
     async def _welcome(self, inbound: Inbound) -> None:
-        card = replace(help_card(), title="Steward is here", summary=WELCOME)
+        card = replace(help_card(platform=PLATFORM), title="Steward is here", summary=WELCOME)
         await self._reply(inbound, card)
 
     async def _reply(self, inbound: Inbound, card: Card) -> None:
