@@ -283,13 +283,14 @@ def alert_card(notice: Notice) -> Card:
 
 
 def alert_buttons(account_id: str) -> tuple[Button, ...]:
-    """Acknowledge, snooze a day or a week, assign to me, open details."""
+    """Acknowledge, open details, assign to me, snooze a day or a week (most used first:
+    a platform that shows few buttons keeps the rest behind "More")."""
     return (
         Button("Acknowledge", "ack", ButtonValue("health", account_id).encode(), style="primary"),
+        details_button(account_id),
+        Button("Assign to me", "assign", ButtonValue("health", account_id).encode()),
         Button("Snooze 1 day", "snooze", ButtonValue("health", account_id, "1").encode()),
         Button("Snooze 7 days", "snooze", ButtonValue("health", account_id, "7").encode()),
-        Button("Assign to me", "assign", ButtonValue("health", account_id).encode()),
-        details_button(account_id),
     )
 
 

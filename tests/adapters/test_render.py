@@ -11,7 +11,7 @@ from slack_sdk.models.blocks import Block
 
 from bot.adapters.charts import render_png
 from bot.adapters.console.render import to_text
-from bot.adapters.slack.render import SlackImage, action_of, to_blocks, to_message
+from bot.adapters.slack.render import SlackImage, action_of, chosen, to_blocks, to_message
 from core.messages import Button, Card, Chart, Fact, Reference, Section, Series
 from tests.support.cards import DAYS, sample_chart, sample_health_card
 
@@ -173,15 +173,47 @@ def test_cut_text_never_ends_in_half_an_entity() -> None:
 def test_duplicate_actions_get_unique_action_ids() -> None:
     buttons = (
         Button("Snooze a day", action="snooze", value="1"),
-        Button("Snooze a week", action="snooze", value="7"),
         Button("Escalate", action="escalate"),
         Button("Snooze a month", action="snooze", value="30"),
     )
     blocks = to_blocks(Card(title="t", summary="s", buttons=buttons))
     ids = [e["action_id"] for e in blocks[-1]["elements"]]
-    assert ids == ["steward:snooze:1", "steward:snooze:2", "steward:escalate", "steward:snooze:3"]
-    assert [action_of(i) for i in ids] == ["snooze", "snooze", "escalate", "snooze"]
+    assert ids == ["steward:snooze:1", "steward:escalate", "steward:snooze:2"]
+    assert [action_of(i) for i in ids] == ["snooze", "escalate", "snooze"]
     assert action_of("someone-else") is None
+
+
+def test_past_three_buttons_the_rest_wait_in_a_more_menu_that_routes_like_buttons() -> None:
+    buttons = (
+        Button("Acknowledge", action="ack", value="a1", style="primary"),
+        Button("Details", action="details", value="a1"),
+        Button("Assign to me", action="assign", value="a1"),
+        Button("Snooze 7 days", action="snooze", value='{"a":"a1","p":"7"}'),
+        Button("Open in CRM", action="crm", url="https://crm.example.com/a1"),
+    )
+    message = to_message(Card(title="t", summary="s", buttons=buttons))
+    _assert_valid(message)
+    (row,) = [b for b in message["blocks"] if b["type"] == "actions"]
+    assert [e["type"] for e in row["elements"]] == ["button", "button", "overflow"]
+    menu = row["elements"][2]
+    assert [o["text"]["text"] for o in menu["options"]] == [
+        "Assign to me",
+        "Snooze 7 days",
+        "Open in CRM",
+    ]
+    assert menu["options"][2]["url"] == "https://crm.example.com/a1"
+    picked = {"type": "overflow", "action_id": menu["action_id"]}
+    snooze = {**picked, "selected_option": menu["options"][1]}
+    assert chosen(snooze) == ("steward:snooze", '{"a":"a1","p":"7"}')
+    assert action_of(chosen(snooze)[0]) == "snooze"
+    button = row["elements"][1]
+    assert chosen({**button, "type": "button"}) == ("steward:details", "a1")
+
+
+def test_a_choice_of_accounts_keeps_every_account_in_view() -> None:
+    buttons = tuple(Button(f"Zorblax {i}", action="pick", value=f"z{i}") for i in range(5))
+    blocks = to_blocks(Card(title="Which account?", summary="s", buttons=buttons))
+    assert [e["type"] for e in blocks[-1]["elements"]] == ["button"] * 5
 
 
 def test_many_buttons_are_split_over_actions_blocks() -> None:

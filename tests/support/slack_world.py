@@ -117,6 +117,14 @@ class SlackClient:
                     "value": button.get("value", ""),
                     "action_ts": f"{time.time():.6f}",
                 }
+                if button.get("type") != "overflow"
+                else {
+                    "type": "overflow",
+                    "action_id": button["action_id"],
+                    "block_id": "b1",
+                    "selected_option": button["selected_option"],
+                    "action_ts": f"{time.time():.6f}",
+                }
             ],
         }
         if kw.get("message_ts"):  # a click on a message Steward posted (not an ephemeral answer)
@@ -166,5 +174,13 @@ def buttons(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
     found = {}
     for block in message["blocks"]:
         for element in block.get("elements", []) if block["type"] == "actions" else []:
-            found[element["text"]["text"]] = element
+            if element["type"] == "overflow":  # "More": each option as Slack sends its pick
+                for option in element["options"]:
+                    found[option["text"]["text"]] = {
+                        "type": "overflow",
+                        "action_id": element["action_id"],
+                        "selected_option": option,
+                    }
+            else:
+                found[element["text"]["text"]] = element
     return found

@@ -30,6 +30,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.deliver import Delivery
 from bot.adapters.slack.manifest import COMMANDS
+from bot.adapters.slack.render import chosen
 from services.container import Services
 from storage import replies
 from storage.db import write_transaction
@@ -209,14 +210,14 @@ def command_payload(body: Mapping[str, Any]) -> dict[str, Any]:
 
 def action_payload(body: Mapping[str, Any]) -> dict[str, Any]:
     """What a button click needs to be answered later, from Slack's block_actions payload."""
-    action = (body.get("actions") or [{}])[0]
+    action_id, value = chosen((body.get("actions") or [{}])[0])
     user = body.get("user") or {}
     container = body.get("container") or {}
     posted = container.get("type") == "message" and not container.get("is_ephemeral")
     return {
         "message_ts": str(container.get("message_ts") or "") if posted else "",
-        "action": str(action.get("action_id", "")),
-        "value": str(action.get("value", "")),
+        "action": action_id,
+        "value": value,
         "user_id": str(user.get("id", "")),
         "user_name": str(user.get("username") or user.get("name") or ""),
         "channel_id": str((body.get("channel") or {}).get("id", "")),

@@ -29,6 +29,11 @@ TEXT_MAX = 3000
 FIELD_MAX = 2000
 FIELDS_PER_SECTION = 10
 BUTTONS_PER_ACTIONS = 25
+VISIBLE_BUTTONS = 3  # buttons in a row; more: two buttons and a "More" overflow menu
+OVERFLOW_OPTIONS = (2, 5)  # Slack's overflow menu holds 2 to 5 options
+OPTION_VALUE_MAX = 150
+CHOICE = "pick"  # a "which account?" choice: never hidden behind "More"
+OVERFLOW_ACTION = "more"  # the overflow's action; the chosen option carries the real one
 BUTTON_TEXT_MAX = 75
 BUTTON_VALUE_MAX = 2000
 BUTTON_URL_MAX = 3000
@@ -201,11 +206,60 @@ def _image(chart: Chart | None, image: SlackImage | None) -> list[Block]:
 
 
 def _actions(buttons: tuple[Button, ...]) -> list[Block]:
-    elements = [_button(b, i) for b, i in zip(buttons, _action_ids(buttons), strict=True)]
+    """Buttons in a row; past three, the first two and a "More" overflow menu with the
+    rest (when they fit one: 2 to 5 options of at most 150 characters each)."""
+    shown: list[Button] = list(buttons)
+    rest: tuple[Button, ...] = ()
+    choices = all(b.action == CHOICE for b in buttons)  # each account its own button
+    if len(buttons) > VISIBLE_BUTTONS and not choices:
+        split = buttons[: VISIBLE_BUTTONS - 1], buttons[VISIBLE_BUTTONS - 1 :]
+        if _fits_overflow(split[1]):
+            shown, rest = list(split[0]), split[1]
+    elements = [_button(b, i) for b, i in zip(shown, _action_ids(tuple(shown)), strict=True)]
+    if rest:
+        elements.append(
+            {
+                "type": "overflow",
+                "action_id": ACTION_PREFIX + OVERFLOW_ACTION,
+                "options": [_option(b) for b in rest],
+            }
+        )
     return [
         {"type": "actions", "elements": elements[i : i + BUTTONS_PER_ACTIONS]}
         for i in range(0, len(elements), BUTTONS_PER_ACTIONS)
     ]
+
+
+def _fits_overflow(buttons: tuple[Button, ...]) -> bool:
+    low, high = OVERFLOW_OPTIONS
+    return low <= len(buttons) <= high and all(
+        len(_option_value(b)) <= OPTION_VALUE_MAX for b in buttons
+    )
+
+
+def _option_value(button: Button) -> str:
+    return f"{button.action}|{button.value}"
+
+
+def _option(button: Button) -> dict[str, Any]:
+    option: dict[str, Any] = {
+        "text": _plain(button.label, BUTTON_TEXT_MAX),
+        "value": _option_value(button),
+    }
+    if button.url is not None:
+        option["url"] = button.url
+    return option
+
+
+def chosen(action: dict[str, Any]) -> tuple[str, str]:
+    """The (action_id, value) a block action stands for: a button's own, or for the "More"
+    menu, those of the option picked."""
+    action_id, value = str(action.get("action_id", "")), str(action.get("value", ""))
+    if action.get("type") == "overflow" and action_id == ACTION_PREFIX + OVERFLOW_ACTION:
+        picked = str((action.get("selected_option") or {}).get("value", ""))
+        name, _, value = picked.partition("|")
+        return ACTION_PREFIX + name, value
+    return action_id, value
 
 
 def _action_ids(buttons: tuple[Button, ...]) -> list[str]:

@@ -15,9 +15,10 @@ As in Slack, a card too long keeps its first whole sections and ends them with o
 line saying how many it left out; if not even one section fits, it keeps the first
 part of the first section; only if that fails too are long texts shortened (with an
 ellipsis), as little as needed. A card is never returned over the limit: buttons too
-many to fit raise ValueError, a handler's mistake. Teams lays out about six buttons
-in a row, so, as Slack's renderer splits buttons over several actions blocks, more
-than :data:`ACTIONS_PER_SET` buttons go into several ActionSets and none is dropped.
+many to fit raise ValueError, a handler's mistake. Teams cuts button titles that do
+not fit a row ("Acknowl…" at 500 px), so a card shows at most
+:data:`VISIBLE_BUTTONS` in a row, the rest behind a "More" show-card, and a choice
+of accounts is one full-width row per account; none is dropped.
 
 Markup. TextBlocks and facts are parsed as (a subset of) markdown, and card text is
 plain and may come from customers, so :func:`escape` makes every such text literal:
@@ -44,7 +45,8 @@ from core.messages import Button, Card, Chart, Section, Tone
 Element = dict[str, Any]
 
 CARD_LIMIT = 27_000  # bytes of the card's compact UTF-8 JSON; Teams allows ~28 KB a message
-ACTIONS_PER_SET = 6
+VISIBLE_BUTTONS = 3  # buttons in view; a card with more shows two and a "More" show-card
+CHOICE = "pick"  # the action of a "which account?" choice: one full-width row each
 FALLBACK_MAX = 1000
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 VERSION = "1.5"
@@ -53,10 +55,12 @@ MESSAGE_TYPE = "application/vnd.microsoft.activity.message"
 SOURCE = "steward"  # data["source"] of every Steward button
 ELLIPSIS = "…"
 
+# Only red reads well as text on Teams' light theme (green is 2.1:1, yellow 1.5:1
+# against white in the reference renderer): other tones leave the title in the default.
 TONE_COLOR: dict[Tone, str | None] = {
     "info": None,
-    "good": "good",
-    "warning": "warning",
+    "good": None,
+    "warning": None,
     "danger": "attention",
 }
 BUTTON_STYLE = {"primary": "positive", "danger": "destructive"}
@@ -288,7 +292,7 @@ def _parts(card: Card, url: str | None, context: str | None, cap: int | None) ->
         title = {
             **_text(escape(_cut(card.title, cap))),
             "weight": "bolder",
-            "size": "medium",
+            "size": "large",
             "style": "heading",
         }
         color = TONE_COLOR[card.tone]
@@ -357,11 +361,26 @@ def _chart(chart: Chart | None, url: str | None, cap: int | None) -> list[Elemen
 
 
 def _action_sets(buttons: tuple[Button, ...], cap: int | None) -> list[Element]:
+    """Buttons as Teams lays them out readably down to 360 px: a choice of accounts as one
+    full-width row per choice; otherwise at most :data:`VISIBLE_BUTTONS` in a row, the rest
+    behind a "More" show-card (one per row there), so no title is cut to "Acknowl…"."""
     actions = [_action(button, cap) for button in buttons]
-    return [
-        {"type": "ActionSet", "actions": actions[i : i + ACTIONS_PER_SET]}
-        for i in range(0, len(actions), ACTIONS_PER_SET)
-    ]
+    if not actions:
+        return []
+    if all(b.action == CHOICE for b in buttons):
+        return [{"type": "ActionSet", "actions": [a]} for a in actions]
+    if len(actions) <= VISIBLE_BUTTONS:
+        return [{"type": "ActionSet", "actions": actions}]
+    shown, rest = actions[: VISIBLE_BUTTONS - 1], actions[VISIBLE_BUTTONS - 1 :]
+    more: Element = {
+        "type": "Action.ShowCard",
+        "title": "More",
+        "card": {
+            "type": "AdaptiveCard",
+            "body": [{"type": "ActionSet", "actions": [a]} for a in rest],
+        },
+    }
+    return [{"type": "ActionSet", "actions": [*shown, more]}]
 
 
 def _action(button: Button, cap: int | None) -> Element:

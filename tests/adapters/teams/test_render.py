@@ -15,8 +15,8 @@ from markdown_it import MarkdownIt
 from sqlalchemy.engine import Engine
 
 from bot.adapters.teams.render import (
-    ACTIONS_PER_SET,
     CARD_LIMIT,
+    VISIBLE_BUTTONS,
     action_of,
     escape,
     fallback_text,
@@ -56,8 +56,8 @@ def _assert_valid(card: dict[str, Any]) -> None:
     assert card["fallbackText"].strip()
     assert _size(card) <= CARD_LIMIT
     for element in _walk(card["body"]):
-        if element.get("type") == "ActionSet":
-            assert 0 < len(element["actions"]) <= ACTIONS_PER_SET
+        if element.get("type") == "ActionSet":  # titles readable down to 360 px
+            assert 0 < len(element["actions"]) <= VISIBLE_BUTTONS
         if element.get("type") == "Image":
             assert element["url"].startswith("https://")
             assert element["altText"].strip()
@@ -111,8 +111,21 @@ def _headings(card: dict[str, Any]) -> list[str]:
     ]
 
 
-def _actions(card: dict[str, Any]) -> list[dict[str, Any]]:
+def _visible(card: dict[str, Any]) -> list[dict[str, Any]]:
+    """The buttons in view, "More" included."""
     return [a for e in card["body"] if e["type"] == "ActionSet" for a in e["actions"]]
+
+
+def _actions(card: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every button a person can press, those behind "More" included, in order."""
+    out: list[dict[str, Any]] = []
+    for action in _visible(card):
+        if action["type"] == "Action.ShowCard":
+            hidden = action["card"]["body"]
+            out.extend(a for e in hidden if e["type"] == "ActionSet" for a in e["actions"])
+        else:
+            out.append(action)
+    return out
 
 
 # Cards the handlers produce, from a scored book of accounts.
@@ -238,6 +251,8 @@ def test_an_alert_card_is_valid_and_its_buttons_round_trip() -> None:
     acknowledge = actions[0]
     assert acknowledge["style"] == "positive"
     assert "style" not in actions[1]
+    shown = [a["title"] for a in _visible(rendered)]
+    assert shown == ["Acknowledge", "Details", "More"]  # the rest one tap away
     assert _lines(rendered)[-1] == "CSM casey@example.com · Tier Gold"
 
 
@@ -416,7 +431,7 @@ def test_escape_keeps_plain_text_plain() -> None:
     )
 
 
-def test_buttons_become_execute_actions_in_sets_of_six_and_links_open_urls() -> None:
+def test_buttons_beyond_three_wait_behind_more_and_links_open_urls() -> None:
     buttons = (
         *(
             Button(f"Snooze {d} days", "snooze", value=f'{{"a":"acme","p":"{d}"}}')
@@ -428,8 +443,13 @@ def test_buttons_become_execute_actions_in_sets_of_six_and_links_open_urls() -> 
     rendered = to_card(Card(title="t", summary="s", buttons=buttons))
     _assert_valid(rendered)
     sets = [e for e in rendered["body"] if e["type"] == "ActionSet"]
-    assert [len(s["actions"]) for s in sets] == [6, 4]
+    assert [[a["title"] for a in s["actions"]] for s in sets] == [
+        ["Snooze 1 days", "Snooze 2 days", "More"]
+    ]
+    (more,) = [a for a in sets[0]["actions"] if a["type"] == "Action.ShowCard"]
+    assert all(len(e["actions"]) == 1 for e in more["card"]["body"])  # one per row
     actions = _actions(rendered)
+    assert len(actions) == len(buttons)
     for action, button in zip(actions, buttons, strict=True):
         assert action["title"] == button.label
         if button.url is not None:
@@ -493,7 +513,7 @@ def test_typical_card_reads_like_the_slack_message() -> None:
     _assert_valid(rendered)
     title = rendered["body"][0]
     assert title["weight"] == "bolder"
-    assert title["size"] == "medium"
+    assert title["size"] == "large"  # above the headings and labels
     assert title["wrap"] is True
     assert rendered["fallbackText"] == "Acme Corp is healthy at 72, up 4 points this week."
     assert _lines(rendered) == [
