@@ -294,6 +294,9 @@ def main() -> None:
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--no-calibrate", action="store_true", help="score with the defaults")
     parser.add_argument(
+        "--accounts", type=int, default=0, help="the simulated datasets' size (socialnet: 3000)"
+    )
+    parser.add_argument(
         "--seed",
         type=int,
         default=7,
@@ -302,6 +305,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     SETTINGS["socialnet"]["seed"] = args.seed
+    if args.accounts:
+        SETTINGS["socialnet"]["accounts"] = args.accounts
     for ds in datasets(args.datasets.split(","), args.cache):
         evaluate(ds, args.bootstrap, not args.no_calibrate)
 

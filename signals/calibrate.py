@@ -107,6 +107,7 @@ HEALTHY_SHARE = 0.30  # ... and at least this share healthy
 AT_RISK_QUANTILE = 0.15  # otherwise: the lowest 15% are at risk ...
 HEALTHY_QUANTILE = 0.50  # ... and the better half healthy
 MIN_BAND_SCORES = 50  # fewer scored accounts than this: the bands stay as they are
+MIN_BAND_GAP = 10.0  # quantiles closer than this many points: scores too bunched to band
 
 
 def fit_bands(scores: Sequence[float], current: Bands) -> tuple[Bands, str] | None:
@@ -116,7 +117,9 @@ def fit_bands(scores: Sequence[float], current: Bands) -> tuple[Bands, str] | No
     30% are healthy: a digest then names a few accounts, not none and not most. When
     they do not (a book whose usage scores low or high across the board), the lowest
     15% of scores are at risk and the better half healthy. Returns the bands and why,
-    or None when the current ones fit (or there are too few scores to say).
+    or None when the current ones fit, or there are too few scores to say, or the
+    scores bunch so close (the lowest 15% within 10 points of the median: a sparse
+    book where most accounts will lapse) that "healthy at 9/100" would mislead.
     """
     if len(scores) < MIN_BAND_SCORES:
         return None
@@ -128,7 +131,7 @@ def fit_bands(scores: Sequence[float], current: Bands) -> tuple[Bands, str] | No
         return None
     lower = round(float(np.quantile(x, AT_RISK_QUANTILE)), 1)
     upper = round(float(np.quantile(x, HEALTHY_QUANTILE)), 1)
-    if upper <= lower:  # scores bunched on one value: quantiles cannot tell accounts apart
+    if upper - lower < MIN_BAND_GAP:  # scores bunched together: quantiles would split hairs
         return None
     fitted = Bands(healthy=upper, at_risk=lower, critical_margin=current.critical_margin)
     why = (

@@ -23,8 +23,8 @@ from signals.risk import LEVEL_PREFIX, level_vector, logit
 MODEL = "Steward model (all features)"
 RFM = frozenset({"recency", "overdue", "active_days_28", "active_days_90", "events_90"})
 CURRENT = "current settings"
-BLEND = "blend (model, recency, RFM, BG/NBD)"
-BLENDED = (MODEL, "days since last use", "recency, frequency and volume", "BG/NBD")
+BLEND = "blend (recency, RFM, BG/NBD)"
+BLENDED = ("days since last use", "recency, frequency and volume", "BG/NBD")
 
 
 @dataclass(frozen=True, slots=True)

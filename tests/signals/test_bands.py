@@ -32,12 +32,14 @@ def test_a_book_that_scores_low_across_the_board_gets_bands_from_its_own_quantil
 
 
 def test_a_book_that_scores_high_everywhere_still_names_its_weakest() -> None:
-    book = scores(400, 72, 99)  # defaults: nobody at risk
+    book = scores(400, 60, 99)  # defaults: nobody at risk
     fitted = fit_bands(book, Bands())
     assert fitted is not None
     assert sum(s < fitted[0].at_risk for s in book) > 0
 
 
-def test_too_few_or_identical_scores_change_nothing() -> None:
+def test_too_few_or_bunched_scores_change_nothing() -> None:
+    """A sparse book where nearly everyone scores 5-12: "healthy from 9" would mislead."""
     assert fit_bands(scores(20, 15, 45), Bands()) is None
     assert fit_bands([30.0] * 200, Bands()) is None
+    assert fit_bands(scores(500, 5, 12), Bands()) is None
