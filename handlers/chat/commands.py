@@ -11,7 +11,7 @@ from dataclasses import replace
 from core.messages import Button, ButtonValue, Card, Section
 from handlers.chat import cards, lists, subscriptions
 from handlers.chat.ask import ask_card
-from handlers.chat.context import CommandRequest, Context, Person, everyone
+from handlers.chat.context import CommandRequest, Context, Person, everyone, typed
 from handlers.chat.lookup import AccountView, account_names, account_view, value_for
 from handlers.chat.matching import Match, NameIndex, match_account
 from handlers.chat.narrative import value_figures, with_value_narrative
@@ -221,14 +221,6 @@ FOOTERS = {
     "@Steward first; in a personal chat with Steward, just type.",
     "": "Answers are visible only to you until you press Share.",
 }
-
-
-def typed(command: str, platform: str = "") -> str:
-    """A command as a person types it where they are: ``/health acme`` in Slack and the
-    terminal; ``health acme`` in Teams, which has no slash commands for Steward."""
-    if platform != "teams" or not command.startswith("/"):
-        return command
-    return command.removeprefix("/steward ").removeprefix("/")
 
 
 def help_lines(platform: str = "") -> tuple[str, ...]:

@@ -88,3 +88,11 @@ class Context:
     def today(self) -> date:
         """Today's UTC date."""
         return self.now.date()
+
+
+def typed(command: str, platform: str = "") -> str:
+    """A command as a person types it where they are: ``/health acme`` in Slack and the
+    terminal; ``health acme`` in Teams, which has no slash commands for Steward."""
+    if platform != "teams" or not command.startswith("/"):
+        return command
+    return command.removeprefix("/steward ").removeprefix("/")

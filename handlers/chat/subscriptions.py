@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from core.messages import Card, Fact, Section
 from digests.schedule import next_due
-from handlers.chat.context import CommandRequest, Context
+from handlers.chat.context import CommandRequest, Context, typed
 from handlers.chat.subscription_grammar import (
     SUBSCRIBE_USAGE,
     UNSUBSCRIBE_USAGE,
@@ -230,7 +230,7 @@ def _subscribed_card(new: Sub, previous: Sub | None, now: datetime, *, direct: b
         title=title,
         summary=f"{where} gets {_sentence(new)}.",
         sections=tuple(sections),
-        footer=f"Stop it with /steward unsubscribe {new.kind}.",
+        footer=f"Stop it with {typed('/steward unsubscribe ' + new.kind, new.platform)}.",
         tone="good",
     )
 
@@ -258,7 +258,8 @@ def _sentence(sub: Sub) -> str:
 
 
 def _line(sub: Sub) -> str:
-    return f"{_capital(KIND_NAMES[sub.kind])}: {_sentence(sub)}, set by {sub.created_by}"
+    by = "" if _platform_id(sub.created_by) else f", set by {sub.created_by}"
+    return f"{_capital(KIND_NAMES[sub.kind])}: {_sentence(sub)}{by}"
 
 
 def _changes(before: Sub, after: Sub) -> list[str]:
@@ -283,9 +284,22 @@ def _accounts(sub: Sub) -> str:
 
 
 def _owner(sub: Sub) -> str:
-    names = [h for h in sub.owner_handles if h != sub.scope_value and "@" not in h]
+    """The owner as people know them: a name, else an email, never a platform's id."""
+    handles = [h for h in sub.owner_handles if h != sub.scope_value]
+    names = [h for h in handles if "@" not in h and not _platform_id(h)]
     emails = [h for h in sub.owner_handles if "@" in h]
-    return (names or emails or [sub.scope_value or "its owner"])[0]
+    known = names or emails or [h for h in [sub.scope_value] if h and not _platform_id(h)]
+    return known[0] if known else "the person who subscribed"
+
+
+# Slack user ids (U0123ABC), Teams user ids (29:1abc...) and Entra object ids (GUIDs).
+_PLATFORM_ID = re.compile(
+    r"[UW][A-Z0-9]{6,}|\d+:\S+|[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}"
+)
+
+
+def _platform_id(handle: str) -> bool:
+    return _PLATFORM_ID.fullmatch(handle) is not None
 
 
 def _when(sub: Sub) -> str:
@@ -316,9 +330,11 @@ def _where(request: CommandRequest) -> str:
 
 
 def _where_channel(channel: str, *, direct: bool) -> str:
+    """Where a subscription posts, as the person reading it in that place would say it (a
+    channel's id, C123 or 19:...@thread.tacv2, means nothing to them)."""
     if direct:
         return "your direct message with Steward"
-    return f"this channel ({channel})"
+    return "this channel"
 
 
 def _capital(text: str) -> str:

@@ -377,7 +377,8 @@ def test_subscribe_from_a_channel_stores_it_and_says_where_and_when(
     assert row.timezone == "America/New_York"  # the fake Slack user's tz
     assert (row.quiet_start, row.quiet_end) == (None, None)
     assert "Subscribed: daily digest" in said
-    assert "this channel (C123)" in said
+    assert "this channel" in said
+    assert "C123" not in said  # ids mean nothing to the reader
     assert "on weekdays at 09:15" in said
     assert "America/New_York" in said
 
@@ -482,7 +483,7 @@ def test_list_then_unsubscribe_one_kind_then_all(slack: SlackClient, engine: Eng
     answer(slack, "subscribe digest", "c", channel_id="C999")
 
     listed = answer(slack, "subscriptions", "list")
-    assert "this channel (C123) has 2 subscriptions" in listed.replace("This", "this")
+    assert "this channel has 2 subscriptions" in listed.replace("This", "this")
     assert "Daily digest: the daily digest of every account every day at 08:30" in listed
     assert "Alerts: alerts for the accounts in the scaled tier as they happen" in listed
     assert "Elsewhere: 1 subscription in 1 other conversation." in listed
@@ -506,11 +507,36 @@ def test_list_then_unsubscribe_one_kind_then_all(slack: SlackClient, engine: Eng
 def test_a_digest_answer_gives_the_next_local_posting_time(empty: Engine) -> None:
     card = ask(empty, "subscribe digest weekdays")  # on Friday 10:00 in Paris, Casey's tz
     facts = {f.label: f.value for s in card.sections for f in s.facts}
-    assert facts["Posts to"] == "this channel (C1)"
+    assert facts["Posts to"] == "this channel"
     assert facts["When"] == "on weekdays at 08:30"
     assert facts["Time zone"] == "Europe/Paris (UTC+01:00 now)"
     assert facts["Next"] == "Mon 23 Nov 08:30 Europe/Paris (07:30 UTC)"
     assert card.summary == (
-        "This channel (C1) gets the daily digest of every account on weekdays at 08:30 "
+        "This channel gets the daily digest of every account on weekdays at 08:30 "
         "Europe/Paris time."
     )
+
+
+def test_teams_subscription_cards_name_places_and_people_not_their_ids(empty: Engine) -> None:
+    """A Teams channel's id (19:...@thread.tacv2) and a person's (29:..., an Entra object
+    id) mean nothing to the reader: the cards say "this channel" and leave ids out."""
+    ctx = Context(engine=empty, config=ScoringConfig.from_mapping({}), now=T0)
+    person = Person("29:1AbCdEf", email=None, name="", tz="Europe/Paris")
+    channel = "19:cs-team@thread.tacv2"
+
+    def say(text: str) -> str:
+        card = handle(
+            CommandRequest("steward", text, person, channel=channel, platform="teams"), ctx
+        )
+        return " ".join(
+            [card.title, card.summary, card.footer or ""]
+            + [s.text for s in card.sections]
+            + [i for s in card.sections for i in s.items]
+            + [f"{f.label} {f.value}" for s in card.sections for f in s.facts]
+        )
+
+    shown = say("subscribe digest my book at 9:00") + say("subscriptions")
+    assert "this channel" in shown
+    assert "19:cs-team" not in shown
+    assert "29:1AbCdEf" not in shown
+    assert "Stop it with unsubscribe digest" in shown  # as Teams takes it: no slash
