@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from core.messages import Button, ButtonValue, Card, Section, Tone, card_to_dict
 from digests.schedule import quiet_until
-from signals.alerts import KINDS, NO_FOLLOW_UP, AlertKey, kind_of
+from signals.alerts import KINDS, AlertKey, follows_up, kind_of
 from signals.evaluate import AccountSignals
 from storage import alert_states, outbox
 from storage.alert_states import State
@@ -188,7 +188,7 @@ def _apply(
         if not alert_states.resolve_alert(conn, account_id=ev.account_id, key=key, now=now):
             continue
         report.resolved += 1
-        if state.notified_at is not None and not quiet and state.kind not in NO_FOLLOW_UP:
+        if state.notified_at is not None and not quiet and follows_up(key, ev.flags):
             changes.append(
                 Change(key, state.kind, "info", f"Resolved: {state.title}", state.evidence, True)
             )

@@ -67,10 +67,16 @@ SECTIONS = (
         _drivers,
     ),
     DigestSection(
-        "Commits off pace",
-        lambda s: _has(s, "commit_early", "commit_under_use"),
+        "Commits under-used",
+        lambda s: _has(s, "commit_under_use"),
+        lambda s: s.score,
+        lambda s: _flag_text(s, "commit_under_use"),
+    ),
+    DigestSection(
+        "Commits to expand",  # runs out early or in overage: the AE's news, never a problem
+        lambda s: _has(s, "commit_early", "commit_overage"),
         lambda s: s.exhaustion_date.toordinal() if s.exhaustion_date else 10**7,
-        lambda s: _flag_text(s, "commit_early", "commit_under_use"),
+        lambda s: _flag_text(s, "commit_overage", "commit_early"),
     ),
     DigestSection(
         "Bill-shock risk",

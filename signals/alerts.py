@@ -16,6 +16,10 @@ KEY_FORM = re.compile(
     r"(?P<kind>[^:@]*)(?::(?P<detail>.*?))?(?:@(?P<day>\d{4}-\d{2}-\d{2}))?", re.S
 )
 NO_FOLLOW_UP = frozenset({"new_use_case"})  # news, not problems: nothing to resolve
+# A condition that grew into another is not "resolved": early -> overage is the same news.
+SUCCESSORS: dict[str, frozenset[str]] = {"commit_early": frozenset({"commit_overage"})}
+# Opportunities for the AE: never listed or counted as problems.
+OPPORTUNITY_KINDS = frozenset({"commit_early", "commit_overage", "new_use_case"})
 
 KINDS: dict[str, tuple[str, str, str]] = {
     # kind: (severity, owner role, title)
@@ -24,6 +28,7 @@ KINDS: dict[str, tuple[str, str, str]] = {
     "inactive": ("high", "csm", "No meaningful usage"),
     "bill_shock": ("medium", "csm", "Bill-shock risk"),
     "commit_early": ("medium", "ae", "Commit runs out early"),
+    "commit_overage": ("medium", "ae", "Commit in overage"),
     "commit_under_use": ("medium", "csm", "Commit under-used"),
     "new_use_case": ("info", "ae", "New use case"),
     "ttv_missed": ("medium", "csm", "Time to value missed"),
@@ -148,9 +153,12 @@ def flags(
         out["inactive"] = f"No meaningful usage for {days} days (last {c.last_usage})."
     if f.spend is not None and f.spend.bill_shock:
         out["bill_shock"] = f.spend.explain()
-    if f.commit is not None and _early(f, rules):
+    state = f.commit.state if f.commit is not None else ""
+    if f.commit is not None and state == "runs_out_early":
         out["commit_early"] = f.commit.explain()
-    if f.commit is not None and f.commit.status == "under_use":
+    if f.commit is not None and state == "overage":
+        out["commit_overage"] = f.commit.explain()
+    if f.commit is not None and state == "under_use":
         out["commit_under_use"] = f.commit.explain()
     for name, first in f.adoption.new_features + f.adoption.new_teams:
         out[str(AlertKey("new_use_case", name))] = f"{name} first used on {first}; {_growth(f)}"
@@ -160,14 +168,13 @@ def flags(
     return out
 
 
-def _early(f: AccountFeatures, rules: AlertRules) -> bool:
-    """Runs out early, or has: used up well before the term ends is still the same news."""
-    fc = f.commit
-    if fc is None:
+def follows_up(key: str, now: Iterable[str]) -> bool:
+    """Whether a condition that cleared gets a "resolved" word: not news, not grown into another."""
+    kind = kind_of(key)
+    if kind in NO_FOLLOW_UP:
         return False
-    if fc.status == "exhausted" and fc.exhaustion_date is not None:
-        return fc.exhaustion_date <= fc.end - timedelta(days=rules.early_exhaustion_days)
-    return fc.status == "early"
+    grown = SUCCESSORS.get(kind, frozenset())
+    return not any(kind_of(k) in grown for k in now)
 
 
 def _growth(f: AccountFeatures) -> str:
@@ -190,7 +197,7 @@ def transitions(
     out += [
         _alert(f, key, "The condition has cleared.", resolved=True)
         for key in sorted(previous - set(now))
-        if before is not None and kind_of(key) not in NO_FOLLOW_UP
+        if before is not None and follows_up(key, now)
     ]
     if tier_change:
         out.append(_alert(f, "tier_change", tier_change))

@@ -30,7 +30,7 @@ PROBLEM_FLAGS = (
     "bill_shock",
     "commit_under_use",
 )
-OPPORTUNITY_FLAGS = ("commit_early", "new_use_case")
+OPPORTUNITY_FLAGS = ("commit_early", "commit_overage", "new_use_case")
 
 
 def arrow(change: float | None) -> str:
