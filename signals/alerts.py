@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from signals.config import AlertRules
 from signals.features import AccountFeatures
 from signals.series import pct
+from signals.words import in_days, percent
 
 KEY_FORM = re.compile(
     r"(?P<kind>[^:@]*)(?::(?P<detail>.*?))?(?:@(?P<day>\d{4}-\d{2}-\d{2}))?", re.S
@@ -118,11 +119,10 @@ def renewal_risk(
     if week_ago is not None and week_ago - score >= rules.health_drop_points:
         why.append(f"health fell {week_ago - score:.0f} points in a week")
     if churn_risk >= rules.renewal_churn_risk:
-        why.append(f"churn risk {churn_risk:.0%}")
+        why.append(f"churn risk {percent(churn_risk)}")
     if not why:
         return None
-    days = (day - f.as_of).days
-    when = "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
+    when = in_days((day - f.as_of).days)
     arr = f" at ${f.annual_value:,.0f} a year" if f.annual_value else ""
     return f"Renews on {day.isoformat()} ({when}){arr}: {'; '.join(why)}."
 

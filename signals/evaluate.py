@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from signals.alerts import Alert, flags, transitions
+from signals.alerts import Alert, flags, renewal_day, transitions
 from signals.config import ScoringConfig
 from signals.consumption import percentile_rank
 from signals.features import AccountFeatures
@@ -187,6 +187,27 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
+def _stakes(f: AccountFeatures) -> dict[str, object]:
+    """What is at stake in money and time: what digests rank their lines by."""
+    fc, sp = f.commit, f.spend
+    renewal = renewal_day(f)
+    commit_money = 0.0
+    if fc is not None and fc.state == "under_use":
+        commit_money = fc.committed * max(0.0, 1.0 - fc.projected_utilization)  # left unused
+    elif fc is not None and fc.state in ("runs_out_early", "overage"):
+        commit_money = fc.committed * max(0.0, fc.projected_utilization - 1.0)  # past it
+    month_excess = 0.0
+    if sp is not None and sp.bill_shock:
+        month_excess = sp.projected - max(sp.baseline or 0.0, sp.budget or 0.0)
+    return {
+        "arr": round(f.annual_value, 2),
+        "renewal": renewal.isoformat() if renewal else None,
+        "commit_state": fc.state if fc else "",
+        "commit_money": round(commit_money, 2),
+        "month_excess": round(month_excess, 2),
+    }
+
+
 def _detail(s: AccountSignals) -> dict[str, object]:
     f, state = s.features, s.tier.state
     return {
@@ -203,6 +224,7 @@ def _detail(s: AccountSignals) -> dict[str, object]:
         "expansion_drivers": s.expansion.top(5),
         "commit": f.commit.explain() if f.commit else None,
         "spend": f.spend.explain() if f.spend else None,
+        "stakes": _stakes(f),
         "time_to_value": [m.explain() for m in f.ttv.milestones],
         "value": f.value.explain(),
         "movers": [m.words() for m in s.movers],

@@ -113,7 +113,7 @@ def test_early_exhaust_accounts_run_out_before_term_end_and_rank_as_expansions(
     for s in early:
         assert s.exhaustion_date is not None
         assert s.exhaustion_date < scored.term_ends[s.account_id]
-        assert any(flag.startswith("commit_early") for flag in s.flags)
+        assert any(flag.startswith(("commit_early", "commit_overage")) for flag in s.flags)
     lead = [
         (scored.term_ends[s.account_id] - s.exhaustion_date).days
         for s in early

@@ -81,3 +81,61 @@ def test_a_commit_in_overage_is_an_expansion_never_a_problem() -> None:
             if title.startswith(problem):
                 assert "Falcon Energy" not in " ".join(lines(card, problem))
     assert "off pace" not in everything(card)
+
+
+def renewal(account_id: str, arr: float, days: int, churn: float, score: float) -> Snapshot:
+    renews = date.fromordinal(DAY.toordinal() + days)
+    return snap(
+        account_id,
+        score=score,
+        band="at risk" if score < 40 else "watch",
+        churn_risk=churn,
+        flags={f"renewal_risk:{renews}": f"Renews on {renews} (in {days} days)."},
+        detail={"stakes": {"arr": arr, "renewal": renews.isoformat()}},
+    )
+
+
+def test_each_section_leads_with_the_highest_expected_impact_and_caps_at_five() -> None:
+    book = [
+        renewal("river", 382_200, 8, 0.999, 16),  # expected loss 382k, renewing now
+        renewal("small", 18_000, 29, 0.999, 19),  # certain to churn, but small
+        renewal("big-later", 1_544_300, 80, 0.5, 30),  # 772k, but months away
+        *(renewal(f"r{i}", 10_000 + i, 60, 0.6, 35) for i in range(6)),
+    ]
+    card = compose_digest(DAY, book, {"river": "River Energy GmbH"}, title="Digest")
+    items = lines(card, "Renewals at risk")
+    assert items[0].startswith("River Energy GmbH (16): Renews on 2026-12-12 (in 8 days).")
+    assert "Next: call the sponsor today." in items[0]
+    assert items[1].startswith("big-later")
+    assert len(items) == 6  # five accounts and where the rest are
+    assert items[-1] == "…and 4 more (9 in all) → /steward risks"
+    for line in items[:-1]:
+        assert " Next: " in line
+        assert "→ /health " in line
+
+
+def test_on_teams_the_lines_name_the_teams_commands() -> None:
+    book = [renewal(f"r{i}", 10_000, 30, 0.7, 30) for i in range(7)]
+    card = compose_digest(DAY, book, {}, title="Digest", platform="teams")
+    items = lines(card, "Renewals at risk")
+    assert items[-1] == "…and 2 more (7 in all) → @Steward risks"
+    assert items[0].endswith("→ @Steward health r0")
+    assert "/steward" not in everything(card)
+    assert card.footer is not None
+    assert "@Steward health <account>" in card.footer
+
+
+def test_a_renewal_is_listed_once_not_again_under_needs_attention() -> None:
+    card = compose_digest(DAY, [renewal("river", 382_200, 8, 0.999, 16)], {}, title="Digest")
+    assert not any(t.startswith("Needs attention") for t in titles(card))
+    assert ">99%" not in everything(card) or "100%" not in everything(card)
+
+
+def test_wins_read_as_a_sentence() -> None:
+    resolved = {"title": "Resolved: Bill-shock risk", "resolved": True}
+    card = compose_digest(
+        DAY, [snap("apex", detail={"alerts": [resolved]})], {"apex": "Apex"}, title="Digest"
+    )
+    [line] = lines(card, "Wins")
+    assert line.startswith("Apex (80): no longer flagged: bill-shock risk.")
+    assert "Resolved" not in line
