@@ -60,7 +60,7 @@ class CommitForecast:
         on_pace, under_use (an adoption risk), runs_out_early and overage (both an
         expansion conversation for the AE, never a problem), ended.
         """
-        if self.status in ("no_prices", "no_commit"):
+        if self.status in ("no_prices", "no_commit") or self.committed <= 0:
             return ""
         if self.term_over or self.status == "ended":
             return "ended"
@@ -93,7 +93,7 @@ class CommitForecast:
     def explain(self) -> str:
         """Where the commit stands: its state first, then the figures behind it."""
         money = money_formatter(self.currency)
-        if self.status == "no_commit":
+        if self.status == "no_commit" or self.committed <= 0:
             return f"Contract {self.contract_id} has no committed amount to burn down."
         head = (
             f"{self.utilization:.0%} of the {money(self.committed)} commit used with "

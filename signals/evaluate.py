@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from signals.health import Health, Mover, health, movers
 from signals.model import Snapshot
 from signals.risk import RiskScore, feature_vector, predict
 from signals.tiers import TierDecision, TierState, decide_tier
+from signals.words import score_change
 
 MIN_PEERS = 5
 NOTABLE_CHANGE = 5.0  # points in a week that earn a place among the reasons
@@ -53,14 +55,18 @@ class AccountSignals:
             note = f"{capped.label} holds the score down: {capped.detail}"
             risks = [note] + [r for r in risks if not r.startswith(capped.label + ":")]
         strengths = [f"{c.label}: {c.detail}" for c in self.health.strengths(n)]
-        return (self._week() + risks + strengths)[:n]
+        week = self._week()
+        falls = [w for w in week if w.startswith("-")]  # a fall explains a weak score
+        rises = [w for w in week if w.startswith("+")]  # a rise is not why it needs a human
+        return (falls + risks + rises + strengths)[:n]
 
     def _week(self) -> list[str]:
-        """The week's change and what moved it, when the score moved notably."""
+        """The week's change and what moved it most in the same direction."""
         change = self.change
-        if change is None or abs(change) < NOTABLE_CHANGE or not self.movers:
+        if change is None or abs(change) < NOTABLE_CHANGE:
             return []
-        return [f"{change:+.0f} since last week: {self.movers[0].words()}"]
+        same_way = [m for m in self.movers if (m.points > 0) == (change > 0)]
+        return [score_change(change, same_way[0].words())] if same_way else []
 
 
 def peer_percentiles(features: Sequence[AccountFeatures]) -> list[float | None]:
@@ -132,7 +138,7 @@ def score_account(
     if tier.changed:
         tier_text = f"{tier.previous} -> {tier.state.tier}: {tier.reason}."
     alerts = transitions(f, now, previous.flags if previous else None, tier_text)
-    moved = movers(h, week_ago.components) if week_ago else []
+    moved = coherent(movers(h, week_ago.components), f, config) if week_ago else []
     return AccountSignals(
         features=f,
         health=h,
@@ -185,6 +191,31 @@ def to_snapshot(s: AccountSignals) -> Snapshot:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
+
+
+def coherent(moved: Sequence[Mover], f: AccountFeatures, config: ScoringConfig) -> list[Mover]:
+    """The moves that agree with what the same card says about the account.
+
+    No "breadth of adoption added points" beside fewer active users, and no
+    steadiness or breadth gain for an account whose usage collapsed or stopped:
+    steady at nothing is not good news.
+    """
+    rules = config.alerts
+    c, a = f.consumption, f.adoption
+    collapsed = (c.trend is not None and c.trend <= math.log(1 - rules.usage_drop_fraction)) or (
+        c.days_since_meaningful is not None and c.days_since_meaningful >= rules.inactive_days
+    )
+    fewer = (a.has_users and a.active_users < a.previous_users) or (
+        a.breadth_trend is not None and a.breadth_trend < 0
+    )
+    out = []
+    for m in moved:
+        if m.points > 0 and m.name == "adoption" and fewer:
+            continue
+        if m.points > 0 and collapsed and m.name in ("stability", "adoption", "usage_trend"):
+            continue
+        out.append(m)
+    return out
 
 
 def _stakes(f: AccountFeatures) -> dict[str, object]:

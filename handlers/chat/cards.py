@@ -18,6 +18,7 @@ from signals.health import LABELS
 from signals.model import MetricSeries
 from signals.series import dense
 from signals.value import ValueRealized
+from signals.words import driver_reason, percent
 
 CHART_DAYS = 90
 STEADY = 2.0  # points of weekly change shown as a flat arrow
@@ -92,8 +93,8 @@ def _headline_facts(view: AccountView, trend: str) -> tuple[Fact, ...]:
     facts = [
         Fact("Health", f"{s.score:.0f}/100 ({_band(s.band)}){trend}"),
         Fact("Tier", f"{s.tier} since {s.tier_since}"),
-        Fact("Churn risk", f"{s.churn_risk:.0%}"),
-        Fact("Expansion likelihood", f"{s.expansion_likelihood:.0%}"),
+        Fact("Churn risk", percent(s.churn_risk)),
+        Fact("Expansion likelihood", percent(s.expansion_likelihood)),
     ]
     if info.get("arr"):
         facts.append(Fact("ARR", money_formatter("USD")(float(info["arr"]))))
@@ -130,7 +131,7 @@ def _risks(view: AccountView) -> list[str]:
     drivers = view.snapshot.explained("churn_drivers") or []
     found = _flag_texts(view, PROBLEM_FLAGS)
     if view.snapshot.churn_risk >= 0.2:
-        found += [f"Churn risk rises because {d}" for d in drivers[:2]]
+        found += [driver_reason("churn risk", str(d)) for d in drivers[:2]]
     return found[:4]
 
 
@@ -138,7 +139,7 @@ def _opportunities(view: AccountView) -> list[str]:
     drivers = view.snapshot.explained("expansion_drivers") or []
     found = _flag_texts(view, OPPORTUNITY_FLAGS)
     if view.snapshot.expansion_likelihood >= 0.2:
-        found += [f"Expansion signal: {d}" for d in drivers[:2]]
+        found += [driver_reason("expansion likelihood", str(d)) for d in drivers[:2]]
     return found[:4]
 
 

@@ -89,7 +89,7 @@ def test_an_account_that_stopped_is_at_risk_and_says_why() -> None:
     assert s.health.score == round(expected / 0.78, 1)
     assert s.health.band == "at risk"
     assert s.reasons()[0].startswith("Usage trend: Usage ")
-    assert s.reasons()[1] == "Recent activity: Last meaningful usage 28 days ago."
+    assert s.reasons()[1] == "Recent activity: Last meaningful usage 28 days ago (2026-06-02)."
     assert set(s.flags) == {"usage_drop", "inactive"}
     assert s.churn.probability > 0.5 > s.expansion.probability
 
@@ -190,7 +190,7 @@ def test_movers_name_what_changed_the_score_most() -> None:
 
     assert [m.name for m in moved] == ["activity", "usage_trend", "stability"]
     assert moved[1].points == pytest.approx(0.26 / 0.78 * (50 + 50 * math.tanh(-3) - 50))
-    assert moved[1].words() == "Usage trend fell from 50 to 0 (-16.6 points)"
+    assert moved[1].words() == "Usage trend cost 16.6 points"
     unchanged = {c.name: c.score for c in s.health.components}
     assert movers(s.health, unchanged) == []
 
@@ -546,7 +546,7 @@ def test_a_notable_week_leads_the_reasons_with_what_moved_it() -> None:
     before = {**{c.name: c.score for c in now.health.components}, "activity": 100.0}
     week_ago = replace(to_snapshot(now), score=now.health.score + 12, components=before)
     s = score(data, week_ago=week_ago)
-    assert s.reasons()[0].startswith("-12 since last week: Recent activity fell from 100 to ")
+    assert s.reasons()[0].startswith("-12 since last week: recent activity cost ")
     quiet_week = replace(week_ago, score=now.health.score + 3)
     assert not score(data, week_ago=quiet_week).reasons()[0].startswith("-3 since last week")
 
