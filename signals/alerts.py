@@ -107,19 +107,24 @@ def renewal_risk(
 ) -> str | None:
     """Why the next renewal is at risk, when it falls within ``renewal_days``; else None.
 
-    At risk: health below healthy, or fallen by ``health_drop_points`` in a week,
-    or churn risk at or above ``renewal_churn_risk``.
+    At risk: health in the at-risk band, or fallen by ``health_drop_points`` in a week,
+    or churn risk at or above ``renewal_churn_risk``, or a commit on course to be
+    under-used (a contraction at renewal). A watch-band score alone is not enough:
+    it is said beside a stronger reason, never as the reason.
     """
     day = renewal_day(f)
     if day is None or (day - f.as_of).days > rules.renewal_days:
         return None
     why = []
-    if band != "healthy":
-        why.append(f"health {score:.0f} ({band})")
     if week_ago is not None and week_ago - score >= rules.health_drop_points:
         why.append(f"health fell {week_ago - score:.0f} points in a week")
     if churn_risk >= rules.renewal_churn_risk:
         why.append(f"churn risk {percent(churn_risk)}")
+    fc = f.commit
+    if fc is not None and fc.state == "under_use":
+        why.append(f"on course to use {fc.projected_utilization:.0%} of the commit")
+    if band == "at risk" or (why and band != "healthy"):
+        why.insert(0, f"health {score:.0f} ({band})")
     if not why:
         return None
     when = in_days((day - f.as_of).days)

@@ -219,9 +219,18 @@ def _project(
     exhaustion = _run_out(last, remaining, burn)
     ex_range = (_run_out(last, remaining, burn_range[1]), _run_out(last, remaining, burn_range[0]))
     early_by = rules.early_exhaustion_days
-    if exhaustion is not None and exhaustion <= contract.end - timedelta(days=early_by):
+    # Judged at the kinder end of the burn range, so a noisy week does not flip the state:
+    # early only if even the slowest burn runs out early; under-used only if even the
+    # fastest burn leaves it under the line.
+    slowest = ex_range[1] if burn_range[0] > 0 else None
+    fastest = (consumed + burn_range[1] * days_left) / committed
+    if (
+        exhaustion is not None
+        and slowest is not None
+        and max(exhaustion, slowest) <= contract.end - timedelta(days=early_by)
+    ):
         status = "early"
-    elif projected < rules.under_use_fraction and elapsed >= MIN_DAYS_FOR_UNDER_USE:
+    elif max(projected, fastest) < rules.under_use_fraction and elapsed >= MIN_DAYS_FOR_UNDER_USE:
         status = "under_use"
     else:
         status = "on_track"

@@ -239,8 +239,10 @@ def value_card(view: AccountView, value: ValueRealized, period: str, period_key:
         facts.append(Fact("Hours saved", f"{value.hours_saved:,.0f}"))
     if value.return_on_spend is not None:
         facts.append(Fact("Return on spend", f"{value.return_on_spend:.1f}x"))
-    if value.outcomes_per_spend is not None:
-        facts.append(Fact(f"Successful outcomes per {money(1)}", f"{value.outcomes_per_spend:.2f}"))
+    per = value.outcomes_per_spend
+    if per is not None:  # per $100 when a dollar buys less than a tenth of one
+        unit = 1 if per >= 0.1 else 100
+        facts.append(Fact(f"Successful outcomes per {money(unit)}", f"{per * unit:,.1f}"))
     if value.success_rate is not None:
         facts.append(Fact("Success rate", f"{value.success_rate:.0%}"))
     sections = [Section(text=value.explain(), facts=tuple(facts))]

@@ -51,6 +51,7 @@ def book_card(engine: Engine, handles: Sequence[str], who: str, today: date) -> 
     facts = (
         Fact("Accounts", str(len(owned))),
         Fact("At risk", str(bands.get("at risk", 0))),
+        Fact("Watch", str(bands.get("watch", 0))),
         Fact("Healthy", str(bands.get("healthy", 0))),
     )
     return Card(

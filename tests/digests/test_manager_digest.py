@@ -101,7 +101,10 @@ def expected_nrr(db: Engine) -> float:
         for data in history.iter_account_data(conn, until=END):
             spent = []
             for period in (periods.prior_quarter, periods.current):
-                terms = contract_in_force(data.contracts, period.last)
+                # the contract in force then, else (a term that began later) today's
+                terms = contract_in_force(data.contracts, period.last) or contract_in_force(
+                    data.contracts, END
+                )
                 assert terms is not None
                 assert terms.unit_prices
                 spent.append(
