@@ -291,6 +291,7 @@ def overflow_card(held: Sequence[Notice], cap: int, platform: str) -> Card:
         summary=f"Alerts for {accounts}, held back: this channel has had its {cap} for today.",
         sections=(
             Section(
+                title="More alerts today",
                 text=f"This channel gets at most {cap} alert messages a day; these are the "
                 f"rest, by kind. Type {health} <account> for any of them.",
                 items=items,

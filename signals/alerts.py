@@ -16,11 +16,12 @@ from signals.words import in_days, percent
 KEY_FORM = re.compile(
     r"(?P<kind>[^:@]*)(?::(?P<detail>.*?))?(?:@(?P<day>\d{4}-\d{2}-\d{2}))?", re.S
 )
-NO_FOLLOW_UP = frozenset({"new_use_case"})  # news, not problems: nothing to resolve
-# A condition that grew into another is not "resolved": early -> overage is the same news.
-SUCCESSORS: dict[str, frozenset[str]] = {"commit_early": frozenset({"commit_overage"})}
 # Opportunities for the AE: never listed or counted as problems.
 OPPORTUNITY_KINDS = frozenset({"commit_early", "commit_overage", "new_use_case"})
+# News, not problems: nothing to resolve, so no "Resolved:" follow-up and no "win".
+NO_FOLLOW_UP = OPPORTUNITY_KINDS
+# A condition that grew into another is not "resolved": early -> overage is the same news.
+SUCCESSORS: dict[str, frozenset[str]] = {"commit_early": frozenset({"commit_overage"})}
 
 KINDS: dict[str, tuple[str, str, str]] = {
     # kind: (severity, owner role, title)
@@ -159,7 +160,8 @@ def flags(
     if f.spend is not None and f.spend.bill_shock:
         out["bill_shock"] = f.spend.explain()
     state = f.commit.state if f.commit is not None else ""
-    if f.commit is not None and state == "runs_out_early":
+    if f.commit is not None and state == "runs_out_early" and "usage_drop" not in out:
+        # usage falling away is no expansion, whatever the burn of the weeks before says
         out["commit_early"] = f.commit.explain()
     if f.commit is not None and state == "overage":
         out["commit_overage"] = f.commit.explain()

@@ -52,7 +52,10 @@ def health_card(view: AccountView) -> Card:
     """/health: score, band, trend, why, tier, risks, opportunities, usage chart, buttons."""
     s = view.snapshot
     change = view.change
-    trend = f" {arrow(change)} {change:+.0f} since last week" if change is not None else ""
+    trend = ""
+    if change is not None:  # "-0" reads as a fall: a change under a point is none
+        moved = f"{change:+.0f}" if round(change) != 0 else "no change"
+        trend = f" {arrow(change)} {moved} since last week"
     title = f"{view.name}: health {s.score:.0f}/100, {_band(s.band)}"
     summary = f"{title}{trend}." + (f" {s.reasons[0]}." if s.reasons else "")
     sections = [
