@@ -141,8 +141,15 @@ def flags(
     *,
     band: str | None = None,
     churn_risk: float | None = None,
+    held: Iterable[str] = (),
 ) -> dict[str, str]:
-    """The conditions in force for an account today, each with its evidence."""
+    """The conditions in force for an account today, each with its evidence.
+
+    ``held`` are the flags of the previous evaluation: a commit that runs out early
+    stays flagged while its plain forecast still runs out early by half the margin
+    (hysteresis: a noisy week does not open and close the alert again and again).
+    """
+    held = set(held)
     out: dict[str, str] = {}
     if band is not None and churn_risk is not None:
         renewal = renewal_risk(f, score, band, week_ago, churn_risk, rules)
@@ -160,9 +167,10 @@ def flags(
     if f.spend is not None and f.spend.bill_shock:
         out["bill_shock"] = f.spend.explain()
     state = f.commit.state if f.commit is not None else ""
-    if f.commit is not None and state == "runs_out_early" and "usage_drop" not in out:
+    early = state == "runs_out_early" or ("commit_early" in held and _still_early(f, rules))
+    if f.commit is not None and early and "usage_drop" not in out:
         # usage falling away is no expansion, whatever the burn of the weeks before says
-        out["commit_early"] = f.commit.explain()
+        out["commit_early"] = f.commit.explain("runs_out_early")
     if f.commit is not None and state == "overage":
         out["commit_overage"] = f.commit.explain()
     if f.commit is not None and state == "under_use":
@@ -173,6 +181,13 @@ def flags(
     if fv is not None and fv.reached is None and fv.missed:
         out["ttv_missed"] = fv.explain()
     return out
+
+
+def _still_early(f: AccountFeatures, rules: AlertRules) -> bool:
+    fc = f.commit
+    if fc is None or fc.state not in ("on_pace", "runs_out_early") or fc.days_early is None:
+        return False
+    return fc.days_early >= rules.early_exhaustion_days / 2
 
 
 def follows_up(key: str, now: Iterable[str]) -> bool:

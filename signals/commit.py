@@ -90,8 +90,12 @@ class CommitForecast:
             return None
         return (self.end - self.exhaustion_date).days
 
-    def explain(self) -> str:
-        """Where the commit stands: its state first, then the figures behind it."""
+    def explain(self, state: str | None = None) -> str:
+        """Where the commit stands: its state first, then the figures behind it.
+
+        ``state`` words it as that state instead of its own (an alert held open by
+        hysteresis keeps saying "runs out early").
+        """
         money = money_formatter(self.currency)
         if self.status == "no_commit" or self.committed <= 0:
             return f"Contract {self.contract_id} has no committed amount to burn down."
@@ -101,7 +105,7 @@ class CommitForecast:
         )
         if self.status == "no_prices":
             return head + ". No unit prices on the contract, so spend cannot be measured."
-        state = self.state
+        state = state or self.state
         if state == "ended":
             over = f", {money(self.overage)} past the commit" if self.overage > 0 else ""
             return f"Ended: {head}{over}."

@@ -133,7 +133,15 @@ def score_account(
         value=f.annual_value, health=h.score, as_of=f.as_of, previous=prior, rules=config.tiers
     )
     before = week_ago.score if week_ago else None
-    now = flags(f, h.score, before, config.alerts, band=h.band, churn_risk=churn.probability)
+    now = flags(
+        f,
+        h.score,
+        before,
+        config.alerts,
+        band=h.band,
+        churn_risk=churn.probability,
+        held=previous.flags if previous else (),
+    )
     tier_text = None
     if tier.changed:
         tier_text = f"{tier.previous} -> {tier.state.tier}: {tier.reason}."

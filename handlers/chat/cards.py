@@ -293,7 +293,9 @@ def _peer_sentence(view: AccountView) -> str:
     segment = view.info.get("segment") or "same-segment"
     if peer is None or view.live:
         return f"Too few {segment} peers scored yet to compare."
-    return f"Usage volume is above {peer:.0f}% of {segment} peers."
+    if peer >= 50:
+        return f"Uses more than {peer:.0f}% of {segment} peers."
+    return f"Uses less than {100 - peer:.0f}% of {segment} peers."  # not "above 3%"
 
 
 def forecast_card(view: AccountView) -> Card:

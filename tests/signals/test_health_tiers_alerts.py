@@ -577,3 +577,24 @@ def test_the_snapshot_keeps_the_weeks_anomalies_for_the_details_view() -> None:
             "direction": "drop",
         }
     ]
+
+
+@pytest.mark.parametrize(
+    ("committed", "held", "flagged"),
+    [
+        pytest.param(34_500, (), False, id="20-days-early-is-not-news"),
+        pytest.param(34_500, ("commit_early",), True, id="but-an-open-alert-stays-open"),
+        pytest.param(35_500, ("commit_early",), False, id="10-days-early-closes-it"),
+        pytest.param(30_000, (), True, id="runs-out-months-early"),
+    ],
+)
+def test_a_commit_running_out_early_has_hysteresis(
+    committed: float, held: tuple[str, ...], flagged: bool
+) -> None:
+    terms = contract(d("2026-01-01"), d("2026-12-31"), committed, {"tokens": 1.0})
+    tokens = steady("tokens", 100, d("2026-01-01"), AS_OF)
+    f = extract(account(metrics=[tokens], contracts=[terms]), AS_OF, CONFIG)
+    found = flags(f, 70.0, None, AlertRules(), held=held)
+    assert ("commit_early" in found) is flagged
+    if flagged:
+        assert found["commit_early"].startswith("Runs out early: ")
