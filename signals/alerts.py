@@ -159,7 +159,8 @@ def flags(
     c = f.consumption
     if week_ago is not None and week_ago - score >= rules.health_drop_points:
         out["health_drop"] = f"Health {week_ago:.0f} -> {score:.0f} in a week."
-    if c.trend is not None and c.trend <= math.log(1 - rules.usage_drop_fraction):
+    dropped = c.trend is not None and c.trend <= math.log(1 - rules.usage_drop_fraction)
+    if dropped and not _after_a_spike(f):
         out["usage_drop"] = c.explain()
     days = c.days_since_meaningful
     if days is not None and days >= rules.inactive_days:
@@ -181,6 +182,16 @@ def flags(
     if fv is not None and fv.reached is None and fv.missed:
         out["ttv_missed"] = fv.explain()
     return out
+
+
+def _after_a_spike(f: AccountFeatures) -> bool:
+    """The "drop" is a runaway job leaving the baseline: a spike in it, a steady last week.
+
+    A spike in the baseline window inflates it, so usage back at its usual level reads
+    as a fall; an account really falling away is still falling in its last week.
+    """
+    c = f.consumption
+    return c.baseline_spiked and c.short_trend is not None and c.short_trend > math.log(0.8)
 
 
 def _still_early(f: AccountFeatures, rules: AlertRules) -> bool:

@@ -71,6 +71,7 @@ class Consumption:
     recent_events: int
     seasonal_echo: float | None = None  # log change in the 2 months after this date a period ago
     echo_period: int | None = None  # 364 (a year) or 91 (a quarter) days
+    baseline_spiked: bool = False  # one day holds a fifth or more of a metric's baseline
 
     @property
     def history_days(self) -> int:
@@ -88,6 +89,9 @@ class Consumption:
             f"Usage {pct(self.trend)} over the last {_len(self.recent_window)} days "
             f"against the {_len(self.baseline_window)} days before ({parts})."
         )
+
+
+SPIKE_SHARE = 0.2  # a baseline day with this share of the baseline window is a runaway
 
 
 def _len(window: tuple[date, date]) -> int:
@@ -136,6 +140,10 @@ def consumption(
             for a in _anomalies(m.metric, arrays[m.metric], as_of, (m.days[0] - base_first).days)
         ),
         recent_spend=sum(sum(arrays[m][recent]) * prices.get(m, 0.0) for m in arrays),
+        baseline_spiked=any(
+            0 < SPIKE_SHARE * sum(a[: w.baseline_days]) <= max(a[: w.baseline_days], default=0.0)
+            for a in arrays.values()
+        ),
         recent_events=int(sum(events[recent])),
         **_echo(metrics, trends, as_of, first_usage),
     )

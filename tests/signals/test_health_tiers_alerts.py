@@ -598,3 +598,26 @@ def test_a_commit_running_out_early_has_hysteresis(
     assert ("commit_early" in found) is flagged
     if flagged:
         assert found["commit_early"].startswith("Runs out early: ")
+
+
+def test_usage_back_to_usual_after_a_runaway_job_is_not_a_drop() -> None:
+    first = AS_OF - timedelta(days=83)
+    spike_day = AS_OF - timedelta(days=50)  # in the baseline window
+    spiky = series("tokens", usage(lambda day: 8_100 if day == spike_day else 100, first, AS_OF))
+    f = extract(account(metrics=[spiky]), AS_OF, CONFIG)
+    assert f.consumption.trend is not None
+    assert f.consumption.trend < math.log(0.6)  # the spike inflates the baseline
+    assert "usage_drop" not in flags(f, 70.0, None, AlertRules())
+    # a real fall, after the same spike, still alerts
+    falling = series(
+        "tokens",
+        usage(
+            lambda day: (
+                8_100 if day == spike_day else (100 if day < AS_OF - timedelta(days=20) else 10)
+            ),
+            first,
+            AS_OF,
+        ),
+    )
+    g = extract(account(metrics=[falling]), AS_OF, CONFIG)
+    assert "usage_drop" in flags(g, 70.0, None, AlertRules())
