@@ -117,7 +117,8 @@ def renewal_risk(
     if day is None or (day - f.as_of).days > rules.renewal_days:
         return None
     why = []
-    if week_ago is not None and week_ago - score >= rules.health_drop_points:
+    fell = week_ago is not None and week_ago - score >= rules.health_drop_points
+    if week_ago is not None and fell and not _after_a_spike(f):
         why.append(f"health fell {week_ago - score:.0f} points in a week")
     if churn_risk >= rules.renewal_churn_risk:
         why.append(f"churn risk {percent(churn_risk)}")
@@ -157,10 +158,11 @@ def flags(
         if renewal is not None and day is not None:
             out[str(AlertKey("renewal_risk", day.isoformat()))] = renewal
     c = f.consumption
-    if week_ago is not None and week_ago - score >= rules.health_drop_points:
+    spike_left = _after_a_spike(f)  # the week's fall is a runaway job leaving the baseline
+    if week_ago is not None and week_ago - score >= rules.health_drop_points and not spike_left:
         out["health_drop"] = f"Health {week_ago:.0f} -> {score:.0f} in a week."
     dropped = c.trend is not None and c.trend <= math.log(1 - rules.usage_drop_fraction)
-    if dropped and not _after_a_spike(f):
+    if dropped and not spike_left:
         out["usage_drop"] = c.explain()
     days = c.days_since_meaningful
     if days is not None and days >= rules.inactive_days:

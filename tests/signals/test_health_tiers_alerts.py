@@ -608,6 +608,8 @@ def test_usage_back_to_usual_after_a_runaway_job_is_not_a_drop() -> None:
     assert f.consumption.trend is not None
     assert f.consumption.trend < math.log(0.6)  # the spike inflates the baseline
     assert "usage_drop" not in flags(f, 70.0, None, AlertRules())
+    # nor is the score falling as the spike leaves the baseline a health drop
+    assert "health_drop" not in flags(f, 60.0, 80.0, AlertRules())
     # a real fall, after the same spike, still alerts
     falling = series(
         "tokens",
@@ -621,3 +623,4 @@ def test_usage_back_to_usual_after_a_runaway_job_is_not_a_drop() -> None:
     )
     g = extract(account(metrics=[falling]), AS_OF, CONFIG)
     assert "usage_drop" in flags(g, 70.0, None, AlertRules())
+    assert "health_drop" in flags(g, 60.0, 80.0, AlertRules())
