@@ -100,6 +100,9 @@ class Settings(BaseSettings):
         pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
         validation_alias=_env("STEWARD_SNAPSHOT_AT", "snapshot_at"),
     )  # UTC time of the daily snapshot job
+    alert_daily_cap: int = Field(
+        10, ge=1, le=1000, validation_alias=_env("STEWARD_ALERT_DAILY_CAP", "alert_daily_cap")
+    )  # alert messages a channel gets a day; the rest go out as one summary per pass
     worker_tick_seconds: int = Field(
         60, ge=1, le=3600, validation_alias=_env("STEWARD_WORKER_TICK", "worker_tick_seconds")
     )  # how often the worker looks for changed accounts and due digests

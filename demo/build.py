@@ -166,9 +166,22 @@ def remove_database(database: Path) -> bool:
     return found
 
 
+# What the demo's outcomes are worth, so /value shows hours and money saved; used
+# unless steward.toml sets [scoring.value_factors] itself.
+DEMO_VALUE_FACTORS: dict[str, dict[str, object]] = {
+    "resolutions": {"label": "of agent time saved", "minutes": 6, "hourly_rate": 40},
+    "api_calls": {"label": "of manual lookups saved", "minutes": 0.01, "hourly_rate": 40},
+    "tokens": {"label": "of writing time saved", "minutes": 0.00005, "hourly_rate": 40},
+}
+
+
 def open_demo(settings: Settings, database: Path) -> Services:
     """Services on the demo file (created and migrated as needed), not on DATABASE_URL."""
-    config = settings.model_copy(update={"database_url": database_url(database)})
+    scoring = dict(settings.scoring)
+    scoring.setdefault("value_factors", DEMO_VALUE_FACTORS)
+    config = settings.model_copy(
+        update={"database_url": database_url(database), "scoring": scoring}
+    )
     services = build_services(config)
     if migrations.pending(services.engine):
         migrations.upgrade(services.engine)

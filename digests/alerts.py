@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from core.messages import Button, ButtonValue, Card, Section, Tone, card_to_dict
 from digests.schedule import quiet_until
-from signals.alerts import KINDS, NO_FOLLOW_UP, AlertKey, kind_of
+from signals.alerts import KINDS, AlertKey, follows_up, kind_of
 from signals.evaluate import AccountSignals
 from storage import alert_states, outbox
 from storage.alert_states import State
@@ -188,7 +188,7 @@ def _apply(
         if not alert_states.resolve_alert(conn, account_id=ev.account_id, key=key, now=now):
             continue
         report.resolved += 1
-        if state.notified_at is not None and not quiet and state.kind not in NO_FOLLOW_UP:
+        if state.notified_at is not None and not quiet and follows_up(key, ev.flags):
             changes.append(
                 Change(key, state.kind, "info", f"Resolved: {state.title}", state.evidence, True)
             )
@@ -206,21 +206,36 @@ def route(
     now: datetime,
     report: PassReport,
     direct: bool = True,
+    daily_cap: int | None = None,
 ) -> None:
     """Enqueue each notice to the channels whose alert subscription covers the account.
 
-    With ``direct`` (the platform can send), expansion signals also go to the AE
-    directly, and a tier change, or news for an account no channel covers, to the CSM
-    (``user:<handle>``: the sender finds the person on the platform by id or email).
+    Each channel gets at most ``daily_cap`` alert messages a day (UTC), the most severe
+    first; the rest of a pass goes out as one summary message that lists them grouped
+    by kind. With ``direct`` (the platform can send), expansion signals also go to the
+    AE directly, and a tier change, or news for an account no channel covers, to the
+    CSM (``user:<handle>``: the sender finds the person on the platform by id or email).
     """
     subs = [s for s in subscriptions if s.kind == "alerts" and s.platform == platform]
-    for notice in notices:
+    sent: dict[str, int] = {}
+    overflow: dict[str, list[Notice]] = {}
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    for notice in sorted(notices, key=_urgency):
         ev = notice.account
         covering = [
             s for s in subs if s.covers(csm=ev.csm, ae=ev.ae, segment=ev.segment, tier=ev.tier)
         ]
         card = card_to_dict(alert_card(notice))
         for sub in covering:
+            if daily_cap is not None:
+                if sub.channel not in sent:
+                    sent[sub.channel] = outbox.queued_since(
+                        conn, platform=platform, channel=sub.channel, kind="alert", since=midnight
+                    )
+                if sent[sub.channel] >= daily_cap:
+                    overflow.setdefault(sub.channel, []).append(notice)
+                    continue
+                sent[sub.channel] += 1
             report.announced += _enqueue(
                 conn, platform, sub.channel, notice, card, now, quiet_until(sub, now)
             )
@@ -233,6 +248,57 @@ def route(
             people.add(ev.csm)
         for person in sorted(people):
             report.announced += _enqueue(conn, platform, f"user:{person}", notice, card, now, now)
+    for channel, held in overflow.items():
+        sub = next(s for s in subs if s.channel == channel)
+        added = outbox.enqueue(
+            conn,
+            platform=platform,
+            channel=channel,
+            kind="alert",
+            account_id=None,
+            period=f"{now:%Y%m%dT%H%M%S}.more",
+            card=card_to_dict(overflow_card(held, daily_cap or 0, platform)),
+            now=now,
+            not_before=quiet_until(sub, now),
+        )
+        report.announced += added is not None
+
+
+def _urgency(notice: Notice) -> tuple[int, int, str]:
+    """Most severe first, then news before follow-ups, then by name."""
+    opened = [c for c in notice.changes if not c.resolved]
+    worst = min((SEVERITY_ORDER[c.severity] for c in opened), default=len(SEVERITY_ORDER))
+    return worst, -len(opened), notice.account.name
+
+
+def overflow_card(held: Sequence[Notice], cap: int, platform: str) -> Card:
+    """One message for the alerts past a channel's daily cap, grouped by kind."""
+    groups: dict[str, list[str]] = {}
+    for notice in held:
+        for c in notice.changes:
+            names = groups.setdefault(c.title, [])
+            if notice.account.name not in names:
+                names.append(notice.account.name)
+    health = "@Steward health" if platform == "teams" else "/health"
+    items = tuple(
+        f"{title} ({len(names)}): {', '.join(names)}"
+        for title, names in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    )
+    n = len(held)
+    accounts = f"{n} more account{'s' if n != 1 else ''}"
+    return Card(
+        title=f"Alerts for {accounts} today",
+        summary=f"Alerts for {accounts}, held back: this channel has had its {cap} for today.",
+        sections=(
+            Section(
+                title="More alerts today",
+                text=f"This channel gets at most {cap} alert messages a day; these are the "
+                f"rest, by kind. Type {health} <account> for any of them.",
+                items=items,
+            ),
+        ),
+        tone="info",
+    )
 
 
 def _enqueue(

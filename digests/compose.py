@@ -1,4 +1,10 @@
-"""Compose a digest from one day's evaluations: pure, snapshots in, a Card out."""
+"""Compose a digest from one day's evaluations: pure, snapshots in, a Card out.
+
+An attention budget: each section leads with the accounts that need a human today,
+ranked by expected impact (ARR x risk, days to renewal, money at stake), shows at
+most ``PER_SECTION`` of them with what to do next, and points to the command that
+lists the rest.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +16,34 @@ from datetime import date
 from core.messages import Card, Fact, Section
 from signals.alerts import kind_of
 from signals.model import Snapshot
+from signals.words import listing, percent
 
 PER_SECTION = 5
 EXPANSION_LINE = 0.5  # expansion likelihood that makes an account "ready to expand"
+RENEWAL_URGENT_DAYS = 30  # a renewal this close counts in full; later ones less
+
+
+def command(platform: str, words: str) -> str:
+    """A command as the reader types it: "/steward risks" on Slack, "@Steward risks" on Teams.
+
+    ``words`` is the Slack form ("/health Acme", "/steward risks").
+    """
+    if platform != "teams":
+        return words
+    return "@Steward " + words.removeprefix("/steward ").removeprefix("/")
 
 
 @dataclass(frozen=True, slots=True)
 class DigestSection:
-    """One list of the digest: which accounts, in what order, with which sentence."""
+    """One list of the digest: which accounts, how much each matters, what to say and do."""
 
     title: str
     pick: Callable[[Snapshot], bool]
-    order: Callable[[Snapshot], float]
+    impact: Callable[[Snapshot], float]  # expected impact: the highest comes first
     why: Callable[[Snapshot], str]
+    next_step: Callable[[Snapshot], str]
+    more: str  # the command that lists the rest ("/steward risks")
+    problem: bool = True  # a problem to solve (False: an opportunity or good news)
 
 
 def _has(snapshot: Snapshot, *kinds: str) -> bool:
@@ -31,52 +52,135 @@ def _has(snapshot: Snapshot, *kinds: str) -> bool:
 
 def _flag_text(snapshot: Snapshot, *kinds: str) -> str:
     texts = snapshot.explained("flags") or {}
-    for flag in snapshot.flags:
-        if kind_of(flag) in kinds and flag in texts:
-            return str(texts[flag])
+    for kind in kinds:
+        for flag in snapshot.flags:
+            if kind_of(flag) == kind and flag in texts:
+                return str(texts[flag])
     return snapshot.reasons[0] if snapshot.reasons else ""
+
+
+def _stake(snapshot: Snapshot, key: str) -> float:
+    stakes = snapshot.explained("stakes") or {}
+    value = stakes.get(key) if isinstance(stakes, Mapping) else None
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def _renewal_days(snapshot: Snapshot) -> int | None:
+    stakes = snapshot.explained("stakes") or {}
+    day = stakes.get("renewal") if isinstance(stakes, Mapping) else None
+    if not isinstance(day, str):
+        return None
+    return (date.fromisoformat(day) - snapshot.day).days
+
+
+def _arr(snapshot: Snapshot) -> float:
+    return max(_stake(snapshot, "arr"), 1.0)  # without a value, risk alone orders
+
+
+def _risk(snapshot: Snapshot) -> float:
+    return max(snapshot.churn_risk, 1.0 - snapshot.score / 100.0)
+
+
+def _renewal_impact(snapshot: Snapshot) -> float:
+    days = _renewal_days(snapshot)
+    urgency = RENEWAL_URGENT_DAYS / max(RENEWAL_URGENT_DAYS, days if days is not None else 90)
+    return _arr(snapshot) * snapshot.churn_risk * urgency  # the expected loss, sooner first
 
 
 def _first_reason(snapshot: Snapshot) -> str:
     return snapshot.reasons[0] if snapshot.reasons else f"health {snapshot.score:.0f}"
 
 
+def _attention_reason(snapshot: Snapshot) -> str:
+    for kind in ("inactive", "usage_drop", "health_drop"):
+        if _has(snapshot, kind):
+            return _flag_text(snapshot, kind)
+    return _first_reason(snapshot)
+
+
+def _attention_next(snapshot: Snapshot) -> str:
+    if _has(snapshot, "inactive"):
+        return "ask the champion why usage stopped"
+    if _has(snapshot, "usage_drop"):
+        return "ask what changed: a blocker, a lost sponsor or a competitor"
+    if _has(snapshot, "health_drop"):
+        return "call the champion this week and agree a recovery plan"
+    return "agree a recovery plan with the champion"
+
+
+def _renewal_next(snapshot: Snapshot) -> str:
+    days = _renewal_days(snapshot)
+    if days is not None and days <= 14:
+        return "call the sponsor today"
+    return "book a renewal call with the sponsor and bring a save plan"
+
+
 def _drivers(snapshot: Snapshot) -> str:
     drivers = snapshot.explained("expansion_drivers") or []
-    text = ", ".join(str(d) for d in drivers[:2]) or _flag_text(snapshot, "commit_early")
-    return f"{snapshot.expansion_likelihood:.0%} likely; {text}"
+    text = listing([str(d) for d in drivers[:2]]) or _flag_text(snapshot, "new_use_case")
+    return f"{percent(snapshot.expansion_likelihood)} likely to expand; {text}"
+
+
+def _commit_next(snapshot: Snapshot) -> str:
+    if _has(snapshot, "commit_overage"):
+        return "the AE proposes a larger commit for the overage"
+    return "the AE proposes a larger commit before it runs out"
+
+
+def _is_attention(snapshot: Snapshot) -> bool:
+    return snapshot.band == "at risk" or _has(snapshot, "health_drop", "usage_drop", "inactive")
 
 
 SECTIONS = (
     DigestSection(
         "Renewals at risk",
         lambda s: _has(s, "renewal_risk"),
-        lambda s: -s.churn_risk,
+        _renewal_impact,
         lambda s: _flag_text(s, "renewal_risk"),
+        _renewal_next,
+        "/steward risks",
     ),
     DigestSection(
-        "Needs attention",
-        lambda s: s.band == "at risk" or _has(s, "health_drop", "usage_drop", "inactive"),
-        lambda s: s.score,
-        _first_reason,
-    ),
-    DigestSection(
-        "Ready to expand",
-        lambda s: s.expansion_likelihood >= EXPANSION_LINE or _has(s, "new_use_case"),
-        lambda s: -s.expansion_likelihood,
-        _drivers,
-    ),
-    DigestSection(
-        "Commits off pace",
-        lambda s: _has(s, "commit_early", "commit_under_use"),
-        lambda s: s.exhaustion_date.toordinal() if s.exhaustion_date else 10**7,
-        lambda s: _flag_text(s, "commit_early", "commit_under_use"),
+        "Needs attention",  # renewals at risk are listed above, once
+        lambda s: _is_attention(s) and not _has(s, "renewal_risk"),
+        lambda s: _arr(s) * _risk(s),
+        _attention_reason,
+        _attention_next,
+        "/steward risks",
     ),
     DigestSection(
         "Bill-shock risk",
         lambda s: _has(s, "bill_shock"),
-        lambda s: -(s.projected_month_spend or 0.0),
+        lambda s: _stake(s, "month_excess"),
         lambda s: _flag_text(s, "bill_shock"),
+        lambda s: "warn the customer before the invoice and look for a runaway job",
+        "/steward risks",
+    ),
+    DigestSection(
+        "Commits under-used",
+        lambda s: _has(s, "commit_under_use"),
+        lambda s: _stake(s, "commit_money") or _arr(s),
+        lambda s: _flag_text(s, "commit_under_use"),
+        lambda s: "plan an adoption session so the commit is used before the term ends",
+        "/steward risks",
+    ),
+    DigestSection(
+        "Commits to expand",  # runs out early or in overage: the AE's news, never a problem
+        lambda s: _has(s, "commit_early", "commit_overage"),
+        lambda s: _stake(s, "commit_money") or _arr(s),
+        lambda s: _flag_text(s, "commit_overage", "commit_early"),
+        _commit_next,
+        "/steward expansions",
+        problem=False,
+    ),
+    DigestSection(
+        "Ready to expand",
+        lambda s: s.expansion_likelihood >= EXPANSION_LINE or _has(s, "new_use_case"),
+        lambda s: _arr(s) * s.expansion_likelihood,
+        _drivers,
+        lambda s: "the AE opens an expansion conversation",
+        "/steward expansions",
+        problem=False,
     ),
 )
 
@@ -86,6 +190,12 @@ def needs_human(snapshot: Snapshot) -> bool:
     return any(spec.pick(snapshot) for spec in SECTIONS[:2])
 
 
+def ranked(snapshots: Sequence[Snapshot], spec: DigestSection) -> list[Snapshot]:
+    """The accounts a section picks, highest expected impact first."""
+    chosen = [s for s in snapshots if spec.pick(s)]
+    return sorted(chosen, key=lambda s: (-spec.impact(s), s.score, s.account_id))
+
+
 def compose_digest(
     day: date,
     snapshots: Sequence[Snapshot],
@@ -93,25 +203,30 @@ def compose_digest(
     *,
     title: str,
     notes: Mapping[str, str] | None = None,
+    platform: str = "slack",
 ) -> Card:
-    """The digest of one day: what needs attention, what can grow, tier moves and wins.
+    """The digest of one day: what needs a human, what can grow, tier moves and wins.
 
     ``notes`` add a word to an account's lines: who acknowledged or took its alerts,
-    or until when they are snoozed.
+    or until when they are snoozed. ``platform`` words the commands ("slack" or "teams").
     """
     notes = notes or {}
     bands = Counter(s.band for s in snapshots)
     sections = [Section(facts=_overview(len(snapshots), bands))]
     for spec in SECTIONS:
-        chosen = sorted((s for s in snapshots if spec.pick(s)), key=spec.order)
+        chosen = ranked(snapshots, spec)
         if chosen:
-            sections.append(_section(spec.title, chosen, names, spec.why, notes))
+            sections.append(_section(spec, chosen, names, notes, platform))
     moves = [s for s in snapshots if _alert_titles(s, lambda a: a.get("kind") == "tier_change")]
     if moves:
-        sections.append(_section("Tier moves", moves, names, _tier_reason, notes))
+        spec = DigestSection(
+            "Tier moves", bool, lambda s: _arr(s), _tier_reason, _no_step, "/steward book", False
+        )
+        sections.append(_section(spec, ranked(moves, spec), names, notes, platform))
     wins = [s for s in snapshots if _wins(s)]
     if wins:
-        sections.append(_section("Wins", wins, names, _win_text, notes))
+        spec = DigestSection("Wins", bool, lambda s: _arr(s), _win_text, _no_step, "", False)
+        sections.append(_section(spec, ranked(wins, spec), names, notes, platform))
     attention = sum(1 for s in snapshots if needs_human(s))
     summary = (
         f"{title}: {attention} accounts need attention, "
@@ -121,8 +236,13 @@ def compose_digest(
         title=title,
         summary=summary,
         sections=tuple(sections),
-        footer=f"Health as scored on {day}. Type /health <account> for any line.",
+        footer=f"Health as scored on {day}. Type {command(platform, '/health')} <account> "
+        "for any line.",
     )
+
+
+def _no_step(snapshot: Snapshot) -> str:
+    return ""
 
 
 def _overview(total: int, bands: Counter[str]) -> tuple[Fact, ...]:
@@ -135,20 +255,27 @@ def _overview(total: int, bands: Counter[str]) -> tuple[Fact, ...]:
 
 
 def _section(
-    title: str,
+    spec: DigestSection,
     chosen: Sequence[Snapshot],
     names: Mapping[str, str],
-    why: Callable[[Snapshot], str],
     notes: Mapping[str, str],
+    platform: str,
 ) -> Section:
     items = []
     for s in chosen[:PER_SECTION]:
         name = names.get(s.account_id, s.account_id)
         note = f" [{notes[s.account_id]}]" if s.account_id in notes else ""
-        items.append(f"{name} ({s.score:.0f}): {why(s)}{note} → /health {name}")
-    if len(chosen) > PER_SECTION:
-        items.append(f"…and {len(chosen) - PER_SECTION} more ({len(chosen)} in all)")
-    return Section(title=f"{title} ({len(chosen)})", items=tuple(items))
+        why = spec.why(s).rstrip(".")
+        step = spec.next_step(s)
+        step = f" Next: {step}." if step else ""
+        items.append(
+            f"{name} ({s.score:.0f}): {why}.{step}{note} → {command(platform, '/health')} {name}"
+        )
+    left = len(chosen) - PER_SECTION
+    if left > 0:
+        where = f" → {command(platform, spec.more)}" if spec.more else ""
+        items.append(f"…and {left} more ({len(chosen)} in all){where}")
+    return Section(title=f"{spec.title} ({len(chosen)})", items=tuple(items))
 
 
 def _tier_reason(snapshot: Snapshot) -> str:
@@ -166,4 +293,7 @@ def _wins(snapshot: Snapshot) -> bool:
 
 
 def _win_text(snapshot: Snapshot) -> str:
-    return "resolved: " + ", ".join(_alert_titles(snapshot, lambda a: bool(a.get("resolved"))))
+    cleared = _alert_titles(snapshot, lambda a: bool(a.get("resolved")))
+    words = [t.removeprefix("Resolved: ") for t in cleared]
+    words = [w[:1].lower() + w[1:] for w in dict.fromkeys(words)]
+    return "no longer flagged: " + listing(words)

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from sqlalchemy.engine import Connection, Engine
 
 from core.messages import Card, Fact, Section
-from digests.compose import compose_digest
+from digests.compose import command, compose_digest
 from signals import portfolio as kpis
 from signals.config import ScoringConfig
 from signals.features import LOOKBACK_DAYS
@@ -27,6 +27,8 @@ from storage import history, snapshots
 from storage import portfolio as store
 from storage.db import read_connection
 
+MOVERS_DOWN, MOVERS_UP = 3, 2  # the week's largest falls and rises: five lines
+
 
 def manager_digest(
     engine: Engine,
@@ -36,6 +38,7 @@ def manager_digest(
     account_ids: Collection[str] | None = None,
     title: str = "Manager digest",
     notes: Mapping[str, str] | None = None,
+    platform: str = "slack",
 ) -> Card:
     """The manager digest for ``day``: portfolio KPIs, then the account-level lists.
 
@@ -63,6 +66,7 @@ def manager_digest(
         kpi=_Kpis(periods, usage, start, first_values, config),
         movers=kpis.week_movers(today, week_ago),
         notes=notes or {},
+        platform=platform,
     )
 
 
@@ -142,24 +146,26 @@ def _card(
     kpi: _Kpis,
     movers: WeekMovers,
     notes: Mapping[str, str],
+    platform: str = "slack",
 ) -> Card:
     shown = list(today.values())
-    lists = compose_digest(day, shown, names, title=title, notes=notes)
+    lists = compose_digest(day, shown, names, title=title, notes=notes, platform=platform)
+    # What needs a human first, then the portfolio, and how it was computed last.
     sections = (
         _kpi_section(kpi.headline()),
-        _how_section(kpi.headline()),
-        _cohort_section(kpi.churn),
-        _count_section("Accounts by tier", kpis.counts_by_tier(shown)),
-        _count_section("Accounts by band", kpis.counts_by_band(shown)),
-        _movers_section(movers, names),
         *(s for s in lists.sections if s.title),  # its untitled overview repeats the bands
+        _movers_section(movers, names, platform),
+        _count_section("Accounts by band", kpis.counts_by_band(shown)),
+        _count_section("Accounts by tier", kpis.counts_by_tier(shown)),
+        _cohort_section(kpi.churn),
+        _how_section(kpi.headline()),
     )
     return Card(
         title=title,
         summary=_summary(title, day, len(shown), kpi),
         sections=sections,
         footer=f"Health as scored on {day}; revenue periods end that day. "
-        "Type /health <account> for any line.",
+        f"Type {command(platform, '/health')} <account> for any line.",
     )
 
 
@@ -207,17 +213,18 @@ def _count_section(title: str, counts: Mapping[str, int]) -> Section:
     )
 
 
-def _movers_section(movers: WeekMovers, names: Mapping[str, str]) -> Section:
-    up = [f"Up: {_move_line(m, names)}" for m in movers.up]
-    down = [f"Down: {_move_line(m, names)}" for m in movers.down]
+def _movers_section(movers: WeekMovers, names: Mapping[str, str], platform: str) -> Section:
+    # Five lines at most: the falls first need a human, then the largest rises.
+    up = [f"Up: {_move_line(m, names, platform)}" for m in movers.up[:MOVERS_UP]]
+    down = [f"Down: {_move_line(m, names, platform)}" for m in movers.down[:MOVERS_DOWN]]
     text = movers.explanation if movers.available else f"No movers: {movers.explanation}"
-    return Section(title="Movers this week", text=text, items=(*up, *down))
+    return Section(title="Movers this week", text=text, items=(*down, *up))
 
 
-def _move_line(move: Move, names: Mapping[str, str]) -> str:
+def _move_line(move: Move, names: Mapping[str, str], platform: str) -> str:
     name = names.get(move.account_id, move.account_id)
     why = f"; {move.why}" if move.why else ""
     return (
         f"{name}: {move.change:+.1f} (from {move.before:.1f} to {move.after:.1f}){why} "
-        f"→ /health {name}"
+        f"→ {command(platform, '/health')} {name}"
     )

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection
 from core.messages import Card, card_to_dict
 from digests import alerts as alerting
 from digests.alerts import Evaluation, PassReport, details_button
-from digests.compose import compose_digest, needs_human
+from digests.compose import SECTIONS, compose_digest, ranked
 from digests.manager import manager_digest
 from digests.schedule import due_period, zone
 from handlers.chat.narrative import summarise_digest
@@ -130,6 +130,7 @@ class Jobs:
                 now=now,
                 report=report,
                 direct=platform in self.senders,
+                daily_cap=self.services.settings.alert_daily_cap,
             )
 
     def snapshot(self, now: datetime) -> str:
@@ -229,9 +230,12 @@ class Jobs:
                 account_ids=ids,
                 title=title,
                 notes=book.notes,
+                platform=sub.platform,
             )
-        card = compose_digest(book.day, chosen, book.names, title=title, notes=book.notes)
-        attention = sorted((s for s in chosen if needs_human(s)), key=lambda s: s.score)
+        card = compose_digest(
+            book.day, chosen, book.names, title=title, notes=book.notes, platform=sub.platform
+        )
+        attention = [s for spec in SECTIONS[:2] for s in ranked(chosen, spec)]  # as listed
         buttons = tuple(
             details_button(
                 s.account_id, f"Details: {book.names.get(s.account_id, s.account_id)}"[:70]

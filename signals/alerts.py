@@ -11,11 +11,17 @@ from datetime import date, timedelta
 from signals.config import AlertRules
 from signals.features import AccountFeatures
 from signals.series import pct
+from signals.words import in_days, percent
 
 KEY_FORM = re.compile(
     r"(?P<kind>[^:@]*)(?::(?P<detail>.*?))?(?:@(?P<day>\d{4}-\d{2}-\d{2}))?", re.S
 )
-NO_FOLLOW_UP = frozenset({"new_use_case"})  # news, not problems: nothing to resolve
+# Opportunities for the AE: never listed or counted as problems.
+OPPORTUNITY_KINDS = frozenset({"commit_early", "commit_overage", "new_use_case"})
+# News, not problems: nothing to resolve, so no "Resolved:" follow-up and no "win".
+NO_FOLLOW_UP = OPPORTUNITY_KINDS
+# A condition that grew into another is not "resolved": early -> overage is the same news.
+SUCCESSORS: dict[str, frozenset[str]] = {"commit_early": frozenset({"commit_overage"})}
 
 KINDS: dict[str, tuple[str, str, str]] = {
     # kind: (severity, owner role, title)
@@ -24,6 +30,7 @@ KINDS: dict[str, tuple[str, str, str]] = {
     "inactive": ("high", "csm", "No meaningful usage"),
     "bill_shock": ("medium", "csm", "Bill-shock risk"),
     "commit_early": ("medium", "ae", "Commit runs out early"),
+    "commit_overage": ("medium", "ae", "Commit in overage"),
     "commit_under_use": ("medium", "csm", "Commit under-used"),
     "new_use_case": ("info", "ae", "New use case"),
     "ttv_missed": ("medium", "csm", "Time to value missed"),
@@ -101,23 +108,28 @@ def renewal_risk(
 ) -> str | None:
     """Why the next renewal is at risk, when it falls within ``renewal_days``; else None.
 
-    At risk: health below healthy, or fallen by ``health_drop_points`` in a week,
-    or churn risk at or above ``renewal_churn_risk``.
+    At risk: health in the at-risk band, or fallen by ``health_drop_points`` in a week,
+    or churn risk at or above ``renewal_churn_risk``, or a commit on course to be
+    under-used (a contraction at renewal). A watch-band score alone is not enough:
+    it is said beside a stronger reason, never as the reason.
     """
     day = renewal_day(f)
     if day is None or (day - f.as_of).days > rules.renewal_days:
         return None
     why = []
-    if band != "healthy":
-        why.append(f"health {score:.0f} ({band})")
-    if week_ago is not None and week_ago - score >= rules.health_drop_points:
+    fell = week_ago is not None and week_ago - score >= rules.health_drop_points
+    if week_ago is not None and fell and not _after_a_spike(f):
         why.append(f"health fell {week_ago - score:.0f} points in a week")
     if churn_risk >= rules.renewal_churn_risk:
-        why.append(f"churn risk {churn_risk:.0%}")
+        why.append(f"churn risk {percent(churn_risk)}")
+    fc = f.commit
+    if fc is not None and fc.state == "under_use":
+        why.append(f"on course to use {fc.projected_utilization:.0%} of the commit")
+    if band == "at risk" or (why and band != "healthy"):
+        why.insert(0, f"health {score:.0f} ({band})")
     if not why:
         return None
-    days = (day - f.as_of).days
-    when = "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
+    when = in_days((day - f.as_of).days)
     arr = f" at ${f.annual_value:,.0f} a year" if f.annual_value else ""
     return f"Renews on {day.isoformat()} ({when}){arr}: {'; '.join(why)}."
 
@@ -130,8 +142,15 @@ def flags(
     *,
     band: str | None = None,
     churn_risk: float | None = None,
+    held: Iterable[str] = (),
 ) -> dict[str, str]:
-    """The conditions in force for an account today, each with its evidence."""
+    """The conditions in force for an account today, each with its evidence.
+
+    ``held`` are the flags of the previous evaluation: a commit that runs out early
+    stays flagged while its plain forecast still runs out early by half the margin
+    (hysteresis: a noisy week does not open and close the alert again and again).
+    """
+    held = set(held)
     out: dict[str, str] = {}
     if band is not None and churn_risk is not None:
         renewal = renewal_risk(f, score, band, week_ago, churn_risk, rules)
@@ -139,18 +158,25 @@ def flags(
         if renewal is not None and day is not None:
             out[str(AlertKey("renewal_risk", day.isoformat()))] = renewal
     c = f.consumption
-    if week_ago is not None and week_ago - score >= rules.health_drop_points:
+    spike_left = _after_a_spike(f)  # the week's fall is a runaway job leaving the baseline
+    if week_ago is not None and week_ago - score >= rules.health_drop_points and not spike_left:
         out["health_drop"] = f"Health {week_ago:.0f} -> {score:.0f} in a week."
-    if c.trend is not None and c.trend <= math.log(1 - rules.usage_drop_fraction):
+    dropped = c.trend is not None and c.trend <= math.log(1 - rules.usage_drop_fraction)
+    if dropped and not spike_left:
         out["usage_drop"] = c.explain()
     days = c.days_since_meaningful
     if days is not None and days >= rules.inactive_days:
         out["inactive"] = f"No meaningful usage for {days} days (last {c.last_usage})."
     if f.spend is not None and f.spend.bill_shock:
         out["bill_shock"] = f.spend.explain()
-    if f.commit is not None and _early(f, rules):
-        out["commit_early"] = f.commit.explain()
-    if f.commit is not None and f.commit.status == "under_use":
+    state = f.commit.state if f.commit is not None else ""
+    early = state == "runs_out_early" or ("commit_early" in held and _still_early(f, rules))
+    if f.commit is not None and early and "usage_drop" not in out:
+        # usage falling away is no expansion, whatever the burn of the weeks before says
+        out["commit_early"] = f.commit.explain("runs_out_early")
+    if f.commit is not None and state == "overage":
+        out["commit_overage"] = f.commit.explain()
+    if f.commit is not None and state == "under_use":
         out["commit_under_use"] = f.commit.explain()
     for name, first in f.adoption.new_features + f.adoption.new_teams:
         out[str(AlertKey("new_use_case", name))] = f"{name} first used on {first}; {_growth(f)}"
@@ -160,14 +186,30 @@ def flags(
     return out
 
 
-def _early(f: AccountFeatures, rules: AlertRules) -> bool:
-    """Runs out early, or has: used up well before the term ends is still the same news."""
+def _after_a_spike(f: AccountFeatures) -> bool:
+    """The "drop" is a runaway job leaving the baseline: a spike in it, a steady last week.
+
+    A spike in the baseline window inflates it, so usage back at its usual level reads
+    as a fall; an account really falling away is still falling in its last week.
+    """
+    c = f.consumption
+    return c.baseline_spiked and c.short_trend is not None and c.short_trend > math.log(0.8)
+
+
+def _still_early(f: AccountFeatures, rules: AlertRules) -> bool:
     fc = f.commit
-    if fc is None:
+    if fc is None or fc.state not in ("on_pace", "runs_out_early") or fc.days_early is None:
         return False
-    if fc.status == "exhausted" and fc.exhaustion_date is not None:
-        return fc.exhaustion_date <= fc.end - timedelta(days=rules.early_exhaustion_days)
-    return fc.status == "early"
+    return fc.days_early >= rules.early_exhaustion_days / 2
+
+
+def follows_up(key: str, now: Iterable[str]) -> bool:
+    """Whether a condition that cleared gets a "resolved" word: not news, not grown into another."""
+    kind = kind_of(key)
+    if kind in NO_FOLLOW_UP:
+        return False
+    grown = SUCCESSORS.get(kind, frozenset())
+    return not any(kind_of(k) in grown for k in now)
 
 
 def _growth(f: AccountFeatures) -> str:
@@ -190,7 +232,7 @@ def transitions(
     out += [
         _alert(f, key, "The condition has cleared.", resolved=True)
         for key in sorted(previous - set(now))
-        if before is not None and kind_of(key) not in NO_FOLLOW_UP
+        if before is not None and follows_up(key, now)
     ]
     if tier_change:
         out.append(_alert(f, "tier_change", tier_change))

@@ -51,6 +51,27 @@ class CommitForecast:
     exhaustion_range: tuple[date | None, date | None]  # at the fastest and slowest burn
     projected_utilization: float  # at term end, at the current burn
     status: str  # exhausted | early | on_track | under_use | ended | no_prices | no_commit
+    term_over: bool = False  # as_of is after the term's last day
+
+    @property
+    def state(self) -> str:
+        """The state a CSM names: one of ``STATE_WORDS``' keys, or "" without a forecast.
+
+        on_pace, under_use (an adoption risk), runs_out_early and overage (both an
+        expansion conversation for the AE, never a problem), ended.
+        """
+        if self.status in ("no_prices", "no_commit") or self.committed <= 0:
+            return ""
+        if self.term_over or self.status == "ended":
+            return "ended"
+        return {"exhausted": "overage", "early": "runs_out_early", "under_use": "under_use"}.get(
+            self.status, "on_pace"
+        )
+
+    @property
+    def overage(self) -> float:
+        """Spend past the commit so far (0 while the commit lasts)."""
+        return max(0.0, self.consumed - self.committed)
 
     @property
     def utilization(self) -> float:
@@ -69,33 +90,60 @@ class CommitForecast:
             return None
         return (self.end - self.exhaustion_date).days
 
-    def explain(self) -> str:
-        """Where the commit stands, in one or two sentences."""
+    def explain(self, state: str | None = None) -> str:
+        """Where the commit stands: its state first, then the figures behind it.
+
+        ``state`` words it as that state instead of its own (an alert held open by
+        hysteresis keeps saying "runs out early").
+        """
         money = money_formatter(self.currency)
+        if self.status == "no_commit" or self.committed <= 0:
+            return f"Contract {self.contract_id} has no committed amount to burn down."
         head = (
             f"{self.utilization:.0%} of the {money(self.committed)} commit used with "
-            f"{self.elapsed_fraction:.0%} of the term gone ({self.start} to {self.end})."
+            f"{self.elapsed_fraction:.0%} of the term gone ({self.start} to {self.end})"
         )
         if self.status == "no_prices":
-            return head + " No unit prices on the contract, so spend cannot be measured."
-        if self.status == "no_commit":
-            return f"Contract {self.contract_id} has no committed amount to burn down."
-        if self.status == "ended":
-            return head + " The term has ended."
-        if self.status == "exhausted":
-            return head + " The commit is used up."
+            return head + ". No unit prices on the contract, so spend cannot be measured."
+        state = state or self.state
+        if state == "ended":
+            over = f", {money(self.overage)} past the commit" if self.overage > 0 else ""
+            return f"Ended: {head}{over}."
+        if state == "overage":
+            since = f" since {self.exhaustion_date}" if self.exhaustion_date else ""
+            return (
+                f"In overage: {head}; {money(self.overage)} past the commit{since}. "
+                "An expansion conversation for the AE."
+            )
         if self.exhaustion_date is None:
-            return head + " Nothing is being spent: the commit will not be used."
+            if state == "under_use":
+                return f"Under-use risk: {head}. Nothing is being spent, so the rest goes unused."
+            return f"On pace: {head}. Too early in the term to judge the pace."
         lo, hi = self.exhaustion_range
         when = f"runs out on {self.exhaustion_date}"
         if lo and hi and lo != hi:
             when += f" (between {lo} and {hi})"
-        tail = {
-            "early": f", {self.days_early} days before the term ends: an expansion conversation.",
-            "under_use": f"; only {self.projected_utilization:.0%} of it would be used by "
-            "term end: an adoption risk.",
-        }.get(self.status, ", on track for the term.")
-        return f"{head} At {money(self.daily_burn)}/day it {when}{tail}"
+        at = f"At {money(self.daily_burn)}/day it {when}"
+        if state == "runs_out_early":
+            return (
+                f"Runs out early: {head}. {at}, {self.days_early} days before the term ends. "
+                "An expansion conversation for the AE."
+            )
+        if state == "under_use":
+            return (
+                f"Under-use risk: {head}. At {money(self.daily_burn)}/day only "
+                f"{self.projected_utilization:.0%} of it is used by term end."
+            )
+        return f"On pace: {head}. {at}, within the term."
+
+
+STATE_WORDS: dict[str, str] = {
+    "on_pace": "on pace",
+    "under_use": "under-use risk",
+    "runs_out_early": "runs out early",
+    "overage": "in overage",
+    "ended": "ended",
+}
 
 
 def commit_forecast(
@@ -138,6 +186,7 @@ def commit_forecast(
         exhaustion_range=ex_range,
         projected_utilization=projected,
         status=status,
+        term_over=as_of > contract.end,
     )
 
 
@@ -174,9 +223,18 @@ def _project(
     exhaustion = _run_out(last, remaining, burn)
     ex_range = (_run_out(last, remaining, burn_range[1]), _run_out(last, remaining, burn_range[0]))
     early_by = rules.early_exhaustion_days
-    if exhaustion is not None and exhaustion <= contract.end - timedelta(days=early_by):
+    # Judged at the kinder end of the burn range, so a noisy week does not flip the state:
+    # early only if even the slowest burn runs out early; under-used only if even the
+    # fastest burn leaves it under the line.
+    slowest = ex_range[1] if burn_range[0] > 0 else None
+    fastest = (consumed + burn_range[1] * days_left) / committed
+    if (
+        exhaustion is not None
+        and slowest is not None
+        and max(exhaustion, slowest) <= contract.end - timedelta(days=early_by)
+    ):
         status = "early"
-    elif projected < rules.under_use_fraction and elapsed >= MIN_DAYS_FOR_UNDER_USE:
+    elif max(projected, fastest) < rules.under_use_fraction and elapsed >= MIN_DAYS_FOR_UNDER_USE:
         status = "under_use"
     else:
         status = "on_track"
@@ -226,6 +284,8 @@ class SpendProjection:
     baseline: float | None  # a usual month: the trailing 90 days (or since first use) scaled
     currency: str
     bill_shock: bool
+    slow_projected: float = 0.0  # the month at the slower of the last 7 and 28 days' rates
+    confidence: str = ""  # "certain", "high", "medium" or "low" when bill_shock, else ""
 
     @property
     def vs_budget(self) -> float | None:
@@ -238,17 +298,32 @@ class SpendProjection:
         return self.projected / self.baseline if self.baseline else None
 
     def explain(self) -> str:
-        """The projection in one sentence."""
+        """The projection in one or two sentences, with how sure the bill shock is."""
         money = money_formatter(self.currency)
         text = (
             f"{self.month:%B} spend so far {money(self.spent)}; at {money(self.daily_rate)}/day "
             f"the month ends near {money(self.projected)}"
         )
+        against = []
         if self.vs_baseline is not None and self.baseline:
-            text += f", {self.vs_baseline:.1f}x a usual month ({money(self.baseline)})"
+            against.append(f"{self.vs_baseline:.1f}x a usual month ({money(self.baseline)})")
         if self.vs_budget is not None and self.budget:
-            text += f", {self.vs_budget:.0%} of the {money(self.budget)} budget"
-        return text + ("; bill-shock risk." if self.bill_shock else ".")
+            against.append(f"{self.vs_budget:.0%} of the {money(self.budget)} budget")
+        if against:
+            text += ", " + " and ".join(against)
+        if not self.bill_shock:
+            return text + "."
+        return f"{text}. Bill-shock risk, {CONFIDENCE_WORDS[self.confidence]}."
+
+
+CONFIDENCE_WORDS: dict[str, str] = {
+    "certain": "certain: the month has already spent more than the usual month and the budget",
+    "high": "high confidence: even at the slower 28-day rate the month ends above both",
+    "medium": "medium confidence: only the last week's rate takes the month above both",
+    "low": "low confidence: few days of the month so far, and only the last week's rate "
+    "takes it above both",
+}
+MIN_DAYS_FOR_CONFIDENCE = 7  # of the month observed before a projection is more than a guess
 
 
 def spend_projection(
@@ -279,8 +354,17 @@ def spend_projection(
     history = spend_between(metrics, prices, history_first, month - timedelta(days=1))
     baseline = history / history_days * month_days if history > 0 and history_days > 0 else None
     budget = contract.monthly_budget
-    over_baseline = baseline is not None and projected >= rules.bill_shock_ratio * baseline
-    over_budget = budget is not None and budget > 0 and projected > budget
+    rate28 = spend_between(metrics, prices, days_back(as_of, 28), as_of) / 28
+    slow = spent + min(rate, rate28) * (month_days - as_of.day)
+    shock = _shock(projected, baseline, budget, rules)
+    confidence = ""
+    if shock:
+        if _shock(spent, baseline, budget, rules):
+            confidence = "certain"
+        elif _shock(slow, baseline, budget, rules):
+            confidence = "high"
+        else:
+            confidence = "medium" if as_of.day >= MIN_DAYS_FOR_CONFIDENCE else "low"
     return SpendProjection(
         month=month,
         spent=spent,
@@ -289,8 +373,25 @@ def spend_projection(
         budget=budget,
         baseline=baseline,
         currency=contract.currency,
-        bill_shock=over_baseline or over_budget,
+        bill_shock=shock,
+        slow_projected=slow,
+        confidence=confidence,
     )
+
+
+def _shock(amount: float, baseline: float | None, budget: float | None, rules: AlertRules) -> bool:
+    """Well above both the usual month and the budget (each that is known; one at least).
+
+    A month above a low budget but like any other is no shock; nor is a busy month
+    well within the budget the customer set.
+    """
+    has_budget = budget is not None and budget > 0
+    if baseline is None and not has_budget:
+        return False
+    if baseline is not None and amount < rules.bill_shock_ratio * baseline:
+        return False
+    over_budget = budget is not None and amount >= rules.bill_shock_budget_ratio * budget
+    return over_budget or not has_budget
 
 
 def money_formatter(currency: str) -> Callable[[float], str]:

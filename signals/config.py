@@ -149,6 +149,7 @@ class AlertRules:
     usage_drop_fraction: float = 0.4
     inactive_days: int = 7
     bill_shock_ratio: float = 1.5  # month-end projection against the trailing baseline
+    bill_shock_budget_ratio: float = 1.2  # ... and against the monthly budget (both must hold)
     early_exhaustion_days: int = 30
     under_use_fraction: float = 0.7
     renewal_days: int = 90  # a renewal this close with weak health or high churn risk alerts

@@ -71,6 +71,7 @@ class Consumption:
     recent_events: int
     seasonal_echo: float | None = None  # log change in the 2 months after this date a period ago
     echo_period: int | None = None  # 364 (a year) or 91 (a quarter) days
+    baseline_spiked: bool = False  # a week's worth of its busiest days holds over a third
 
     @property
     def history_days(self) -> int:
@@ -88,6 +89,18 @@ class Consumption:
             f"Usage {pct(self.trend)} over the last {_len(self.recent_window)} days "
             f"against the {_len(self.baseline_window)} days before ({parts})."
         )
+
+
+SPIKE_SHARE = 0.35  # the busiest 7 days' share of a baseline window that means a runaway job
+
+
+def _spiked(values: Sequence[float]) -> bool:
+    """A runaway job in the window: its 7 busiest days hold over SPIKE_SHARE of it.
+
+    An ordinary window's 7 busiest of 56 days hold an eighth to a fifth of it.
+    """
+    total = sum(values)
+    return total > 0 and sum(sorted(values)[-7:]) >= SPIKE_SHARE * total
 
 
 def _len(window: tuple[date, date]) -> int:
@@ -136,6 +149,7 @@ def consumption(
             for a in _anomalies(m.metric, arrays[m.metric], as_of, (m.days[0] - base_first).days)
         ),
         recent_spend=sum(sum(arrays[m][recent]) * prices.get(m, 0.0) for m in arrays),
+        baseline_spiked=any(_spiked(a[: w.baseline_days]) for a in arrays.values()),
         recent_events=int(sum(events[recent])),
         **_echo(metrics, trends, as_of, first_usage),
     )

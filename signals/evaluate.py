@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from signals.alerts import Alert, flags, transitions
+from signals.alerts import Alert, flags, renewal_day, transitions
 from signals.config import ScoringConfig
 from signals.consumption import percentile_rank
 from signals.features import AccountFeatures
@@ -16,6 +17,7 @@ from signals.health import Health, Mover, health, movers
 from signals.model import Snapshot
 from signals.risk import RiskScore, feature_vector, predict
 from signals.tiers import TierDecision, TierState, decide_tier
+from signals.words import score_change
 
 MIN_PEERS = 5
 NOTABLE_CHANGE = 5.0  # points in a week that earn a place among the reasons
@@ -53,14 +55,18 @@ class AccountSignals:
             note = f"{capped.label} holds the score down: {capped.detail}"
             risks = [note] + [r for r in risks if not r.startswith(capped.label + ":")]
         strengths = [f"{c.label}: {c.detail}" for c in self.health.strengths(n)]
-        return (self._week() + risks + strengths)[:n]
+        week = self._week()
+        falls = [w for w in week if w.startswith("-")]  # a fall explains a weak score
+        rises = [w for w in week if w.startswith("+")]  # a rise is not why it needs a human
+        return (falls + risks + rises + strengths)[:n]
 
     def _week(self) -> list[str]:
-        """The week's change and what moved it, when the score moved notably."""
+        """The week's change and what moved it most in the same direction."""
         change = self.change
-        if change is None or abs(change) < NOTABLE_CHANGE or not self.movers:
+        if change is None or abs(change) < NOTABLE_CHANGE:
             return []
-        return [f"{change:+.0f} since last week: {self.movers[0].words()}"]
+        same_way = [m for m in self.movers if (m.points > 0) == (change > 0)]
+        return [score_change(change, same_way[0].words())] if same_way else []
 
 
 def peer_percentiles(features: Sequence[AccountFeatures]) -> list[float | None]:
@@ -127,12 +133,20 @@ def score_account(
         value=f.annual_value, health=h.score, as_of=f.as_of, previous=prior, rules=config.tiers
     )
     before = week_ago.score if week_ago else None
-    now = flags(f, h.score, before, config.alerts, band=h.band, churn_risk=churn.probability)
+    now = flags(
+        f,
+        h.score,
+        before,
+        config.alerts,
+        band=h.band,
+        churn_risk=churn.probability,
+        held=previous.flags if previous else (),
+    )
     tier_text = None
     if tier.changed:
         tier_text = f"{tier.previous} -> {tier.state.tier}: {tier.reason}."
     alerts = transitions(f, now, previous.flags if previous else None, tier_text)
-    moved = movers(h, week_ago.components) if week_ago else []
+    moved = coherent(movers(h, week_ago.components), f, config) if week_ago else []
     return AccountSignals(
         features=f,
         health=h,
@@ -187,6 +201,52 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
+def coherent(moved: Sequence[Mover], f: AccountFeatures, config: ScoringConfig) -> list[Mover]:
+    """The moves that agree with what the same card says about the account.
+
+    No "breadth of adoption added points" beside fewer active users, and no
+    steadiness or breadth gain for an account whose usage collapsed or stopped:
+    steady at nothing is not good news.
+    """
+    rules = config.alerts
+    c, a = f.consumption, f.adoption
+    collapsed = (c.trend is not None and c.trend <= math.log(1 - rules.usage_drop_fraction)) or (
+        c.days_since_meaningful is not None and c.days_since_meaningful >= rules.inactive_days
+    )
+    fewer = (a.has_users and a.active_users < a.previous_users) or (
+        a.breadth_trend is not None and a.breadth_trend < 0
+    )
+    out = []
+    for m in moved:
+        if m.points > 0 and m.name == "adoption" and fewer:
+            continue
+        if m.points > 0 and collapsed and m.name in ("stability", "adoption", "usage_trend"):
+            continue
+        out.append(m)
+    return out
+
+
+def _stakes(f: AccountFeatures) -> dict[str, object]:
+    """What is at stake in money and time: what digests rank their lines by."""
+    fc, sp = f.commit, f.spend
+    renewal = renewal_day(f)
+    commit_money = 0.0
+    if fc is not None and fc.state == "under_use":
+        commit_money = fc.committed * max(0.0, 1.0 - fc.projected_utilization)  # left unused
+    elif fc is not None and fc.state in ("runs_out_early", "overage"):
+        commit_money = fc.committed * max(0.0, fc.projected_utilization - 1.0)  # past it
+    month_excess = 0.0
+    if sp is not None and sp.bill_shock:
+        month_excess = sp.projected - max(sp.baseline or 0.0, sp.budget or 0.0)
+    return {
+        "arr": round(f.annual_value, 2),
+        "renewal": renewal.isoformat() if renewal else None,
+        "commit_state": fc.state if fc else "",
+        "commit_money": round(commit_money, 2),
+        "month_excess": round(month_excess, 2),
+    }
+
+
 def _detail(s: AccountSignals) -> dict[str, object]:
     f, state = s.features, s.tier.state
     return {
@@ -203,6 +263,7 @@ def _detail(s: AccountSignals) -> dict[str, object]:
         "expansion_drivers": s.expansion.top(5),
         "commit": f.commit.explain() if f.commit else None,
         "spend": f.spend.explain() if f.spend else None,
+        "stakes": _stakes(f),
         "time_to_value": [m.explain() for m in f.ttv.milestones],
         "value": f.value.explain(),
         "movers": [m.words() for m in s.movers],

@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from signals.config import ScoringConfig
 from signals.features import AccountFeatures
 from signals.series import clamp, squash
+from signals.words import counts_now, last_seen, percent, points_move
 
 CRITICAL = ("usage_trend", "activity")
 SUMMARY = "outlook"  # the churn model's view: it sums up the causes, it is not one of them
@@ -113,7 +115,7 @@ def component_scores(
     )
     out["outlook"] = (
         None if churn_risk is None else 100 * (1 - churn_risk),
-        f"Churn risk {churn_risk:.0%} over the next {_horizon(f)} days."
+        f"Churn risk {percent(churn_risk)} over the next {_horizon(f)} days."
         if churn_risk is not None
         else "No churn estimate.",
     )
@@ -147,9 +149,7 @@ def _activity_text(f: AccountFeatures) -> str:
     if days is None:
         fv = f.ttv.first_value
         return fv.explain() if fv is not None else "Not used yet."
-    if days == 0:
-        return "Meaningful usage today."
-    return f"Last meaningful usage {days} day{'s' if days != 1 else ''} ago."
+    return last_seen(days, on=f.as_of - timedelta(days=days), as_of=f.as_of) + "."
 
 
 def _adoption(breadth: float | None, stickiness: float | None) -> float | None:
@@ -206,14 +206,11 @@ class Mover:
     points: float  # effect on the score
 
     def words(self) -> str:
-        """The move in a sentence: 'Usage trend fell from 62 to 35 (-6 points)'."""
+        """The move in a sentence: 'Usage trend cost 6.0 points'."""
         label = LABELS.get(self.name, self.name)
         if self.before is None or self.after is None:
-            return f"{label} {'now counts' if self.before is None else 'no longer counts'}"
-        verb = "rose" if self.after > self.before else "fell"
-        return (
-            f"{label} {verb} from {self.before:.0f} to {self.after:.0f} ({self.points:+.1f} points)"
-        )
+            return counts_now(label) if self.before is None else f"{label} no longer counts"
+        return points_move(label, self.points)
 
 
 def movers(

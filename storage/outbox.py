@@ -92,6 +92,24 @@ def enqueue(
     return conn.execute(stmt).scalar_one_or_none()
 
 
+def queued_since(
+    conn: Connection, *, platform: str, channel: str, kind: str, since: datetime
+) -> int:
+    """How many messages of a kind were queued to a channel since a moment."""
+    o = outbox
+    query = (
+        sa.select(sa.func.count())
+        .select_from(o)
+        .where(
+            o.c.platform == platform,
+            o.c.channel == channel,
+            o.c.kind == kind,
+            o.c.created_at >= since,
+        )
+    )
+    return int(conn.execute(query).scalar_one())
+
+
 def exists(conn: Connection, key: str) -> bool:
     """Whether a message with this key was ever queued."""
     return conn.execute(sa.select(outbox.c.id).where(outbox.c.key == key)).first() is not None

@@ -212,20 +212,38 @@ def _pricing(rng: random.Random, segment: Segment, metrics: tuple[str, ...]) -> 
 def _terms(
     rng: random.Random, shape: str, curve: Curve, baseline: float, start: date, days: int
 ) -> _Terms:
-    """A one-year commit sized on the planned spend (under-users planned for far more)."""
-    planned = baseline / rng.uniform(0.2, 0.45) if shape == "under_use" else baseline
-    ratio = rng.uniform(0.95, 1.1) if shape == "early_exhaust" else rng.uniform(0.95, 1.15)
-    committed = max(1000.0, round(planned * TERM_DAYS * ratio, -2))
-    season_room = 1.45 if shape == "seasonal" else 1.0
-    budget = max(100.0, round(planned * 30.44 * rng.uniform(1.25, 1.6) * season_room, -1))
+    """A one-year commit sized on the usage the customer expected, and a budget near it.
+
+    Most commits are sized on what the account goes on to use (on pace, within ±10%);
+    growing accounts and new use cases a little under it (a few run out early);
+    early exhausters far under it; under-users planned for far more; declining and
+    dormant accounts were sized on the usage they had before it fell. Terms of
+    established customers start anywhere in the first ten months of the book, so
+    renewals spread over the year ahead. The monthly budget sits a little above the
+    usual month at the end of the book (seasonal accounts leave room for the season).
+    """
     if curve.sign is not None:
         term_start = curve.sign
         customer_since = start + timedelta(days=curve.sign)
         go_live = customer_since + timedelta(days=rng.randint(14, 30))
     else:
-        term_start = rng.randint(0, max(0, min(days - 1, int(days * 0.15))))
+        late = 0.15 if shape in ("early_exhaust", "dormant", "declining") else 0.8
+        term_start = rng.randint(0, max(0, min(days - 60, int(days * late))))
         customer_since = start - timedelta(days=rng.randint(60, 1500))
         go_live = customer_since + timedelta(days=rng.randint(10, 60))
+    expected = baseline * TERM_DAYS * _term_level(curve, term_start, days)
+    if shape == "under_use":
+        committed = baseline * TERM_DAYS / rng.uniform(0.2, 0.45)
+    elif shape in ("early_exhaust", "declining", "dormant"):  # sized on the level before
+        committed = baseline * TERM_DAYS * rng.uniform(0.95, 1.1)
+    elif shape in ("growing", "new_use_case"):
+        committed = expected / rng.uniform(1.0, 1.3)  # grew past the plan: a few over
+    else:
+        committed = expected / rng.uniform(0.9, 1.08)
+    committed = max(1000.0, round(committed, -2))
+    season_room = 1.45 if shape == "seasonal" else 1.0
+    usual = baseline * 30.44 * _recent_level(curve, days)
+    budget = max(100.0, round(usual * rng.uniform(1.2, 1.4) * season_room, -1))
     first = start + timedelta(days=term_start)
     return _Terms(
         committed=committed,
@@ -236,6 +254,22 @@ def _terms(
         customer_since=customer_since,
         go_live=go_live,
     )
+
+
+def _term_level(curve: Curve, term_start: int, days: int) -> float:
+    """The mean usage level over the term (its last known level beyond the book)."""
+    level = [a + b for a, b in zip(curve.level, curve.extra, strict=True)]
+    inside = level[term_start : min(days, term_start + TERM_DAYS)]
+    beyond = TERM_DAYS - len(inside)
+    total = sum(inside) + beyond * (inside[-1] if inside else 1.0)
+    return max(0.05, total / TERM_DAYS)
+
+
+def _recent_level(curve: Curve, days: int) -> float:
+    """The mean usage level of the book's last 90 days while in use (1.0 without use)."""
+    level = [a + b for a, b in zip(curve.level, curve.extra, strict=True)][-90:]
+    used = [x for x in level if x > 0]
+    return max(1.0, sum(used) / len(used)) if used else 1.0
 
 
 def _spend(totals: Totals, pricing: _Pricing, days: int) -> list[float]:

@@ -22,6 +22,7 @@ from handlers.chat.context import Context
 from handlers.chat.lookup import AccountView, account_names, account_view, scoring_day, value_for
 from handlers.chat.matching import NameIndex, match_account
 from handlers.chat.narrative import value_figures
+from signals.words import percent
 from storage import snapshots
 from storage.db import read_connection
 
@@ -197,7 +198,8 @@ class AskTools:
             "renewal_date": str(view.info.get("renewal_date") or "") or None,
         }
         line = (
-            f"{view.name}: health {s.score:.0f}/100 ({s.band}), churn risk {s.churn_risk:.0%}, "
+            f"{view.name}: health {s.score:.0f}/100 ({s.band}), "
+            f"churn risk {percent(s.churn_risk)}, "
             f"expansion likelihood {s.expansion_likelihood:.0%}, {s.tier} tier"
         )
         return ToolResult(data, {str(view.info["id"]): view.name}, line)

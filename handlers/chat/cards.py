@@ -29,6 +29,7 @@ from signals.health import LABELS
 from signals.model import MetricSeries
 from signals.series import dense
 from signals.value import ValueRealized
+from signals.words import driver_reason, percent
 
 CHART_DAYS = 90
 CHART_METRICS = 3  # a usage chart draws at most this many metrics, one panel each
@@ -42,7 +43,7 @@ PROBLEM_FLAGS = (
     "bill_shock",
     "commit_under_use",
 )
-OPPORTUNITY_FLAGS = ("commit_early", "new_use_case")
+OPPORTUNITY_FLAGS = ("commit_early", "commit_overage", "new_use_case")
 
 
 def arrow(change: float | None) -> str:
@@ -63,7 +64,10 @@ def health_card(view: AccountView) -> Card:
     """/health: score, band, trend, why, tier, risks, opportunities, usage chart, buttons."""
     s = view.snapshot
     change = view.change
-    trend = f" {arrow(change)} {change:+.0f} since last week" if change is not None else ""
+    trend = ""
+    if change is not None:  # "-0" reads as a fall: a change under a point is none
+        moved = f"{change:+.0f}" if round(change) != 0 else "no change"
+        trend = f" {arrow(change)} {moved} since last week"
     title = f"{view.name}: health {s.score:.0f}/100, {_band(s.band)}"
     summary = f"{title}{trend}." + (f" {s.reasons[0]}." if s.reasons else "")
     sections = [
@@ -104,8 +108,8 @@ def _headline_facts(view: AccountView, trend: str) -> tuple[Fact, ...]:
     facts = [
         Fact("Health", f"{s.score:.0f}/100 ({_band(s.band)}){trend}"),
         Fact("Tier", f"{s.tier} since {s.tier_since}"),
-        Fact("Churn risk", f"{s.churn_risk:.0%}"),
-        Fact("Expansion likelihood", f"{s.expansion_likelihood:.0%}"),
+        Fact("Churn risk", percent(s.churn_risk)),
+        Fact("Expansion likelihood", percent(s.expansion_likelihood)),
     ]
     if info.get("arr"):
         facts.append(Fact("ARR", money_formatter("USD")(float(info["arr"]))))
@@ -142,7 +146,7 @@ def _risks(view: AccountView) -> list[str]:
     drivers = view.snapshot.explained("churn_drivers") or []
     found = _flag_texts(view, PROBLEM_FLAGS)
     if view.snapshot.churn_risk >= 0.2:
-        found += [f"Churn risk rises because {d}" for d in drivers[:2]]
+        found += [driver_reason("churn risk", str(d)) for d in drivers[:2]]
     return found[:4]
 
 
@@ -150,7 +154,7 @@ def _opportunities(view: AccountView) -> list[str]:
     drivers = view.snapshot.explained("expansion_drivers") or []
     found = _flag_texts(view, OPPORTUNITY_FLAGS)
     if view.snapshot.expansion_likelihood >= 0.2:
-        found += [f"Expansion signal: {d}" for d in drivers[:2]]
+        found += [driver_reason("expansion likelihood", str(d)) for d in drivers[:2]]
     return found[:4]
 
 
@@ -264,8 +268,10 @@ def value_card(view: AccountView, value: ValueRealized, period: str, period_key:
         facts.append(Fact("Hours saved", f"{value.hours_saved:,.0f}"))
     if value.return_on_spend is not None:
         facts.append(Fact("Return on spend", f"{value.return_on_spend:.1f}x"))
-    if value.outcomes_per_spend is not None:
-        facts.append(Fact(f"Successful outcomes per {money(1)}", f"{value.outcomes_per_spend:.2f}"))
+    per = value.outcomes_per_spend
+    if per is not None:  # per $100 when a dollar buys less than a tenth of one
+        unit = 1 if per >= 0.1 else 100
+        facts.append(Fact(f"Successful outcomes per {money(unit)}", f"{per * unit:,.1f}"))
     if value.success_rate is not None:
         facts.append(Fact("Success rate", f"{value.success_rate:.0%}"))
     sections = [Section(text=value.explain(), facts=tuple(facts))]
@@ -313,7 +319,9 @@ def _peer_sentence(view: AccountView) -> str:
     segment = view.info.get("segment") or "same-segment"
     if peer is None or view.live:
         return f"Too few {segment} peers scored yet to compare."
-    return f"Usage volume is above {peer:.0f}% of {segment} peers."
+    if peer >= 50:
+        return f"Uses more than {peer:.0f}% of {segment} peers."
+    return f"Uses less than {100 - peer:.0f}% of {segment} peers."  # not "above 3%"
 
 
 def forecast_card(view: AccountView) -> Card:

@@ -12,6 +12,7 @@ from core.messages import Card, Fact, Section
 from digests.compose import compose_digest
 from handlers.chat.lookup import scoring_day
 from signals.model import Snapshot
+from signals.words import percent
 from storage import repository, snapshots
 from storage.db import read_connection
 
@@ -50,6 +51,7 @@ def book_card(engine: Engine, handles: Sequence[str], who: str, today: date) -> 
     facts = (
         Fact("Accounts", str(len(owned))),
         Fact("At risk", str(bands.get("at risk", 0))),
+        Fact("Watch", str(bands.get("watch", 0))),
         Fact("Healthy", str(bands.get("healthy", 0))),
     )
     return Card(
@@ -83,10 +85,10 @@ def _ranked_line(name: str, s: Snapshot, by: str) -> str:
     if by == "churn_risk":
         drivers = s.explained("churn_drivers") or []
         why = ", ".join(str(d) for d in drivers[:2]) or (s.reasons[0] if s.reasons else "")
-        return f"{name}: {s.churn_risk:.0%} churn risk, health {s.score:.0f}; {why}"
+        return f"{name}: {percent(s.churn_risk)} churn risk, health {s.score:.0f}; {why}"
     drivers = s.explained("expansion_drivers") or []
     why = ", ".join(str(d) for d in drivers[:2]) or "usage and commit pace"
-    return f"{name}: {s.expansion_likelihood:.0%} likely to expand; {why}"
+    return f"{name}: {percent(s.expansion_likelihood)} likely to expand; {why}"
 
 
 def risks_card(engine: Engine, today: date) -> Card:

@@ -207,7 +207,8 @@ def error_card(exc: SubscriptionError) -> Card:
     return Card(
         title="Subscription not changed",
         summary=exc.message,
-        sections=(Section(title="How to type it", items=(exc.usage,)),),
+        # the reason in the body too: Slack and Teams show a card's sections, not its summary
+        sections=(Section(text=exc.message), Section(title="How to type it", items=(exc.usage,))),
         tone="warning",
     )
 

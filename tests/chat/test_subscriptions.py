@@ -540,3 +540,31 @@ def test_teams_subscription_cards_name_places_and_people_not_their_ids(empty: En
     assert "19:cs-team" not in shown
     assert "29:1AbCdEf" not in shown
     assert "Stop it with unsubscribe digest" in shown  # as Teams takes it: no slash
+
+
+@pytest.mark.parametrize(
+    ("typed", "reason"),
+    [
+        ("subscribe digest at 25:00", "“25:00” is not a time of day"),
+        ("subscribe digest tz Mars/Olympus", "“Mars/Olympus” is not a time zone Steward knows"),
+        ("subscribe newsletter", "no subscription called “newsletter”"),
+    ],
+)
+def test_an_error_card_shows_its_reason_on_slack_teams_and_the_console(
+    empty: Engine, typed: str, reason: str
+) -> None:
+    import json
+
+    from bot.adapters.console.render import to_text
+    from bot.adapters.slack.render import to_message
+    from bot.adapters.teams.render import to_card
+
+    card = ask(empty, typed)
+    assert card.title == "Subscription not changed"
+    # Slack and Teams draw a card's body, not its notification text: the reason is there
+    blocks = json.dumps(to_message(card)["blocks"], ensure_ascii=False)
+    assert reason in blocks
+    teams = to_card(card)
+    assert reason in json.dumps(teams["body"], ensure_ascii=False)
+    assert reason in to_text(card)
+    assert "How to type it" in blocks

@@ -33,22 +33,35 @@ def year(committed: float, prices: dict[str, float] | None = None) -> ContractTe
 
 
 @pytest.mark.parametrize(
-    ("committed", "status", "exhaustion", "projected"),
+    ("committed", "status", "exhaustion", "projected", "state"),
     [
         # 10,000 spent; 9,000 left at 100/day runs out in 90 days, long before the end
-        pytest.param(19_000, "early", AS_OF + timedelta(days=90), 36_500 / 19_000, id="early"),
+        pytest.param(
+            19_000,
+            "early",
+            AS_OF + timedelta(days=90),
+            36_500 / 19_000,
+            "runs_out_early",
+            id="early",
+        ),
         # exactly the even pace: runs out on the last day of the term
-        pytest.param(36_500, "on_track", YEAR_END, 1.0, id="on-track"),
+        pytest.param(36_500, "on_track", YEAR_END, 1.0, "on_pace", id="on-track"),
         # 36,500 of 100,000 by the end: under the 70% line
-        pytest.param(100_000, "under_use", AS_OF + timedelta(days=900), 0.365, id="under-use"),
+        pytest.param(
+            100_000, "under_use", AS_OF + timedelta(days=900), 0.365, "under_use", id="under-use"
+        ),
         # 30 days before the end is still early; 29 is not
-        pytest.param(33_500, "early", d("2026-12-01"), 36_500 / 33_500, id="early-boundary"),
-        pytest.param(33_600, "on_track", d("2026-12-02"), 36_500 / 33_600, id="just-on-track"),
-        pytest.param(10_000, "exhausted", AS_OF, 3.65, id="used-up-today"),
+        pytest.param(
+            33_500, "early", d("2026-12-01"), 36_500 / 33_500, "runs_out_early", id="early-boundary"
+        ),
+        pytest.param(
+            33_600, "on_track", d("2026-12-02"), 36_500 / 33_600, "on_pace", id="just-on-track"
+        ),
+        pytest.param(10_000, "exhausted", AS_OF, 3.65, "overage", id="used-up-today"),
     ],
 )
 def test_commit_status_and_exhaustion(
-    committed: float, status: str, exhaustion: date, projected: float
+    committed: float, status: str, exhaustion: date, projected: float, state: str
 ) -> None:
     fc = commit_forecast([hundred_a_day()], [year(committed)], AS_OF, RULES)
 
@@ -56,6 +69,7 @@ def test_commit_status_and_exhaustion(
     assert fc.consumed == pytest.approx(10_000)
     assert fc.daily_burn == pytest.approx(100)
     assert fc.status == status
+    assert fc.state == state
     assert fc.exhaustion_date == exhaustion
     assert fc.projected_utilization == pytest.approx(projected)
     assert fc.remaining == pytest.approx(max(0, committed - 10_000))
@@ -83,7 +97,7 @@ def test_utilization_against_the_elapsed_share_of_the_term() -> None:
     assert fc is not None
     assert fc.elapsed_fraction == pytest.approx(100 / 365)
     assert fc.utilization == pytest.approx(10_000 / 36_500)
-    assert fc.explain().startswith("27% of the $36,500 commit used with 27% of the term gone")
+    assert fc.explain().startswith("On pace: 27% of the $36,500 commit used with 27% of the term")
 
 
 def test_burn_is_the_last_28_days_with_the_7_and_56_day_burns_as_range() -> None:
@@ -180,7 +194,47 @@ def test_a_contract_that_ended(committed: float, status: str, exhaustion: date |
     assert fc.consumed == pytest.approx(36_500)  # only the term's own days
     assert fc.elapsed_fraction == 1.0
     assert fc.exhaustion_date == exhaustion
-    assert fc.explain().endswith("The term has ended." if status == "ended" else "used up.")
+    assert fc.state == "ended"  # over, whether or not the commit was used up
+    assert fc.explain().startswith("Ended: ")
+    if status == "exhausted":
+        assert fc.explain().endswith(", $6,500 past the commit.")
+
+
+@pytest.mark.parametrize(
+    ("committed", "text"),
+    [
+        pytest.param(
+            36_500,
+            "On pace: 27% of the $36,500 commit used with 27% of the term gone "
+            "(2026-01-01 to 2026-12-31). At $100/day it runs out on 2026-12-31, within the term.",
+            id="on-pace",
+        ),
+        pytest.param(
+            100_000,
+            "Under-use risk: 10% of the $100,000 commit used with 27% of the term gone "
+            "(2026-01-01 to 2026-12-31). At $100/day only 36% of it is used by term end.",
+            id="under-use",
+        ),
+        pytest.param(
+            19_000,
+            "Runs out early: 53% of the $19,000 commit used with 27% of the term gone "
+            "(2026-01-01 to 2026-12-31). At $100/day it runs out on 2026-07-09, 175 days "
+            "before the term ends. An expansion conversation for the AE.",
+            id="runs-out-early",
+        ),
+        pytest.param(
+            8_000,
+            "In overage: 125% of the $8,000 commit used with 27% of the term gone "
+            "(2026-01-01 to 2026-12-31); $2,000 past the commit since 2026-03-21. "
+            "An expansion conversation for the AE.",
+            id="overage",
+        ),
+    ],
+)
+def test_each_commit_state_is_named_first(committed: float, text: str) -> None:
+    fc = commit_forecast([hundred_a_day()], [year(committed)], AS_OF, RULES)
+    assert fc is not None
+    assert fc.explain() == text
 
 
 def test_no_contract_started_yet() -> None:
@@ -251,7 +305,10 @@ JUNE_10 = d("2026-06-10")  # 20 days of June left
         pytest.param(100, None, 3_000, False, id="usual"),
         pytest.param(140, None, 4_200, False, id="1.4x-usual"),
         pytest.param(150, None, 4_500, True, id="1.5x-usual"),
-        pytest.param(100, 2_500, 3_000, True, id="over-budget"),
+        # a usual month over a low budget is no shock: well above both, or nothing
+        pytest.param(100, 2_500, 3_000, False, id="over-budget-but-usual"),
+        pytest.param(150, 4_000, 4_500, False, id="1.5x-usual-within-1.2x-budget"),
+        pytest.param(150, 3_700, 4_500, True, id="1.5x-usual-over-1.2x-budget"),
         pytest.param(100, 3_000, 3_000, False, id="at-budget"),
     ],
 )
@@ -340,8 +397,30 @@ def test_projection_explains_itself() -> None:
     assert sp is not None
     assert sp.explain() == (
         "June spend so far $1,500; at $150/day the month ends near $4,500, "
-        "1.5x a usual month ($3,000); bill-shock risk."
+        "1.5x a usual month ($3,000). Bill-shock risk, medium confidence: only the last "
+        "week's rate takes the month above both."
     )
+
+
+@pytest.mark.parametrize(
+    ("june", "as_of", "confidence"),
+    [
+        # 300/day since 1 June: by the 10th, even the 28-day rate (mixing May's 100) ends
+        # June at 3,000 + 20 x 171 = 6,430, above 1.5 x 3,000
+        pytest.param(300, JUNE_10, "high", id="sustained"),
+        # the month has already spent 1.5x a usual month
+        pytest.param(1_000, JUNE_10, "certain", id="already-spent"),
+        # three days of June at 300: only the last week's rate, and few days seen
+        pytest.param(300, d("2026-06-03"), "low", id="early-in-month"),
+    ],
+)
+def test_bill_shock_confidence_in_words(june: float, as_of: date, confidence: str) -> None:
+    data = usage(lambda day: june if day >= d("2026-06-01") else 100, YEAR_START, as_of)
+    sp = spend_projection([series("tokens", data)], [year(36_500)], as_of, RULES)
+    assert sp is not None
+    assert sp.bill_shock
+    assert sp.confidence == confidence
+    assert f"Bill-shock risk, {confidence}" in sp.explain()
 
 
 def test_days_back_counts_the_window_end_in() -> None:

@@ -262,3 +262,53 @@ def test_a_tier_change_goes_to_the_csm_and_the_channel_once(
     assert sorted(p["channel"][0] for p in sent) == ["C", "D"]  # the channel and the CSM's DM
     assert all(titles(p) == "Acme Corp: Tier changed" for p in sent)
     assert "scaled -> strategic" in texts(sent[0])
+
+
+def company(n: int, **flags: str) -> Evaluation:
+    return Evaluation(
+        account_id=f"co-{n:02d}",
+        name=f"Company {n:02d}",
+        csm="casey@example.com",
+        ae=None,
+        segment="Enterprise",
+        tier="scaled",
+        flags=flags,
+    )
+
+
+def test_a_channel_gets_its_daily_cap_then_one_summary_of_the_rest(
+    db: Engine, fake_slack: FakeSlack
+) -> None:
+    subscribe(db, "C123", "alerts", NOW)
+    apply(db, [company(n) for n in range(7)], NOW, baseline=True)
+    later = NOW + timedelta(minutes=1)
+    flagged = [
+        company(n, **({"renewal_risk": "Renews in 9 days."} if n < 2 else {"bill_shock": "x"}))
+        for n in range(7)
+    ]
+    report = PassReport()
+    with write_transaction(db) as conn:
+        notices = record(conn, flagged, now=later, baseline=False, report=report)
+        subs = list_subscriptions(conn, kind="alerts")
+        route(conn, notices, subs, platform="slack", now=later, report=report, daily_cap=3)
+    send(db, fake_slack, later)
+    got = [titles(m) for m in posts(fake_slack, "C123")]
+    # the most severe first (renewals are high, bill shock medium), then one summary
+    assert got[:2] == ["Company 00: Renewal at risk", "Company 01: Renewal at risk"]
+    assert got[2] == "Company 02: Bill-shock risk"
+    assert len(got) == 4
+    summary = str(posts(fake_slack, "C123")[3]["blocks"])
+    assert "Alerts for 4 more accounts today" in got[3]
+    assert "Bill-shock risk (4): Company 03, Company 04, Company 05, Company 06" in summary
+    assert "at most 3 alert messages a day" in summary
+    # later the same day: the cap holds, the news goes into another summary
+    again = later + timedelta(hours=2)
+    with write_transaction(db) as conn:
+        notices = record(
+            conn, [company(9, usage_drop="Usage -50%.")], now=again, baseline=False, report=report
+        )
+        route(conn, notices, subs, platform="slack", now=again, report=report, daily_cap=3)
+    send(db, fake_slack, again)
+    last = posts(fake_slack, "C123")[-1]
+    assert titles(last) == "Alerts for 1 more account today"
+    assert "Usage dropped (1): Company 09" in str(last["blocks"])

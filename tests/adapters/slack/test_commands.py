@@ -164,6 +164,8 @@ def test_book_of_someone_else_by_mention(slack: SlackClient) -> None:
     (answer,) = slack.fake.wait_for_responses("book", 1)
     assert "Quibble Inc" in texts(answer)
     assert "Zorblax Corp" not in texts(answer)
+    for band in ("At risk", "Watch", "Healthy"):  # every band counted, none left out
+        assert band in texts(answer)
 
 
 def test_share_posts_to_the_channel_with_the_chart_and_removes_the_private_copy(
