@@ -124,7 +124,8 @@ def renewal_risk(
         why.append(f"churn risk {percent(churn_risk)}")
     fc = f.commit
     if fc is not None and fc.state == "under_use":
-        why.append(f"on course to use {fc.projected_utilization:.0%} of the commit")
+        used = math.floor(fc.projected_utilization * 100)  # 69.6% is under 70%: "69%"
+        why.append(f"on course to use {used}% of the commit")
     if band == "at risk" or (why and band != "healthy"):
         why.insert(0, f"health {score:.0f} ({band})")
     if not why:
