@@ -87,6 +87,14 @@ class CloudEventsMapping(BaseModel):
     feature: str | None = None  # e.g. "data.feature"
 
 
+class StripeMapping(BaseModel):
+    """`[sources.stripe]`: the metadata key naming the Steward account, when it differs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account_metadata: str = "steward_account"  # on customers and subscriptions
+
+
 class SourceMappings(BaseModel):
     """`[sources.<name>]` in steward.toml: one mapping per vendor source."""
 
@@ -94,6 +102,7 @@ class SourceMappings(BaseModel):
 
     segment: SegmentMapping = Field(default_factory=SegmentMapping)
     cloudevents: CloudEventsMapping = Field(default_factory=CloudEventsMapping)
+    stripe: StripeMapping = Field(default_factory=StripeMapping)
 
 
 class Settings(BaseSettings):

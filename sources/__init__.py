@@ -8,11 +8,11 @@ atomic rules as ``/v1/*``.
 
 from __future__ import annotations
 
-from sources import cloudevents, segment
+from sources import cloudevents, segment, stripe
 from sources.base import Source
 
 SOURCES: dict[str, Source] = {
-    source.name: source for source in (segment.SOURCE, cloudevents.SOURCE)
+    source.name: source for source in (segment.SOURCE, cloudevents.SOURCE, stripe.SOURCE)
 }
 
 __all__ = ["SOURCES", "Source"]

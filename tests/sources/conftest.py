@@ -13,6 +13,7 @@ from tests.support.sender import Sender
 from tests.support.server import ROTATED_SECRET, TEST_SECRET, TEST_TOKEN, LiveServer
 
 SEGMENT_SECRET = "segment-shared-secret-4f1c9a"
+STRIPE_SECRET = "whsec_stripe0test0endpoint0secret0a1b2c3"
 
 
 @pytest.fixture
@@ -22,6 +23,7 @@ def settings(database_url: str) -> Settings:
         webhook_secrets=[TEST_SECRET, ROTATED_SECRET],
         api_tokens=[TEST_TOKEN],
         segment_secret=SEGMENT_SECRET,
+        stripe_webhook_secret=STRIPE_SECRET,
         ingest=IngestLimits(),
     )
 

@@ -29,6 +29,7 @@ def test_the_mapping_example_is_valid_configuration() -> None:
     settings = load_settings(**tomllib.loads(example))
     assert settings.sources.segment.account == "properties.account_id"
     assert settings.sources.cloudevents.user == "data.user_id"
+    assert settings.sources.stripe.account_metadata == "steward_account"
 
 
 @pytest.mark.skipif(
