@@ -204,9 +204,11 @@ def ingest_source(
     for attempt in range(1, STORE_ATTEMPTS + 1):
         try:
             with write_transaction(engine) as conn:
-                return _store_source(
+                result = _store_source(
                     conn, endpoint, mapped, now=now, limits=limits, delivery=delivery
                 )
+            log.debug("ingested %s: %s", endpoint, result)
+            return result
         except TransientConflict:
             if attempt == STORE_ATTEMPTS:
                 raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -154,3 +155,29 @@ def test_a_configured_property_names_the_account_when_nothing_else_does(
     with db.connect() as conn:
         owner = conn.scalar(sa.select(tables.usage_events.c.account_id))
     assert owner == "hooli"
+
+
+def test_a_batch_sent_concurrently_is_counted_once(sender: Sender, db: Engine) -> None:
+    users = [f"u{n}" for n in range(20)]
+    calls = [group(f"acct-{n % 4}", user=u, name=f"Account {n % 4}") for n, u in enumerate(users)]
+    calls += [track(n, user=users[n % 20]) for n in range(200)]
+    payload = {"batch": calls}
+    clients = 6
+    barrier = threading.Barrier(clients)
+    statuses: list[int] = []
+
+    def send() -> None:
+        with Sender(str(sender.http.base_url), secret="", token="") as own:
+            barrier.wait()
+            statuses.append(post_signed(own.http, payload, SEGMENT_SECRET).status_code)
+
+    threads = [threading.Thread(target=send) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert statuses == [200] * clients
+    stored = counts(db)
+    assert stored["events"] == stored["daily_events"] == 200
+    assert stored["accounts"] == 4
