@@ -252,6 +252,8 @@ def _store_source(
     if mapped.groups:
         repository.ensure_accounts(conn, sorted(set(mapped.groups.values())), now=now)
         segment_groups.remember(conn, mapped.groups, now=now)
+    if mapped.ended:  # a cancellation: churn, unless another contract runs on
+        result["churned"] = repository.mark_churned(conn, mapped.ended)
     if delivery is not None:
         repository.finish_delivery(conn, endpoint=endpoint, delivery_id=delivery.id, result=result)
     return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Protocol
 
 import orjson
@@ -59,6 +60,7 @@ class Mapped:
     groups: dict[str, str] = field(default_factory=dict)
     lookups: list[Lookup] = field(default_factory=list)
     placeholders: set[str] = field(default_factory=set)  # accounts named only by an id
+    ended: dict[str, date] = field(default_factory=dict)  # account -> a contract ended that day
     received: int = 0
     ignored: int = 0  # items of a kind Steward has no use for (e.g. Segment's alias)
 

@@ -57,7 +57,11 @@ class Stripe:
         if kind in ("customer.created", "customer.updated"):
             _customer(mapped, obj, mapping)
         elif kind.startswith("customer.subscription."):
-            mapped.records.append(_subscription(obj, mapping, deleted=kind.endswith(".deleted")))
+            record = _subscription(obj, mapping, deleted=kind.endswith(".deleted"))
+            mapped.records.append(record)
+            if kind.endswith(".deleted"):  # the account churned if nothing else runs on
+                ended = date.fromisoformat(record.values["end_date"])
+                mapped.ended[record.values["account"]] = ended
         else:
             mapped.ignored = 1
         return mapped

@@ -149,3 +149,26 @@ def test_other_events_are_acknowledged_and_ignored(sender: Sender, db: Engine) -
     assert response.status_code == 200
     assert response.json()["ignored"] == 1
     assert stored(db) == before
+
+
+def test_a_cancelled_last_subscription_marks_the_account_churned(
+    sender: Sender, db: Engine
+) -> None:
+    other = subscription(id="sub_other", days_left=30)
+    for n, payload in enumerate([subscription(), other]):
+        post(sender.http, event("customer.subscription.created", payload, n), STRIPE_SECRET)
+    ended = int((NOW - timedelta(days=2)).timestamp())
+    first_gone = subscription(status="canceled", ended_at=ended)
+    other_gone = subscription(id="sub_other", status="canceled", ended_at=ended)
+
+    still_running = post(
+        sender.http, event("customer.subscription.deleted", first_gone, 3), STRIPE_SECRET
+    )
+    churned_after_both = post(
+        sender.http, event("customer.subscription.deleted", other_gone, 4), STRIPE_SECRET
+    )
+
+    assert still_running.json()["churned"] == []  # sub_other runs on
+    assert churned_after_both.json()["churned"] == ["cus_NffrFeUfNV2Hib"]
+    account = sender.get("/v1/accounts/cus_NffrFeUfNV2Hib").json()
+    assert account["churned_date"] == (NOW - timedelta(days=2)).date().isoformat()
