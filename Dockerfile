@@ -11,6 +11,7 @@ COPY digests digests
 COPY handlers handlers
 COPY services services
 COPY signals signals
+COPY sources sources
 COPY storage storage
 RUN sh ops/install.sh /opt/steward
 

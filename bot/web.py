@@ -26,6 +26,8 @@ from handlers.api.errors import RejectedPayload
 from handlers.api.schemas import MODELS, Kind
 from services import ingest
 from services.container import Services, build_services
+from sources import SOURCES
+from sources.base import Context, load_json
 from storage import repository
 from storage import teams as teams_storage
 from storage.db import DatabaseUnavailable, read_connection
@@ -104,6 +106,9 @@ def create_app(services: Services) -> FastAPI:
             summary=f"Ingest {kind}",
             openapi_extra={"requestBody": _request_body(kind)},
         )
+    app.add_api_route(
+        "/v1/sources/{name}", ingest_source, methods=["POST"], summary="Ingest a vendor's webhook"
+    )
     app.add_api_route("/v1/accounts/{account_id}", get_account, methods=["GET"])
     app.add_api_route("/v1/accounts/{account_id}/usage", get_usage, methods=["GET"])
     add_operations(app, services, lambda status, body: ORJSONResponse(body, status))
@@ -324,6 +329,41 @@ def _ingest_endpoint(kind: Kind) -> Any:
         "a batch with any invalid item stores nothing and answers 422."
     )
     return endpoint
+
+
+async def ingest_source(request: Request, name: str) -> ORJSONResponse:
+    """Store a vendor's webhook (Segment, CloudEvents): verified its way, mapped, stored once."""
+    source = SOURCES.get(name)
+    if source is None:
+        return error(404, "not_found", f"no source {name!r}; known: {', '.join(sorted(SOURCES))}")
+    services = services_of(request)
+    label = f"sources/{name}"
+    try:
+        body = await read_body(request, services.settings.ingest.max_body_bytes)
+        _require_utf8(body)
+        caller = source.verify(request.headers, body, Context(services.settings, services.auth))
+        mapping = getattr(services.settings.sources, name)
+        mapped = source.map(load_json(body), mapping, request.headers)
+        result = await run_in_threadpool(
+            partial(
+                ingest.ingest_source,
+                services.engine,
+                name,
+                mapped,
+                body=body,
+                limits=services.settings.ingest,
+                now=services.clock(),
+                delivery_id=caller.delivery_id,
+            )
+        )
+    except Unauthorized as exc:
+        metrics.INGEST_REQUESTS.labels(label, "unauthorized").inc()
+        return error(401, "unauthorized", str(exc))
+    except RejectedPayload as exc:
+        metrics.INGEST_REQUESTS.labels(label, "rejected").inc()
+        return rejected(exc)
+    metrics.INGEST_REQUESTS.labels(label, "stored").inc()
+    return ORJSONResponse(result)
 
 
 def _count(kind: Kind, result: dict[str, Any]) -> None:

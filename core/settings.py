@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -56,6 +64,45 @@ class IngestLimits(BaseModel):
     max_items: int = Field(5000, ge=1, le=100_000)
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
     future_tolerance_seconds: int = Field(300, ge=0, le=86_400)
+
+
+class SegmentMapping(BaseModel):
+    """`[sources.segment]`: where Segment calls keep what Steward needs (dotted paths)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account: str | None = None  # e.g. "properties.account_id", after context.groupId and groups
+    quantity: str = "properties.quantity"  # missing: 1
+    feature: str | None = None  # e.g. "properties.feature"
+
+
+class CloudEventsMapping(BaseModel):
+    """`[sources.cloudevents]`: where CloudEvents keep what Steward needs (dotted paths)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account: str = "subject"
+    quantity: str = "data.quantity"  # missing: 1
+    user: str | None = None  # e.g. "data.user_id"
+    feature: str | None = None  # e.g. "data.feature"
+
+
+class StripeMapping(BaseModel):
+    """`[sources.stripe]`: the metadata key naming the Steward account, when it differs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account_metadata: str = "steward_account"  # on customers and subscriptions
+
+
+class SourceMappings(BaseModel):
+    """`[sources.<name>]` in steward.toml: one mapping per vendor source."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    segment: SegmentMapping = Field(default_factory=SegmentMapping)
+    cloudevents: CloudEventsMapping = Field(default_factory=CloudEventsMapping)
+    stripe: StripeMapping = Field(default_factory=StripeMapping)
 
 
 class Settings(BaseSettings):
@@ -152,6 +199,13 @@ class Settings(BaseSettings):
         False, validation_alias=_env("STEWARD_LLM_DIGEST_SUMMARY", "llm_digest_summary")
     )  # a two-sentence summary at the top of digests
     ingest: IngestLimits = Field(default_factory=IngestLimits)
+    segment_secret: SecretStr | None = Field(
+        None, validation_alias=_env("STEWARD_SEGMENT_SECRET", "segment_secret")
+    )  # the shared secret Segment signs webhook bodies with (X-Signature, HMAC-SHA1)
+    stripe_webhook_secret: SecretStr | None = Field(
+        None, validation_alias=_env("STEWARD_STRIPE_WEBHOOK_SECRET", "stripe_webhook_secret")
+    )  # the endpoint's signing secret (whsec_...) from Stripe's dashboard
+    sources: SourceMappings = Field(default_factory=SourceMappings)
     scoring: dict[str, Any] = Field(default_factory=dict)  # [scoring]: see signals/config.py
 
     @field_validator("scoring")
@@ -306,6 +360,8 @@ class Settings(BaseSettings):
                 self.slack_app_token,
                 self.microsoft_app_password,
                 self.openai_api_key,
+                self.segment_secret,
+                self.stripe_webhook_secret,
             )
             if s is not None
         ]

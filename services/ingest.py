@@ -1,6 +1,6 @@
 """Ingestion: store what a sender sent, atomically and exactly once.
 
-The webhook endpoints and ``steward import`` share this pipeline (validation in
+The webhook endpoints, the vendor sources and ``steward import`` share this pipeline (validation in
 :mod:`handlers.api.payloads`, then :func:`store`), so both apply the same rules and
 the same idempotency.
 """
@@ -17,10 +17,11 @@ from typing import Any
 from sqlalchemy.engine import Connection, Engine
 
 from core.settings import IngestLimits
-from handlers.api.errors import RejectedPayload
+from handlers.api.errors import ItemError, RejectedPayload
 from handlers.api.payloads import parse_payload, validate
 from handlers.api.schemas import AccountIn, ContractIn, EventIn, Kind, TicketIn
-from storage import alert_states, repository
+from sources.base import Mapped, Record
+from storage import alert_states, repository, segment_groups
 from storage.bulk import EventRow
 from storage.db import TransientConflict, write_transaction
 
@@ -171,3 +172,134 @@ def ingest_body(
     result = store(engine, kind, validated.models, now=now, delivery=delivery)
     log.debug("ingested %s: %s", kind, result)
     return result
+
+
+KINDS_IN_ORDER: tuple[Kind, ...] = ("accounts", "contracts", "events", "tickets")
+
+
+def ingest_source(
+    engine: Engine,
+    source: str,
+    mapped: Mapped,
+    *,
+    body: bytes,
+    limits: IngestLimits,
+    now: datetime,
+    delivery_id: str | None = None,
+) -> dict[str, Any]:
+    """Validate and store what a vendor source mapped, in one transaction, exactly once.
+
+    Events whose account is a user's group are resolved in that transaction; a record
+    that is invalid or cannot be given an account refuses the whole payload (422, with
+    the vendor's index and path), and nothing is stored.
+    """
+    if len(mapped.records) > limits.max_items:
+        raise RejectedPayload(
+            413, f"{len(mapped.records)} items in one request; at most {limits.max_items}"
+        )
+    endpoint = f"sources/{source}"
+    delivery = None
+    if delivery_id is not None:
+        delivery = Delivery(delivery_id, hashlib.sha256(body).hexdigest())
+    for attempt in range(1, STORE_ATTEMPTS + 1):
+        try:
+            with write_transaction(engine) as conn:
+                result = _store_source(
+                    conn, endpoint, mapped, now=now, limits=limits, delivery=delivery
+                )
+            log.debug("ingested %s: %s", endpoint, result)
+            return result
+        except TransientConflict:
+            if attempt == STORE_ATTEMPTS:
+                raise
+            log.warning("write conflict storing %s (attempt %d); retrying", endpoint, attempt)
+    raise AssertionError("unreachable")
+
+
+def _store_source(
+    conn: Connection,
+    endpoint: str,
+    mapped: Mapped,
+    *,
+    now: datetime,
+    limits: IngestLimits,
+    delivery: Delivery | None,
+) -> dict[str, Any]:
+    if delivery is not None:
+        prior = repository.claim_delivery(
+            conn,
+            endpoint=endpoint,
+            delivery_id=delivery.id,
+            body_sha256=delivery.body_sha256,
+            now=now,
+        )
+        if prior is not None:
+            if prior.body_sha256 != delivery.body_sha256:
+                raise RejectedPayload(
+                    409,
+                    f"delivery id {delivery.id!r} was already used for a different body; "
+                    "a new message needs a new id",
+                )
+            return {**prior.result, "duplicate_delivery": True}
+    records = _resolve_accounts(conn, mapped)
+    by_kind = _validate_records(records, now=now, limits=limits)
+    if mapped.placeholders:
+        repository.ensure_accounts(conn, sorted(mapped.placeholders), now=now)
+    result: dict[str, Any] = {"received": mapped.received, "ignored": mapped.ignored}
+    for kind in KINDS_IN_ORDER:
+        if by_kind.get(kind):
+            result[kind] = _write(conn, kind, by_kind[kind], now=now)
+    if mapped.groups:
+        repository.ensure_accounts(conn, sorted(set(mapped.groups.values())), now=now)
+        segment_groups.remember(conn, mapped.groups, now=now)
+    if mapped.ended:  # a cancellation: churn, unless another contract runs on
+        result["churned"] = repository.mark_churned(conn, mapped.ended)
+    if delivery is not None:
+        repository.finish_delivery(conn, endpoint=endpoint, delivery_id=delivery.id, result=result)
+    return result
+
+
+def _resolve_accounts(conn: Connection, mapped: Mapped) -> list[Record]:
+    """Give each event waiting on a user's group that group's account, or refuse (422)."""
+    records = list(mapped.records)
+    if not mapped.lookups:
+        return records
+    known = segment_groups.accounts_of(conn, {lookup.user for lookup in mapped.lookups})
+    for lookup in mapped.lookups:
+        record = records[lookup.record]
+        account = known.get(lookup.user)
+        if account is None and "account" in record.values:
+            continue  # the configured property
+        if account is None:
+            raise RejectedPayload(
+                422,
+                f"call at index {record.index} cannot be mapped: context.groupId "
+                f"{lookup.missing}; nothing was stored",
+                [ItemError(record.index, "context.groupId", lookup.missing)],
+            )
+        record.values["account"] = account
+    return records
+
+
+def _validate_records(
+    records: Sequence[Record], *, now: datetime, limits: IngestLimits
+) -> dict[Kind, list[Any]]:
+    """Validate each kind as /v1/* does; errors name the vendor's index and path."""
+    by_kind: dict[Kind, list[Any]] = {}
+    errors: list[ItemError] = []
+    for kind in KINDS_IN_ORDER:
+        mine = [r for r in records if r.kind == kind]
+        if not mine:
+            continue
+        validated = validate(kind, [r.values for r in mine], now=now, limits=limits)
+        by_kind[kind] = validated.models
+        for e in validated.errors:
+            record = mine[e.index]
+            path = record.paths.get(e.field or "", e.field)
+            errors.append(ItemError(record.index, path, e.reason))
+    if errors:
+        errors.sort(key=lambda e: e.index)
+        shown = errors[:MAX_ERRORS_LISTED]
+        bad = len({e.index for e in errors})
+        raise RejectedPayload(422, f"{bad} item(s) invalid; nothing was stored", shown)
+    return by_kind

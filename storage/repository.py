@@ -202,3 +202,28 @@ def account_routing(conn: Connection) -> dict[str, Routing]:
     a = accounts.c
     rows = conn.execute(sa.select(a.id, a.name, a.csm, a.ae, a.segment))
     return {row.id: Routing(row.id, row.name, row.csm, row.ae, row.segment) for row in rows}
+
+
+def mark_churned(conn: Connection, ends: Mapping[str, date]) -> list[str]:
+    """Set churned_date for each account whose last contract ended that day; which were set.
+
+    An account with another contract running past that day, or a churn date already
+    recorded, is left as it is.
+    """
+    marked = []
+    for account_id, day in sorted(ends.items()):
+        running = sa.select(contracts.c.id).where(
+            contracts.c.account_id == account_id, contracts.c.end_date > day
+        )
+        done = conn.execute(
+            sa.update(accounts)
+            .where(
+                accounts.c.id == account_id,
+                accounts.c.churned_date.is_(None),
+                ~sa.exists(running),
+            )
+            .values(churned_date=day)
+        )
+        if done.rowcount:
+            marked.append(account_id)
+    return marked

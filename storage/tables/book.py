@@ -139,6 +139,16 @@ class WebhookDelivery(SQLModel, table=True):
     result: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
 
 
+class SegmentGroup(SQLModel, table=True):
+    """The account a Segment user belongs to, from the latest `group` call seen for them."""
+
+    __tablename__ = "segment_groups"
+
+    user_id: str = Field(primary_key=True, max_length=255)
+    account_id: str = Field(max_length=255)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
 class HealthSnapshot(SQLModel, table=True):
     """One account's evaluation for one UTC day (signals.model.Snapshot), rewritten by reruns.
 
@@ -175,3 +185,4 @@ usage_daily_breakdown = UsageDailyBreakdown.__table__  # type: ignore[attr-defin
 support_tickets = SupportTicket.__table__  # type: ignore[attr-defined]
 webhook_deliveries = WebhookDelivery.__table__  # type: ignore[attr-defined]
 health_snapshots = HealthSnapshot.__table__  # type: ignore[attr-defined]
+segment_groups = SegmentGroup.__table__  # type: ignore[attr-defined]
