@@ -262,12 +262,15 @@ def _section(
     platform: str,
 ) -> Section:
     items = []
-    for s in chosen[:PER_SECTION]:
+    shown = chosen[:PER_SECTION]
+    steps = [spec.next_step(s) for s in shown]
+    # The same next step for every line is said once, above them, not five times.
+    shared = steps[0] if len(shown) > 1 and steps[0] and len(set(steps)) == 1 else ""
+    for s, step in zip(shown, steps, strict=True):
         name = names.get(s.account_id, s.account_id)
         note = f" [{notes[s.account_id]}]" if s.account_id in notes else ""
         why = spec.why(s).rstrip(".")
-        step = spec.next_step(s)
-        step = f" Next: {step}." if step else ""
+        step = f" Next: {step}." if step and not shared else ""
         items.append(
             f"{name} ({s.score:.0f}): {why}.{step}{note} → {command(platform, '/health')} {name}"
         )
@@ -275,7 +278,8 @@ def _section(
     if left > 0:
         where = f" → {command(platform, spec.more)}" if spec.more else ""
         items.append(f"…and {left} more ({len(chosen)} in all){where}")
-    return Section(title=f"{spec.title} ({len(chosen)})", items=tuple(items))
+    text = f"Next, for each: {shared}." if shared else ""
+    return Section(title=f"{spec.title} ({len(chosen)})", text=text, items=tuple(items))
 
 
 def _tier_reason(snapshot: Snapshot) -> str:

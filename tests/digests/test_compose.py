@@ -109,9 +109,18 @@ def test_each_section_leads_with_the_highest_expected_impact_and_caps_at_five() 
     assert items[1].startswith("big-later")
     assert len(items) == 6  # five accounts and where the rest are
     assert items[-1] == "…and 4 more (9 in all) → /steward risks"
+    assert " Next: " in items[1]  # each line has its own next step here
     for line in items[:-1]:
-        assert " Next: " in line
         assert "→ /health " in line
+
+
+def test_a_next_step_shared_by_every_line_is_said_once() -> None:
+    """Five lines ending in the same "Next: book a renewal call..." are a wall of text."""
+    book = [renewal(f"r{i}", 10_000 + i, 60, 0.6, 35) for i in range(6)]
+    card = compose_digest(DAY, book, {}, title="Digest")
+    (section,) = [s for s in card.sections if (s.title or "").startswith("Renewals at risk")]
+    assert section.text.startswith("Next, for each: ")
+    assert all(" Next: " not in line for line in section.items)
 
 
 def test_on_teams_the_lines_name_the_teams_commands() -> None:
