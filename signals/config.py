@@ -86,7 +86,9 @@ class Bands:
     critical_margin: float = 35.0  # the score stays within this of its weakest usage component
 
     def band(self, score: float) -> str:
-        """Name the band a score falls in."""
+        """Name the band a score falls in, as the score is shown (a whole number): a
+        69.96 that every card prints as 70 is healthy, not "70 (watch)"."""
+        score = float(round(score))
         if score >= self.healthy:
             return "healthy"
         if score < self.at_risk:

@@ -50,14 +50,17 @@ def score(
     [
         (100.0, "healthy"),
         (70.0, "healthy"),
-        (69.9, "watch"),
+        (69.96, "healthy"),  # shown as 70: a card never says "70 (watch)"
+        (69.4, "watch"),
         (40.0, "watch"),
-        (39.9, "at risk"),
+        (39.6, "watch"),
+        (39.4, "at risk"),
         (0.0, "at risk"),
     ],
 )
-def test_health_bands(value: float, band: str) -> None:
+def test_health_bands_follow_the_score_as_shown(value: float, band: str) -> None:
     assert Bands().band(value) == band
+    assert Bands().band(float(f"{value:.0f}")) == band
 
 
 def test_a_steady_account_with_nothing_else_known() -> None:
