@@ -29,6 +29,7 @@ from storage.tables.delivery import (
     subscriptions,
     teams_conversations,
 )
+from storage.tables.slack import slack_directory, slack_installations, slack_oauth_states
 
 metadata = SQLModel.metadata
 
@@ -45,6 +46,9 @@ __all__ = [
     "metadata",
     "outbox",
     "pending_replies",
+    "slack_directory",
+    "slack_installations",
+    "slack_oauth_states",
     "subscriptions",
     "support_tickets",
     "teams_conversations",

@@ -35,14 +35,22 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "users.lookupByEmail": ("users:read.email",),
 }
 EVENT_SCOPES = {"app_mention": "app_mentions:read"}
+# Events that need no scope: a workspace uninstalling Steward, or revoking its tokens.
+UNSCOPED_EVENTS = ("app_uninstalled", "tokens_revoked")
+OAUTH_REDIRECT_PATH = "/slack/oauth_redirect"
+
+
+def bot_scopes() -> list[str]:
+    """Every bot scope Steward asks for (the manifest's, and "Add to Slack"'s)."""
+    scopes = {"commands", *EVENT_SCOPES.values()}
+    for needed in METHOD_SCOPES.values():
+        scopes.update(needed)
+    return sorted(scopes)
 
 
 def manifest(base_url: str = PLACEHOLDER_URL) -> dict[str, Any]:
     """The manifest for a Steward served at ``base_url`` (https, no trailing slash)."""
     url = base_url.rstrip("/") + EVENTS_PATH
-    scopes = {"commands", *EVENT_SCOPES.values()}
-    for needed in METHOD_SCOPES.values():
-        scopes.update(needed)
     return {
         "display_information": {
             "name": "Steward",
@@ -67,9 +75,15 @@ def manifest(base_url: str = PLACEHOLDER_URL) -> dict[str, Any]:
                 for command, (description, hint) in COMMANDS.items()
             ],
         },
-        "oauth_config": {"scopes": {"bot": sorted(scopes)}},
+        "oauth_config": {
+            "redirect_urls": [base_url.rstrip("/") + OAUTH_REDIRECT_PATH],
+            "scopes": {"bot": bot_scopes()},
+        },
         "settings": {
-            "event_subscriptions": {"request_url": url, "bot_events": sorted(EVENT_SCOPES)},
+            "event_subscriptions": {
+                "request_url": url,
+                "bot_events": sorted([*EVENT_SCOPES, *UNSCOPED_EVENTS]),
+            },
             "interactivity": {"is_enabled": True, "request_url": url},
             "org_deploy_enabled": False,
             "socket_mode_enabled": False,
