@@ -1,4 +1,4 @@
-"""slack installations, oauth states and the workspace of each conversation
+"""slack installations, oauth states, the workspace of each conversation, and follows
 
 Revision ID: 0006_slack_installations
 Revises: 0005
@@ -68,8 +68,15 @@ def upgrade() -> None:
     with op.batch_alter_table("slack_directory", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_slack_directory_team_id"), ["team_id"], unique=False)
 
+    with op.batch_alter_table("subscriptions", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("account_ids", sa.JSON(), server_default="[]", nullable=False)
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("subscriptions", schema=None) as batch_op:
+        batch_op.drop_column("account_ids")
     with op.batch_alter_table("slack_directory", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_slack_directory_team_id"))
     op.drop_table("slack_directory")
