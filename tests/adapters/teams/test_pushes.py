@@ -245,3 +245,19 @@ def test_two_workers_post_each_teams_digest_exactly_once(
     assert fake_teams.errors == []
     for output, errors in outputs:
         assert fake_teams.app_password not in output + errors
+
+
+def test_a_follow_typed_in_teams_brings_the_accounts_alerts_to_the_personal_chat(
+    book: Book, db: Engine, database_url: str, fake_teams: FakeBotFramework
+) -> None:
+    globex = book.ids["globex"]  # its CSM is someone else: only a follow brings it to Casey
+    with serve_teams(db, database_url, fake_teams) as (_, client):
+        assert client.say("follow quibble").status_code in (200, 201)
+        [answer] = [a for a in fake_teams.activities(PERSONAL) if a.card]
+        assert "Following Quibble Inc" in card_text(answer.card or {})
+    raise_alert(db, globex)  # routed to the subscriptions: Casey's follows among them
+    assert sender(db, fake_teams, database_url).send_due(NOW).sent == 1
+    [posted] = fake_teams.activities(PERSONAL, kind="send")
+    assert "Bill-shock risk" in card_text(valid_card(posted.card or {}))
+    [row] = outbox_rows(db)
+    assert (row.channel, row.account_id) == ("user:aad-casey", globex)
