@@ -49,6 +49,8 @@ def senders(services: Services) -> dict[str, Sender]:
             settings.slack_api_url,
             frozenset(settings.slack_shared_channels),
         )
+    if "slack" in found:
+        found["slack"].user_groups = frozenset(settings.slack_user_groups)  # type: ignore[attr-defined]
     if settings.teams_on:
         from bot.adapters.teams.connector import Connector
         from bot.adapters.teams.outbox import TeamsOutbox

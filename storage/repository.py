@@ -202,3 +202,21 @@ def account_routing(conn: Connection) -> dict[str, Routing]:
     a = accounts.c
     rows = conn.execute(sa.select(a.id, a.name, a.csm, a.ae, a.segment))
     return {row.id: Routing(row.id, row.name, row.csm, row.ae, row.segment) for row in rows}
+
+
+def renewals_between(
+    conn: Connection, account_ids: Sequence[str], start: date, end: date
+) -> list[tuple[str, date]]:
+    """The accounts among these whose latest contract ending in [start, end] ends when,
+    soonest first."""
+    if not account_ids:
+        return []
+    c = contracts.c
+    last = sa.func.max(c.end_date)
+    rows = conn.execute(
+        sa.select(c.account_id, last)
+        .where(c.account_id.in_(list(account_ids)), c.end_date >= start, c.end_date <= end)
+        .group_by(c.account_id)
+        .order_by(last)
+    )
+    return [(str(account_id), ended) for account_id, ended in rows]

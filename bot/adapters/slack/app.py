@@ -25,6 +25,7 @@ from slack_bolt.logger.messages import (
     warning_token_skipped,
 )
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -33,6 +34,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.deliver import Delivery
+from bot.adapters.slack.home import compose_home
 from bot.adapters.slack.installs import SlackInstalls, SlackStates
 from bot.adapters.slack.manifest import COMMANDS, OAUTH_REDIRECT_PATH, bot_scopes
 from core.sealing import Sealer
@@ -174,6 +176,21 @@ class SlackAdapter:
         self._deliveries[team_id] = (bot.bot_token, delivery)
         return delivery
 
+    async def publish_home(self, team_id: str, user_id: str) -> None:
+        """Publish this person's App Home (their book, alerts, subscriptions, follows)."""
+        delivery = await self.delivery_for(team_id)
+        if delivery is None or not user_id:
+            return
+        today = self.services.clock().date()
+        groups = delivery.policy.user_groups
+        view = await compose_home(self.services.engine, delivery.facts, user_id, today, groups)
+        try:
+            await delivery.client.views_publish(user_id=user_id, view=view)
+        except SlackApiError as exc:
+            log.warning("views.publish for %s failed: %s", user_id, exc.response.get("error"))
+            return
+        log.info("slack home published for %s (%d blocks)", user_id, len(view["blocks"]))
+
     async def receive(self, kind: str, payload: Mapping[str, Any]) -> replies.Reply:
         """Write down a reply owed, leased to this process, before acknowledging it."""
         now = self.services.clock()
@@ -278,8 +295,14 @@ def register(app: AsyncApp, adapter: SlackAdapter) -> None:
             thread_ts=event.get("ts"),
         )
 
+    async def on_home(event: dict[str, Any], body: dict[str, Any]) -> None:
+        if event.get("tab") != "home":
+            return
+        await adapter.publish_home(str(body.get("team_id") or ""), str(event.get("user") or ""))
+
     for command in COMMANDS:
         app.command(command)(on_command)
+    app.event("app_home_opened")(on_home)
     app.action(ACTION_ID)(on_action)
     app.event("app_mention")(on_mention)
 

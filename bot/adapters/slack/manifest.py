@@ -33,10 +33,11 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "chat.postMessage": ("chat:write",),
     "conversations.history": ("channels:history", "groups:history", "im:history", "mpim:history"),
     "users.lookupByEmail": ("users:read.email",),
+    "views.publish": (),
 }
 EVENT_SCOPES = {"app_mention": "app_mentions:read"}
 # Events that need no scope: a workspace uninstalling Steward, or revoking its tokens.
-UNSCOPED_EVENTS = ("app_uninstalled", "tokens_revoked")
+UNSCOPED_EVENTS = ("app_home_opened", "app_uninstalled", "tokens_revoked")
 OAUTH_REDIRECT_PATH = "/slack/oauth_redirect"
 
 
@@ -59,7 +60,7 @@ def manifest(base_url: str = PLACEHOLDER_URL) -> dict[str, Any]:
         },
         "features": {
             "app_home": {
-                "home_tab_enabled": False,
+                "home_tab_enabled": True,
                 "messages_tab_enabled": True,
                 "messages_tab_read_only_enabled": False,
             },

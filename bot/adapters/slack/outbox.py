@@ -37,12 +37,14 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot.adapters.outbox import OutboxSender, Undeliverable
 from bot.adapters.slack.app import quiet_logger
 from bot.adapters.slack.facts import Audience, SlackFacts
+from bot.adapters.slack.home import compose_home
 from bot.adapters.slack.installs import SlackInstalls
 from bot.adapters.slack.render import to_message
 from core.messages import card_from_dict
 from services.delivery import SendReport
-from storage import outbox, slack_installs
+from storage import outbox, repository, slack_installs
 from storage.db import read_connection
+from storage.subscriptions import list_subscriptions
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,7 @@ class SlackOutbox(OutboxSender):
         self._now = 0.0  # the time of the message being sent, for the facts' few-minute cache
         self.facts = SlackFacts(client, clock=lambda: self._now)
         self.installs = installs  # OAuth: each message goes out with its workspace's token
+        self.user_groups: frozenset[str] = frozenset()  # SLACK_USER_GROUPS, for App Homes
         self._workspaces: dict[str, tuple[str, WebClient, SlackFacts, dict[str, str]]] = {}
 
     @classmethod
@@ -133,6 +136,34 @@ class SlackOutbox(OutboxSender):
             return
         report.sent += 1
         log.info("sent %s %s to %s (ts %s)", message.kind, message.key, posted_in, ts)
+        if message.kind == "alert" and message.account_id:
+            await self._refresh_homes(message.account_id, now)
+
+    async def _refresh_homes(self, account_id: str, now: datetime) -> None:
+        """Publish again the App Home of those whose alerts just changed: the account's CSM
+        and AE, and whoever follows it (members of the workspace only)."""
+        people = await asyncio.to_thread(self._watchers, account_id)
+        for handle in people:
+            try:
+                user_id = await asyncio.to_thread(self._user_id, handle)
+                view = await compose_home(
+                    self.engine, self.facts, user_id, now.date(), self.user_groups
+                )
+                await asyncio.to_thread(self.client.views_publish, user_id=user_id, view=view)
+            except (SlackApiError, Undeliverable) as exc:
+                log.info("home of %s not refreshed: %s", handle, _error_of(exc)[0])
+
+    def _watchers(self, account_id: str) -> list[str]:
+        with read_connection(self.engine) as conn:
+            account = repository.get_account(conn, account_id) or {}
+            subs = list_subscriptions(conn, platform=PLATFORM, kind="alerts")
+        owners = [str(account[role]) for role in ("csm", "ae") if account.get(role)]
+        followers = [
+            s.channel.removeprefix("user:")
+            for s in subs
+            if s.channel.startswith("user:") and account_id in s.account_ids
+        ]
+        return list(dict.fromkeys([*owners, *followers]))
 
     def _post(self, message: outbox.Message, channel: str) -> tuple[str, str, bool]:
         """Post (or find a post an earlier sender made); where, its ts, and whether found."""
