@@ -37,6 +37,7 @@ from bot.adapters.slack.deliver import Delivery
 from bot.adapters.slack.home import compose_home
 from bot.adapters.slack.installs import SlackInstalls, SlackStates
 from bot.adapters.slack.manifest import COMMANDS, OAUTH_REDIRECT_PATH, bot_scopes
+from bot.adapters.slack.render import action_of
 from core.sealing import Sealer
 from services.container import Services
 from storage import replies, slack_installs
@@ -50,6 +51,7 @@ MAX_ATTEMPTS = 3
 KEEP_FINISHED = timedelta(days=7)  # answered replies are kept a week, for support questions
 SWEEP_SECONDS = 30.0
 ACTION_ID = re.compile(r"^steward:")
+ALERT_ACTIONS = frozenset({"ack", "snooze", "assign"})  # clicks that change someone's alerts
 
 
 def quiet_logger(name: str) -> logging.Logger:
@@ -224,6 +226,9 @@ class SlackAdapter:
         if delivery is not None:
             status, error = await delivery.deliver(reply)
         await asyncio.to_thread(self._finish, reply.id, status, error)
+        p = reply.payload
+        if status == "done" and action_of(str(p.get("action") or "")) in ALERT_ACTIONS:
+            await self.publish_home(str(p.get("team_id") or ""), str(p.get("user_id") or ""))
         log.info(
             "slack %s %s by %s in %s: %s in %.0f ms (attempt %d)",
             reply.kind,

@@ -14,6 +14,7 @@ from slack_sdk.models.views import View
 from sqlalchemy.engine import Engine
 
 from bot.adapters.slack.outbox import SlackOutbox
+from core.messages import ButtonValue
 from digests.alerts import Evaluation, PassReport, record, route
 from storage.db import write_transaction
 from storage.subscriptions import list_subscriptions
@@ -138,3 +139,24 @@ def test_an_alert_about_their_account_refreshes_the_home_with_its_buttons(
     view = valid_home(call.params)
     assert "Usage down 45% in two weeks" in seen(view)
     assert {"Acknowledge", "Snooze 1 day", "Snooze 7 days"} <= set(buttons(view))
+
+
+def test_acknowledging_from_the_home_publishes_it_again(
+    db: Engine, database_url: str, fake_slack: FakeSlack
+) -> None:
+    acme = seed_book(db).ids["acme"]
+    server, slack = serve(slack_services(db, database_url, fake_slack), fake_slack)
+    with server:
+        open_home(server.url, "U123")
+        fake_slack.wait_for_calls("views.publish", 1)
+        value = ButtonValue("health", acme).encode()
+        book_button = {"action_id": "steward:details", "value": value}  # changes no alert
+        slack.click(book_button, "details")
+        fake_slack.wait_for_responses("details", 1)
+        assert len(fake_slack.calls_to("views.publish")) == 1
+        ack = {"action_id": "steward:ack", "value": value}
+        slack.click(ack, "ack")
+        fake_slack.wait_for_responses("ack", 1)
+        calls = fake_slack.wait_for_calls("views.publish", 2)
+    assert calls[1].params["user_id"] == "U123"
+    valid_home(calls[1].params)
