@@ -25,12 +25,14 @@ from slack_bolt.logger.messages import (
     warning_token_skipped,
 )
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
+from slack_sdk.oauth.token_rotation import TokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.deliver import Delivery
@@ -80,8 +82,19 @@ def installation_store(services: Services) -> SlackInstalls:
     """The workspaces installed through OAuth, tokens sealed with STEWARD_ENCRYPTION_KEY."""
     settings = services.settings
     assert settings.slack_client_id is not None
+    assert settings.slack_client_secret is not None
     keys = [key.get_secret_value() for key in settings.encryption_keys]
-    return SlackInstalls(services.engine, settings.slack_client_id, Sealer(keys), services.clock)
+    rotator = TokenRotator(
+        client_id=settings.slack_client_id,
+        client_secret=settings.slack_client_secret.get_secret_value(),
+        client=WebClient(
+            base_url=settings.slack_api_url or WebClient.BASE_URL,
+            logger=quiet_logger("steward.slack_sdk.rotation"),
+        ),
+    )
+    return SlackInstalls(
+        services.engine, settings.slack_client_id, Sealer(keys), services.clock, rotator
+    )
 
 
 def oauth_settings(services: Services, installs: SlackInstalls) -> AsyncOAuthSettings:

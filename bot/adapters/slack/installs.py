@@ -25,6 +25,7 @@ from slack_sdk.oauth.installation_store.async_installation_store import AsyncIns
 from slack_sdk.oauth.installation_store.installation_store import InstallationStore
 from slack_sdk.oauth.state_store import OAuthStateStore
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
+from slack_sdk.oauth.token_rotation import TokenRotator
 from sqlalchemy.engine import Engine
 
 from core.sealing import Sealer
@@ -45,11 +46,13 @@ class SlackInstalls(InstallationStore, AsyncInstallationStore):
         client_id: str,
         sealer: Sealer,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rotator: TokenRotator | None = None,
     ) -> None:
         self.engine = engine
         self.client_id = client_id
         self.sealer = sealer
         self.clock = clock
+        self.rotator = rotator  # refreshes rotating tokens for the worker (Bolt does the web's)
 
     @property
     def logger(self) -> logging.Logger:
@@ -158,6 +161,20 @@ class SlackInstalls(InstallationStore, AsyncInstallationStore):
             if team_id:
                 slack_installs.forget_team(conn, team_id)
         log.info("slack workspace %s uninstalled: %d installation(s) deleted", team_id, gone)
+
+    def fresh_bot(self, team_id: str) -> Bot | None:
+        """The workspace's bot, its token refreshed first when token rotation is on and it
+        expires within two hours (the new token and refresh token are stored sealed)."""
+        bot = self.find_bot(enterprise_id=None, team_id=team_id)
+        if bot is None or self.rotator is None or not bot.bot_refresh_token:
+            return bot
+        refreshed = self.rotator.perform_bot_token_rotation(bot=bot)
+        if refreshed is None:
+            return bot
+        refreshed.installer_user_id = getattr(bot, "installer_user_id", None)  # type: ignore[attr-defined]
+        self.save_bot(refreshed)
+        log.info("slack workspace %s: bot token rotated", team_id)
+        return refreshed
 
     def installed_teams(self) -> list[str]:
         """Every installed workspace's id, oldest installation first."""

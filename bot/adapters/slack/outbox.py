@@ -240,7 +240,7 @@ class SlackOutbox(OutboxSender):
     def _switch(self, team_id: str) -> bool:
         """Use this workspace's token; False when Steward is not installed there."""
         assert self.installs is not None
-        bot = self.installs.find_bot(enterprise_id=None, team_id=team_id)
+        bot = self.installs.fresh_bot(team_id)
         if bot is None:
             return False
         known = self._workspaces.get(team_id)

@@ -26,7 +26,7 @@ from bot.worker import senders
 from core.sealing import new_key
 from core.settings import load_settings
 from services.container import Services, build_services
-from storage import outbox, tables
+from storage import outbox, slack_installs, tables
 from storage.db import write_transaction
 from tests.support.fakes.slack import FakeSlack
 from tests.support.push_world import outbox_rows, posts
@@ -293,3 +293,34 @@ def test_membership_is_judged_per_workspace(live: LiveServer, slack: FakeSlack, 
     assert {c.headers["authorization"] for c in slack.calls_to("auth.test")} >= {
         "Bearer xoxb-acme-1111"
     }
+
+
+def test_the_worker_rotates_an_expiring_token_and_stores_the_new_one_encrypted(
+    live: LiveServer, slack: FakeSlack, db: Engine, services: Services
+) -> None:
+    name, token, channel, user = TEAMS["TA"]
+    slack.add_oauth_code(
+        "code-r", team_id="TA", team_name=name, bot_token=token, installer=user,
+        refresh_token="xoxe-1-first", expires_in=60,
+    )  # fmt: skip
+    with httpx.Client(base_url=live.url, timeout=10) as browser:
+        state = start_install(browser)
+        assert browser.get("/slack/oauth_redirect", params={"code": "code-r", "state": state})
+    now = services.clock()
+    with write_transaction(db) as conn:  # as a command from CA1 would (and rotate in Bolt)
+        slack_installs.remember_team(conn, [channel], "TA", now=now)
+        outbox.enqueue(
+            conn, platform="slack", channel=channel, kind="digest", account_id=None,
+            period="2026-12-05", card={"title": "Digest", "summary": "x"}, now=now,
+        )  # fmt: skip
+    senders(services)["slack"].send_due(now)
+    refreshes = [c for c in slack.calls_to("oauth.v2.access") if "grant_type" in c.params]
+    assert [c.params["refresh_token"] for c in refreshes] == ["xoxe-1-first"]
+    [post] = slack.calls_to("chat.postMessage")
+    assert post.headers["authorization"] == "Bearer xoxe.xoxb-ta-rotated-1"
+    [row] = installations(db)
+    fernet = Fernet(KEY.encode())
+    assert fernet.decrypt(str(row["bot_token"]).encode()).decode() == "xoxe.xoxb-ta-rotated-1"
+    refresh = str(row["bot_refresh_token"])
+    assert "xoxe-1-ta-refresh-1" not in refresh
+    assert fernet.decrypt(refresh.encode()).decode() == "xoxe-1-ta-refresh-1"

@@ -134,6 +134,8 @@ class FakeSlack(LoopbackFake):
         self.oauth_apps: dict[str, str] = {}
         self.oauth_codes: dict[str, Json] = {}
         self.tokens: dict[str, str] = {bot_token: team_id}
+        self.refresh_tokens: dict[str, str] = {}  # token rotation: refresh token -> team id
+        self.rotations = 0
         self.views: dict[str, Json] = {}  # user id -> the App Home view published for them
         self._caller_team = team_id
         self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
@@ -498,6 +500,8 @@ class FakeSlack(LoopbackFake):
             client_id, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
         if not client_id or self.oauth_apps.get(str(client_id)) != secret:
             return {"ok": False, "error": "invalid_client_id"}
+        if params.get("grant_type") == "refresh_token":
+            return self._refresh(str(params.get("refresh_token") or ""))
         grant = self.oauth_codes.pop(str(params.get("code") or ""), None)
         if grant is None:
             return {"ok": False, "error": "invalid_code"}
@@ -517,7 +521,32 @@ class FakeSlack(LoopbackFake):
         for key in ("refresh_token", "expires_in"):
             if key in grant:
                 answer[key] = grant[key]
+        if "refresh_token" in grant:
+            self.refresh_tokens[grant["refresh_token"]] = grant["team_id"]
         return answer
+
+    def _refresh(self, refresh_token: str) -> Json:
+        """Token rotation: a refresh token (used once) buys a new token for 12 hours."""
+        team = self.refresh_tokens.pop(refresh_token, None)
+        if team is None:
+            return {"ok": False, "error": "invalid_refresh_token"}
+        self.rotations += 1
+        token = f"xoxe.xoxb-{team.lower()}-rotated-{self.rotations}"
+        renewed = f"xoxe-1-{team.lower()}-refresh-{self.rotations}"
+        self.tokens[token] = team
+        self.refresh_tokens[renewed] = team
+        return {
+            "ok": True,
+            "app_id": APP_ID,
+            "token_type": "bot",
+            "access_token": token,
+            "refresh_token": renewed,
+            "expires_in": 43200,
+            "bot_user_id": BOT_USER_ID,
+            "team": {"id": team},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
 
     def _views_publish(self, params: Json) -> Json:
         view = params.get("view")
