@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -24,6 +32,7 @@ from pydantic_settings import (
 )
 
 from core.logs import LogFormat
+from core.sealing import Sealer, SealError
 from signals.config import ConfigValueError, ScoringConfig
 
 DEFAULT_DATABASE_URL = "sqlite:///steward.db"
@@ -253,6 +262,20 @@ class Settings(BaseSettings):
         lines.append("Teams: " + self.teams_report())
         lines.append("LLM: " + self.llm_report())
         return lines
+
+    @model_validator(mode="after")
+    def _check_encryption_keys(self) -> Settings:
+        if self.encryption_keys:
+            try:
+                Sealer([key.get_secret_value() for key in self.encryption_keys])
+            except SealError as exc:
+                raise ValueError(str(exc)) from None
+        elif self.slack_oauth:
+            raise ValueError(
+                "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET need STEWARD_ENCRYPTION_KEY, to store "
+                "the workspaces' tokens encrypted: generate one with `steward encryption-key`"
+            )
+        return self
 
     @property
     def slack_oauth(self) -> bool:

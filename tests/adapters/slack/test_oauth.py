@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from bot.web import create_app
 from bot.worker import senders
 from core.sealing import new_key
-from core.settings import load_settings
+from core.settings import ConfigError, load_settings
 from services.container import Services, build_services
 from storage import outbox, slack_installs, tables
 from storage.db import write_transaction
@@ -324,3 +324,15 @@ def test_the_worker_rotates_an_expiring_token_and_stores_the_new_one_encrypted(
     refresh = str(row["bot_refresh_token"])
     assert "xoxe-1-ta-refresh-1" not in refresh
     assert fernet.decrypt(refresh.encode()).decode() == "xoxe-1-ta-refresh-1"
+
+
+def test_oauth_without_an_encryption_key_does_not_start(database_url: str) -> None:
+    oauth = {"slack_client_id": CLIENT_ID, "slack_client_secret": CLIENT_SECRET}
+    with pytest.raises(ConfigError, match="need STEWARD_ENCRYPTION_KEY"):
+        load_settings(database_url=database_url, slack_signing_secret="s", **oauth)
+    with pytest.raises(ConfigError, match="must be Fernet keys"):
+        load_settings(database_url=database_url, encryption_keys="not-a-key", **oauth)
+    rotated = load_settings(
+        database_url=database_url, encryption_keys=f"{new_key()},{KEY}", **oauth
+    )
+    assert len(rotated.encryption_keys) == 2
