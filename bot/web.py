@@ -20,7 +20,8 @@ from starlette.responses import Response
 
 from bot.operations import add_operations
 from core import logs, metrics
-from core.settings import load_settings
+from core.sealing import SealError
+from core.settings import ConfigError, load_settings
 from handlers.api.auth import Unauthorized
 from handlers.api.errors import RejectedPayload
 from handlers.api.schemas import MODELS, Kind
@@ -94,6 +95,8 @@ def create_app(services: Services) -> FastAPI:
     app.state.slack = slack
     app.state.teams = build_teams(services)
     app.add_api_route("/slack/events", slack_events, methods=["POST"], include_in_schema=False)
+    for path in ("/slack/install", "/slack/oauth_redirect"):
+        app.add_api_route(path, slack_install, methods=["GET"], include_in_schema=False)
     app.add_api_route("/api/messages", teams_messages, methods=["POST"], include_in_schema=False)
     app.add_api_route("/charts/{chart_file}", chart_image, methods=["GET"], include_in_schema=False)
     _register_errors(app)
@@ -116,13 +119,15 @@ def create_app(services: Services) -> FastAPI:
 
 
 def build_slack(services: Services) -> SlackAdapter | None:
-    """The Slack adapter when a bot token and signing secret are configured."""
-    settings = services.settings
-    if settings.slack_bot_token is None or settings.slack_signing_secret is None:
+    """The Slack adapter when a signing secret and a bot token (or OAuth) are configured."""
+    if not services.settings.slack_on:
         return None
     from bot.adapters.slack.app import SlackAdapter  # Slack's libraries load only when used
 
-    return SlackAdapter(services)
+    try:
+        return SlackAdapter(services)
+    except SealError as exc:
+        raise ConfigError(f"Slack OAuth: {exc}") from None
 
 
 def build_teams(services: Services) -> TeamsAdapter | None:
@@ -180,6 +185,19 @@ async def slack_events(request: Request) -> Response:
         return error(401, "unauthorized", "missing or malformed X-Slack-Request-Timestamp")
     refused = await _capped(request)
     return refused or await slack.handler.handle(request)
+
+
+async def slack_install(request: Request) -> Response:
+    """ "Add to Slack": the redirect to Slack's authorize page, and Slack's redirect back."""
+    slack: SlackAdapter | None = request.app.state.slack
+    if slack is None or slack.installs is None:
+        return error(
+            404,
+            "not_found",
+            "Slack OAuth is not configured: set SLACK_CLIENT_ID, SLACK_CLIENT_SECRET, "
+            "SLACK_SIGNING_SECRET and STEWARD_ENCRYPTION_KEY",
+        )
+    return await slack.handler.handle(request)
 
 
 async def teams_messages(request: Request) -> Response:

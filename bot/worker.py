@@ -30,7 +30,17 @@ def senders(services: Services) -> dict[str, Sender]:
     """The platforms this process can post to (Slack and Teams when configured)."""
     settings = services.settings
     found: dict[str, Sender] = {}
-    if settings.slack_bot_token is not None:
+    if settings.slack_oauth and settings.encryption_keys:
+        from bot.adapters.slack.app import installation_store
+        from bot.adapters.slack.outbox import SlackOutbox
+
+        found["slack"] = SlackOutbox.for_workspaces(
+            services.engine,
+            installation_store(services),
+            settings.slack_api_url,
+            frozenset(settings.slack_shared_channels),
+        )
+    elif settings.slack_bot_token is not None:
         from bot.adapters.slack.outbox import SlackOutbox
 
         found["slack"] = SlackOutbox.from_settings(
@@ -39,6 +49,8 @@ def senders(services: Services) -> dict[str, Sender]:
             settings.slack_api_url,
             frozenset(settings.slack_shared_channels),
         )
+    if "slack" in found:
+        found["slack"].user_groups = frozenset(settings.slack_user_groups)  # type: ignore[attr-defined]
     if settings.teams_on:
         from bot.adapters.teams.connector import Connector
         from bot.adapters.teams.outbox import TeamsOutbox

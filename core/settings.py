@@ -22,6 +22,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -32,6 +33,7 @@ from pydantic_settings import (
 )
 
 from core.logs import LogFormat
+from core.sealing import Sealer, SealError
 from signals.config import ConfigValueError, ScoringConfig
 
 DEFAULT_DATABASE_URL = "sqlite:///steward.db"
@@ -130,6 +132,13 @@ class Settings(BaseSettings):
         None, validation_alias=_env("SLACK_SIGNING_SECRET")
     )
     slack_app_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
+    slack_client_id: str | None = Field(None, validation_alias=_env("SLACK_CLIENT_ID"))
+    slack_client_secret: SecretStr | None = Field(
+        None, validation_alias=_env("SLACK_CLIENT_SECRET")
+    )
+    encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("STEWARD_ENCRYPTION_KEY", "encryption_keys")
+    )  # Fernet keys, newest first: the first encrypts, every one decrypts
     slack_api_url: str | None = Field(None, validation_alias=_env("SLACK_API_URL"))
     slack_shared_channels: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias=_env("SLACK_SHARED_CHANNELS")
@@ -224,6 +233,7 @@ class Settings(BaseSettings):
     @field_validator(
         "webhook_secrets",
         "api_tokens",
+        "encryption_keys",
         "slack_shared_channels",
         "slack_command_channels",
         "slack_user_groups",
@@ -298,11 +308,46 @@ class Settings(BaseSettings):
                 f"HTTP API: on ({len(self.webhook_secrets)} webhook secret(s), "
                 f"{len(self.api_tokens)} bearer token(s))"
             )
-        slack_on = self.slack_bot_token and self.slack_signing_secret
-        lines.append("Slack: " + ("configured" if slack_on else "off (no SLACK_BOT_TOKEN)"))
+        lines.append("Slack: " + self.slack_report())
         lines.append("Teams: " + self.teams_report())
         lines.append("LLM: " + self.llm_report())
         return lines
+
+    @model_validator(mode="after")
+    def _check_encryption_keys(self) -> Settings:
+        if self.encryption_keys:
+            try:
+                Sealer([key.get_secret_value() for key in self.encryption_keys])
+            except SealError as exc:
+                raise ValueError(str(exc)) from None
+        elif self.slack_oauth:
+            raise ValueError(
+                "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET need STEWARD_ENCRYPTION_KEY, to store "
+                "the workspaces' tokens encrypted: generate one with `steward encryption-key`"
+            )
+        return self
+
+    @property
+    def slack_oauth(self) -> bool:
+        """Whether Slack is installed through OAuth ("Add to Slack"), for many workspaces."""
+        return bool(self.slack_client_id and self.slack_client_secret)
+
+    @property
+    def slack_on(self) -> bool:
+        """Whether /slack/events takes requests: a signing secret and a token or OAuth."""
+        has_token = self.slack_bot_token is not None or self.slack_oauth
+        return self.slack_signing_secret is not None and has_token
+
+    def slack_report(self) -> str:
+        """How Slack is configured: one workspace's token, or OAuth for many."""
+        if not self.slack_on:
+            return "off (no SLACK_BOT_TOKEN, or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET)"
+        if not self.slack_oauth:
+            return "configured (one workspace, SLACK_BOT_TOKEN)"
+        if not self.encryption_keys:
+            return "OAuth NOT READY: set STEWARD_ENCRYPTION_KEY to store workspaces' tokens"
+        ignored = "; SLACK_BOT_TOKEN is ignored" if self.slack_bot_token else ""
+        return f"OAuth, many workspaces (install at /slack/install){ignored}"
 
     @property
     def teams_on(self) -> bool:
@@ -351,13 +396,14 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Every configured secret, so that text bound for an LLM can be scrubbed of them."""
-        found = [*self.webhook_secrets, *self.api_tokens]
+        found = [*self.webhook_secrets, *self.api_tokens, *self.encryption_keys]
         found += [
             s
             for s in (
                 self.slack_bot_token,
                 self.slack_signing_secret,
                 self.slack_app_token,
+                self.slack_client_secret,
                 self.microsoft_app_password,
                 self.openai_api_key,
                 self.segment_secret,

@@ -223,7 +223,11 @@ def route(
     for notice in sorted(notices, key=_urgency):
         ev = notice.account
         covering = [
-            s for s in subs if s.covers(csm=ev.csm, ae=ev.ae, segment=ev.segment, tier=ev.tier)
+            s
+            for s in subs
+            if s.covers(
+                csm=ev.csm, ae=ev.ae, segment=ev.segment, tier=ev.tier, account_id=ev.account_id
+            )
         ]
         card = card_to_dict(alert_card(notice))
         for sub in covering:

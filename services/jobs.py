@@ -26,7 +26,7 @@ from typing import TypeVar
 
 from sqlalchemy.engine import Connection
 
-from core.messages import Card, card_to_dict
+from core.messages import Card, Section, card_to_dict
 from digests import alerts as alerting
 from digests.alerts import Evaluation, PassReport, details_button
 from digests.compose import SECTIONS, compose_digest, ranked
@@ -40,6 +40,7 @@ from services.scoring import evaluate_now, score_day
 from signals.alerts import AlertKey
 from signals.model import Snapshot
 from storage import alert_states, job_runs, outbox, repository, snapshots
+from storage import teams as teams_references
 from storage.book import data_span
 from storage.db import read_connection, write_transaction
 from storage.repository import Routing
@@ -52,6 +53,7 @@ CHUNK = 500  # accounts per alert transaction
 MAX_CHANGED = 5000  # accounts per alert pass; the rest wait for the next minute
 KEEP_SENT = timedelta(days=30)
 DIGEST_BUTTONS = 5
+MUST_OPEN_SHOWN = 8  # CSMs named in a Teams digest as not reachable yet
 
 
 class UnknownJob(Exception):
@@ -248,13 +250,38 @@ class Jobs:
                 summary=f"{title}: no scored account is in this scope ({period}).",
                 footer=card.footer,
             )
+        sections = card.sections
+        if sub.platform == "teams" and chosen:
+            sections = (*sections, *self._must_open_steward(chosen, book))
         return Card(
             title=card.title,
             summary=card.summary,
-            sections=card.sections,
+            sections=sections,
             buttons=buttons,
             footer=card.footer,
             tone=card.tone,
+        )
+
+    def _must_open_steward(self, chosen: Sequence[Snapshot], book: Book) -> tuple[Section, ...]:
+        """A line naming the CSMs of these accounts whom Steward cannot write to in Teams
+        yet (no personal chat: they have never opened Steward there)."""
+        owners = [r.csm for s in chosen if (r := book.routing.get(s.account_id)) and r.csm]
+        with read_connection(self.engine) as conn:
+            missing = teams_references.unreachable_people(conn, sorted(set(owners)))
+        if not missing:
+            return ()
+        shown = ", ".join(missing[:MUST_OPEN_SHOWN])
+        more = (
+            f" and {len(missing) - MUST_OPEN_SHOWN} more" if len(missing) > MUST_OPEN_SHOWN else ""
+        )
+        return (
+            Section(
+                title="Not reachable in Teams yet",
+                text=(
+                    f"{shown}{more} must open Steward in Teams once (Apps > Steward > Open) "
+                    "to get their accounts' alerts in a personal chat."
+                ),
+            ),
         )
 
     def send(self, now: datetime) -> str:

@@ -227,3 +227,21 @@ def mark_churned(conn: Connection, ends: Mapping[str, date]) -> list[str]:
         if done.rowcount:
             marked.append(account_id)
     return marked
+
+
+def renewals_between(
+    conn: Connection, account_ids: Sequence[str], start: date, end: date
+) -> list[tuple[str, date]]:
+    """The accounts among these whose latest contract ending in [start, end] ends when,
+    soonest first."""
+    if not account_ids:
+        return []
+    c = contracts.c
+    last = sa.func.max(c.end_date)
+    rows = conn.execute(
+        sa.select(c.account_id, last)
+        .where(c.account_id.in_(list(account_ids)), c.end_date >= start, c.end_date <= end)
+        .group_by(c.account_id)
+        .order_by(last)
+    )
+    return [(str(account_id), ended) for account_id, ended in rows]

@@ -19,7 +19,7 @@ from storage.dialect import upsert_statement
 from storage.tables import accounts, subscriptions
 
 KINDS = ("digest", "alerts", "manager")
-SCOPES = ("all", "book", "segment", "tier")
+SCOPES = ("all", "book", "segment", "tier", "follows")
 _UPDATED_ON_CONFLICT = (
     "scope",
     "scope_value",
@@ -52,11 +52,21 @@ class Sub:
     created_by: str
     created_at: datetime
     updated_at: datetime
+    account_ids: tuple[str, ...] = ()  # followed accounts, covered whatever the scope
 
     def covers(
-        self, *, csm: str | None, ae: str | None, segment: str | None, tier: str | None
+        self,
+        *,
+        csm: str | None,
+        ae: str | None,
+        segment: str | None,
+        tier: str | None,
+        account_id: str | None = None,
     ) -> bool:
-        """Whether an account with this CSM, AE, segment and tier is in the subscription's scope."""
+        """Whether an account with this CSM, AE, segment and tier (or this id, followed) is
+        in the subscription's scope."""
+        if account_id is not None and account_id in self.account_ids:
+            return True
         if self.scope == "all":
             return True
         if self.scope == "book":
@@ -129,7 +139,7 @@ def _check(kind: str, scope: str, scope_value: str | None) -> None:
         raise ValueError(f"unknown subscription kind {kind!r}")
     if scope not in SCOPES:
         raise ValueError(f"unknown subscription scope {scope!r}")
-    if scope != "all" and not scope_value:
+    if scope not in ("all", "follows") and not scope_value:
         raise ValueError(f"the scope {scope!r} needs a value")
 
 
@@ -189,7 +199,48 @@ def _sub(row: Any) -> Sub:
         created_by=row.created_by,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        account_ids=tuple(str(a) for a in row.account_ids or ()),
     )
+
+
+def set_follows(
+    conn: Connection,
+    *,
+    platform: str,
+    channel: str,
+    created_by: str,
+    account_ids: Sequence[str],
+    now: datetime,
+    timezone: str = "UTC",
+) -> Sub | None:
+    """Replace the accounts a person's own alerts subscription follows (created as a
+    follows-only subscription when missing; removed when it follows nothing and has no
+    other scope). Returns the subscription, or None when none is left."""
+    current = get_subscription(conn, platform=platform, channel=channel, kind="alerts")
+    ids = list(dict.fromkeys(account_ids))
+    if current is None and not ids:
+        return None
+    if current is None:
+        upsert_subscription(
+            conn,
+            platform=platform,
+            channel=channel,
+            kind="alerts",
+            created_by=created_by,
+            now=now,
+            scope="follows",
+            timezone=timezone,
+        )
+    elif current.scope == "follows" and not ids:
+        remove_subscriptions(conn, platform=platform, channel=channel, kind="alerts")
+        return None
+    s = subscriptions.c
+    conn.execute(
+        subscriptions.update()
+        .where(s.platform == platform, s.channel == channel, s.kind == "alerts")
+        .values(account_ids=ids, updated_at=now)
+    )
+    return get_subscription(conn, platform=platform, channel=channel, kind="alerts")
 
 
 def known_segments(conn: Connection) -> list[str]:

@@ -127,3 +127,9 @@ def prune_charts(conn: Connection, *, before: datetime) -> int:
     """Forget chart images drawn before ``before``; return how many."""
     result = conn.execute(chart_images.delete().where(chart_images.c.created_at < before))
     return int(result.rowcount or 0)
+
+
+def unreachable_people(conn: Connection, handles: list[str]) -> list[str]:
+    """Those among these CSM/AE handles who have no personal chat with Steward in Teams
+    (they must open Steward in Teams once before it can write to them)."""
+    return [h for h in dict.fromkeys(handles) if h.strip() and personal_chat(conn, h) is None]

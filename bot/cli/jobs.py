@@ -138,6 +138,20 @@ def register(app: typer.Typer) -> None:
             )
             if m.error:
                 out.print(f"    error: {m.error}", markup=False, soft_wrap=True)
+        must_open = sorted(
+            {
+                m.channel.removeprefix("user:")
+                for m in shown
+                if m.platform == "teams" and (m.error or "").startswith("no_person:")
+            }
+        )
+        if must_open:
+            out.print(
+                "Must open Steward in Teams once to get their alerts (Apps > Steward > Open): "
+                + ", ".join(must_open),
+                markup=False,
+                soft_wrap=True,
+            )
         for run in runs:
             out.print(
                 f"job {run.name}: {run.status} at {run.started_at:%Y-%m-%d %H:%M:%S} UTC "

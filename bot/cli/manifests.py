@@ -69,7 +69,47 @@ def teams_manifest(
     )
 
 
+def encryption_key() -> None:
+    """Print a new Fernet key for STEWARD_ENCRYPTION_KEY (put it first to rotate)."""
+    from core.sealing import new_key
+
+    sys.stdout.write(new_key() + "\n")
+
+
+def slack_workspaces(
+    rekey: Annotated[
+        bool,
+        typer.Option(help="Encrypt every stored token again with the first (newest) key"),
+    ] = False,
+) -> None:
+    """List the Slack workspaces installed through "Add to Slack" (OAuth)."""
+    from bot.adapters.slack.app import installation_store
+    from bot.cli.common import ensure_schema, settings
+    from core.sealing import SealError
+    from services.container import build_services
+
+    services = build_services(settings())
+    ensure_schema(services)
+    if not services.settings.slack_oauth:
+        err.print("Slack OAuth is off: set SLACK_CLIENT_ID and SLACK_CLIENT_SECRET")
+        raise typer.Exit(2)
+    try:
+        installs = installation_store(services)
+        if rekey:
+            out.print(f"{installs.rekey()} workspace token(s) encrypted with the newest key")
+    except SealError as exc:
+        err.print(str(exc))
+        raise typer.Exit(1) from None
+    for row in installs.workspaces():
+        out.print(
+            f"{row['team_id']}  {row['team_name'] or ''}  installed "
+            f"{row['installed_at']:%Y-%m-%d %H:%M} UTC by {row['installer_user_id'] or '?'}"
+        )
+
+
 def register(app: typer.Typer) -> None:
     """Add the manifest commands to the CLI."""
     app.command("slack-manifest")(slack_manifest)
+    app.command("encryption-key")(encryption_key)
+    app.command("slack-workspaces")(slack_workspaces)
     app.command("teams-manifest")(teams_manifest)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from core.messages import Button, ButtonValue, Card, Section
-from handlers.chat import cards, lists, subscriptions
+from handlers.chat import cards, follows, lists, subscriptions
 from handlers.chat.ask import ask_card
 from handlers.chat.context import CommandRequest, Context, Person, everyone, typed
 from handlers.chat.lookup import AccountView, account_names, account_view, value_for
@@ -29,6 +29,9 @@ STEWARD_SUBCOMMANDS = (
     "subscribe",
     "unsubscribe",
     "subscriptions",
+    "follow",
+    "unfollow",
+    "follows",
     "ask",
 )
 PERIODS = {"7d": 7, "30d": 30, "90d": 90, "month": 30, "quarter": 91, "year": 365}
@@ -190,6 +193,9 @@ SUBSCRIPTION_CARDS = {
     "subscribe": subscriptions.subscribe_card,
     "unsubscribe": subscriptions.unsubscribe_card,
     "subscriptions": subscriptions.subscriptions_card,
+    "follow": follows.follow_card,
+    "unfollow": follows.unfollow_card,
+    "follows": follows.follows_card,
 }
 
 HELP = (
@@ -214,6 +220,11 @@ HELP = (
     ),
     (UNSUBSCRIBE_USAGE, "stop one kind here, or every kind without one"),
     ("/steward subscriptions", "this conversation's subscriptions, and how many others have"),
+    (
+        "/steward follow <account>, unfollow <account>, follows",
+        "alerts about the accounts you follow, sent to you directly (your direct message "
+        "with Steward)",
+    ),
     ("/steward help", "this list"),
 )
 FOOTERS = {

@@ -30,6 +30,7 @@ from storage.tables.delivery import (
     subscriptions,
     teams_conversations,
 )
+from storage.tables.slack import slack_directory, slack_installations, slack_oauth_states
 
 metadata = SQLModel.metadata
 
@@ -47,6 +48,9 @@ __all__ = [
     "outbox",
     "pending_replies",
     "segment_groups",
+    "slack_directory",
+    "slack_installations",
+    "slack_oauth_states",
     "subscriptions",
     "support_tickets",
     "teams_conversations",

@@ -48,6 +48,9 @@ class Subscription(SQLModel, table=True):
     scope: str = Field(default="all", max_length=16)  # all, book, segment, tier
     scope_value: str | None = Field(default=None, max_length=255)
     owner_handles: list[str] = Field(default_factory=list, sa_type=sa.JSON)  # for "my book"
+    account_ids: list[str] = Field(  # accounts followed (a person's own alerts)
+        default_factory=list, sa_type=sa.JSON, sa_column_kwargs={"server_default": "[]"}
+    )
     at_time: str = Field(default="08:30", max_length=5)  # HH:MM, local
     timezone: str = Field(default="UTC", max_length=64)  # IANA name
     weekdays_only: bool = False

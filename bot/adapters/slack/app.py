@@ -20,19 +20,29 @@ from typing import Any
 
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp
-from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+from slack_bolt.logger.messages import (
+    warning_client_prioritized_and_token_skipped,
+    warning_token_skipped,
+)
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
+from slack_sdk.oauth.token_rotation import TokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.deliver import Delivery
-from bot.adapters.slack.manifest import COMMANDS
-from bot.adapters.slack.render import chosen
+from bot.adapters.slack.home import compose_home
+from bot.adapters.slack.installs import SlackInstalls, SlackStates
+from bot.adapters.slack.manifest import COMMANDS, OAUTH_REDIRECT_PATH, bot_scopes
+from bot.adapters.slack.render import action_of, chosen
+from core.sealing import Sealer
 from services.container import Services
-from storage import replies
+from storage import replies, slack_installs
 from storage.db import write_transaction
 
 log = logging.getLogger(__name__)
@@ -43,6 +53,7 @@ MAX_ATTEMPTS = 3
 KEEP_FINISHED = timedelta(days=7)  # answered replies are kept a week, for support questions
 SWEEP_SECONDS = 30.0
 ACTION_ID = re.compile(r"^steward:")
+ALERT_ACTIONS = frozenset({"ack", "snooze", "assign"})  # clicks that change someone's alerts
 
 
 def quiet_logger(name: str) -> logging.Logger:
@@ -61,7 +72,54 @@ class _TokenSkippedFilter(logging.Filter):
     """Drop Bolt's warning that SLACK_BOT_TOKEN went unused: the client given carries it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+        return record.getMessage() not in (
+            warning_client_prioritized_and_token_skipped(),
+            warning_token_skipped(),
+        )
+
+
+def installation_store(services: Services) -> SlackInstalls:
+    """The workspaces installed through OAuth, tokens sealed with STEWARD_ENCRYPTION_KEY."""
+    settings = services.settings
+    assert settings.slack_client_id is not None
+    assert settings.slack_client_secret is not None
+    keys = [key.get_secret_value() for key in settings.encryption_keys]
+    rotator = TokenRotator(
+        client_id=settings.slack_client_id,
+        client_secret=settings.slack_client_secret.get_secret_value(),
+        client=WebClient(
+            base_url=settings.slack_api_url or WebClient.BASE_URL,
+            logger=quiet_logger("steward.slack_sdk.rotation"),
+        ),
+    )
+    return SlackInstalls(
+        services.engine, settings.slack_client_id, Sealer(keys), services.clock, rotator
+    )
+
+
+def oauth_settings(services: Services, installs: SlackInstalls) -> AsyncOAuthSettings:
+    """Bolt's "Add to Slack": /slack/install redirects to Slack with a state (also set as
+    a cookie), /slack/oauth_redirect checks both and exchanges the code."""
+    settings = services.settings
+    assert settings.slack_client_id is not None
+    assert settings.slack_client_secret is not None
+    redirect = (
+        f"{settings.public_url.rstrip('/')}{OAUTH_REDIRECT_PATH}" if settings.public_url else None
+    )
+    return AsyncOAuthSettings(
+        client_id=settings.slack_client_id,
+        client_secret=settings.slack_client_secret.get_secret_value(),
+        scopes=bot_scopes(),
+        redirect_uri=redirect,
+        install_path="/slack/install",
+        redirect_uri_path=OAUTH_REDIRECT_PATH,
+        install_page_rendering_enabled=False,  # straight to Slack's authorize page
+        installation_store=installs,
+        installation_store_bot_only=True,
+        state_store=SlackStates(services.engine, services.clock),
+        state_expiration_seconds=600,
+        logger=quiet_logger("steward.slack_bolt.oauth"),
+    )
 
 
 def retry_handlers() -> list[Any]:
@@ -78,28 +136,75 @@ class SlackAdapter:
 
     def __init__(self, services: Services) -> None:
         settings = services.settings
-        assert settings.slack_bot_token is not None
         assert settings.slack_signing_secret is not None
-        token = settings.slack_bot_token.get_secret_value()
         self.services = services
-        self.client = AsyncWebClient(
-            token=token,
-            base_url=settings.slack_api_url or AsyncWebClient.BASE_URL,
-            retry_handlers=retry_handlers(),
-            logger=quiet_logger("steward.slack_sdk"),
-        )
-        self.delivery = Delivery(services, self.client, retry_handlers)
+        self.installs: SlackInstalls | None = None
+        self._deliveries: dict[str, tuple[str, Delivery]] = {}  # team -> (its token, delivery)
         bolt_logger = quiet_logger("steward.slack_bolt")
         bolt_logger.addFilter(_TokenSkippedFilter())
-        self.bolt = AsyncApp(
-            client=self.client,
-            signing_secret=settings.slack_signing_secret.get_secret_value(),
-            process_before_response=False,
-            logger=bolt_logger,
-        )
+        if settings.slack_oauth:
+            self.client = self.web_client(None)
+            self.delivery: Delivery | None = None
+            self.installs = installation_store(services)
+            self.bolt = AsyncApp(
+                client=self.client,
+                signing_secret=settings.slack_signing_secret.get_secret_value(),
+                oauth_settings=oauth_settings(services, self.installs),
+                process_before_response=False,
+                logger=bolt_logger,
+            )
+            register_uninstall(self.bolt, self.installs)
+        else:
+            assert settings.slack_bot_token is not None
+            self.client = self.web_client(settings.slack_bot_token.get_secret_value())
+            self.delivery = Delivery(services, self.client, retry_handlers)
+            self.bolt = AsyncApp(
+                client=self.client,
+                signing_secret=settings.slack_signing_secret.get_secret_value(),
+                process_before_response=False,
+                logger=bolt_logger,
+            )
         register(self.bolt, self)
         self.handler = AsyncSlackRequestHandler(self.bolt)
         self._tasks: set[asyncio.Task[None]] = set()
+
+    def web_client(self, token: str | None) -> AsyncWebClient:
+        """A Web API client for one workspace's token (None: for oauth.v2.access only)."""
+        return AsyncWebClient(
+            token=token,
+            base_url=self.services.settings.slack_api_url or AsyncWebClient.BASE_URL,
+            retry_handlers=retry_handlers(),
+            logger=quiet_logger("steward.slack_sdk"),
+        )
+
+    async def delivery_for(self, team_id: str) -> Delivery | None:
+        """The delivery speaking with this workspace's token (None: not installed there)."""
+        if self.installs is None:
+            return self.delivery
+        bot = await self.installs.async_find_bot(enterprise_id=None, team_id=team_id)
+        if bot is None:
+            return None
+        known = self._deliveries.get(team_id)
+        if known is not None and known[0] == bot.bot_token:
+            return known[1]
+        delivery = Delivery(self.services, self.web_client(bot.bot_token), retry_handlers)
+        self._deliveries[team_id] = (bot.bot_token, delivery)
+        return delivery
+
+    async def publish_home(self, team_id: str, user_id: str) -> None:
+        """Publish this person's App Home (their book, alerts, subscriptions, follows)."""
+        delivery = await self.delivery_for(team_id)
+        if delivery is None or not user_id:
+            return
+        today = self.services.clock().date()
+        groups = delivery.policy.user_groups
+        view = await compose_home(self.services.engine, delivery.facts, user_id, today, groups)
+        try:
+            await delivery.client.views_publish(user_id=user_id, view=view)
+        except SlackApiError as exc:
+            log.warning("views.publish for %s failed: %s", user_id, exc.response.get("error"))
+            return
+        log.info("slack home published for %s (%d blocks)", user_id, len(view["blocks"]))
 
     async def receive(self, kind: str, payload: Mapping[str, Any]) -> replies.Reply:
         """Write down a reply owed, leased to this process, before acknowledging it."""
@@ -110,6 +215,11 @@ class SlackAdapter:
 
     def _add(self, reply_id: str, kind: str, payload: Mapping[str, Any], now: datetime) -> None:
         with write_transaction(self.services.engine) as conn:
+            if self.installs is not None and payload.get("team_id"):
+                # Signed by Slack: this conversation and person are in this workspace,
+                # where the outbox posts to them later with its token.
+                ids = [str(payload.get("channel_id") or ""), str(payload.get("user_id") or "")]
+                slack_installs.remember_team(conn, ids, str(payload["team_id"]), now=now)
             replies.add_reply(
                 conn,
                 reply_id=reply_id,
@@ -123,8 +233,15 @@ class SlackAdapter:
     async def answer(self, reply: replies.Reply) -> None:
         """Answer a reply and record how it went."""
         started = time.perf_counter()
-        status, error = await self.delivery.deliver(reply)
+        delivery = await self.delivery_for(str(reply.payload.get("team_id") or ""))
+        status: str = "failed"
+        error: str | None = "not_installed: Steward is not installed in this workspace"
+        if delivery is not None:
+            status, error = await delivery.deliver(reply)
         await asyncio.to_thread(self._finish, reply.id, status, error)
+        p = reply.payload
+        if status == "done" and action_of(str(p.get("action") or "")) in ALERT_ACTIONS:
+            await self.publish_home(str(p.get("team_id") or ""), str(p.get("user_id") or ""))
         log.info(
             "slack %s %s by %s in %s: %s in %.0f ms (attempt %d)",
             reply.kind,
@@ -196,10 +313,44 @@ def register(app: AsyncApp, adapter: SlackAdapter) -> None:
             thread_ts=event.get("ts"),
         )
 
+    async def on_home(event: dict[str, Any], body: dict[str, Any]) -> None:
+        if event.get("tab") != "home":
+            return
+        await adapter.publish_home(str(body.get("team_id") or ""), str(event.get("user") or ""))
+
     for command in COMMANDS:
         app.command(command)(on_command)
+    app.event("app_home_opened")(on_home)
     app.action(ACTION_ID)(on_action)
     app.event("app_mention")(on_mention)
+
+
+REVOKING_EVENTS = ("app_uninstalled", "tokens_revoked")
+
+
+def register_uninstall(app: AsyncApp, installs: SlackInstalls) -> None:
+    """Forget a workspace that uninstalls Steward or revokes its bot token.
+
+    Done in a middleware, before Slack gets its 200: a failure answers 500 and Slack
+    sends the event again, so a token Slack has revoked is never kept.
+    """
+
+    async def forget(body: dict[str, Any], next: Any) -> None:
+        event = body.get("event") or {}
+        if body.get("type") == "event_callback" and event.get("type") in REVOKING_EVENTS:
+            team = str(body.get("team_id") or "") or None
+            enterprise = str(body.get("enterprise_id") or "") or None
+            revoked_bots = (event.get("tokens") or {}).get("bot") or []
+            if event["type"] == "app_uninstalled" or revoked_bots:
+                await installs.async_delete_all(enterprise_id=enterprise, team_id=team)
+        await next()
+
+    async def done() -> None:
+        return None
+
+    app.middleware(forget)
+    for kind in REVOKING_EVENTS:
+        app.event(kind)(done)
 
 
 def command_payload(body: Mapping[str, Any]) -> dict[str, Any]:

@@ -33,16 +33,25 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "chat.postMessage": ("chat:write",),
     "conversations.history": ("channels:history", "groups:history", "im:history", "mpim:history"),
     "users.lookupByEmail": ("users:read.email",),
+    "views.publish": (),
 }
 EVENT_SCOPES = {"app_mention": "app_mentions:read"}
+# Events that need no scope: a workspace uninstalling Steward, or revoking its tokens.
+UNSCOPED_EVENTS = ("app_home_opened", "app_uninstalled", "tokens_revoked")
+OAUTH_REDIRECT_PATH = "/slack/oauth_redirect"
+
+
+def bot_scopes() -> list[str]:
+    """Every bot scope Steward asks for (the manifest's, and "Add to Slack"'s)."""
+    scopes = {"commands", *EVENT_SCOPES.values()}
+    for needed in METHOD_SCOPES.values():
+        scopes.update(needed)
+    return sorted(scopes)
 
 
 def manifest(base_url: str = PLACEHOLDER_URL) -> dict[str, Any]:
     """The manifest for a Steward served at ``base_url`` (https, no trailing slash)."""
     url = base_url.rstrip("/") + EVENTS_PATH
-    scopes = {"commands", *EVENT_SCOPES.values()}
-    for needed in METHOD_SCOPES.values():
-        scopes.update(needed)
     return {
         "display_information": {
             "name": "Steward",
@@ -51,7 +60,7 @@ def manifest(base_url: str = PLACEHOLDER_URL) -> dict[str, Any]:
         },
         "features": {
             "app_home": {
-                "home_tab_enabled": False,
+                "home_tab_enabled": True,
                 "messages_tab_enabled": True,
                 "messages_tab_read_only_enabled": False,
             },
@@ -67,9 +76,15 @@ def manifest(base_url: str = PLACEHOLDER_URL) -> dict[str, Any]:
                 for command, (description, hint) in COMMANDS.items()
             ],
         },
-        "oauth_config": {"scopes": {"bot": sorted(scopes)}},
+        "oauth_config": {
+            "redirect_urls": [base_url.rstrip("/") + OAUTH_REDIRECT_PATH],
+            "scopes": {"bot": bot_scopes()},
+        },
         "settings": {
-            "event_subscriptions": {"request_url": url, "bot_events": sorted(EVENT_SCOPES)},
+            "event_subscriptions": {
+                "request_url": url,
+                "bot_events": sorted([*EVENT_SCOPES, *UNSCOPED_EVENTS]),
+            },
             "interactivity": {"is_enabled": True, "request_url": url},
             "org_deploy_enabled": False,
             "socket_mode_enabled": False,

@@ -37,10 +37,14 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot.adapters.outbox import OutboxSender, Undeliverable
 from bot.adapters.slack.app import quiet_logger
 from bot.adapters.slack.facts import Audience, SlackFacts
+from bot.adapters.slack.home import compose_home
+from bot.adapters.slack.installs import SlackInstalls
 from bot.adapters.slack.render import to_message
 from core.messages import card_from_dict
 from services.delivery import SendReport
-from storage import outbox
+from storage import outbox, repository, slack_installs
+from storage.db import read_connection
+from storage.subscriptions import list_subscriptions
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +66,7 @@ PERMANENT = frozenset(
         "users_not_found",
         "cannot_dm_bot",
         "no_person",
+        "not_installed",
         "external_channel",
         "external_person",
     }
@@ -76,13 +81,31 @@ class SlackOutbox(OutboxSender):
     finds_earlier = True
 
     def __init__(
-        self, engine: Any, client: WebClient, shared_channels: frozenset[str] = frozenset()
+        self,
+        engine: Any,
+        client: WebClient,
+        shared_channels: frozenset[str] = frozenset(),
+        installs: SlackInstalls | None = None,
     ) -> None:
         super().__init__(engine, shared_channels)  # Slack Connect channels allowed account data
         self.client = client
         self._dms: dict[str, str] = {}
         self._now = 0.0  # the time of the message being sent, for the facts' few-minute cache
         self.facts = SlackFacts(client, clock=lambda: self._now)
+        self.installs = installs  # OAuth: each message goes out with its workspace's token
+        self.user_groups: frozenset[str] = frozenset()  # SLACK_USER_GROUPS, for App Homes
+        self._workspaces: dict[str, tuple[str, WebClient, SlackFacts, dict[str, str]]] = {}
+
+    @classmethod
+    def for_workspaces(
+        cls,
+        engine: Any,
+        installs: SlackInstalls,
+        base_url: str | None,
+        shared_channels: frozenset[str] = frozenset(),
+    ) -> SlackOutbox:
+        """A sender for every workspace installed through OAuth."""
+        return cls(engine, _client(None, base_url), shared_channels, installs)
 
     @classmethod
     def from_settings(
@@ -93,23 +116,14 @@ class SlackOutbox(OutboxSender):
         shared_channels: frozenset[str] = frozenset(),
     ) -> SlackOutbox:
         """A sender with Steward's retry policy: 429 after Retry-After, 5xx, connection errors."""
-        client = WebClient(
-            token=token,
-            base_url=base_url or WebClient.BASE_URL,
-            timeout=15,
-            retry_handlers=[
-                RateLimitErrorRetryHandler(max_retry_count=2),
-                ServerErrorRetryHandler(max_retry_count=2),
-                ConnectionErrorRetryHandler(max_retry_count=2),
-            ],
-            logger=quiet_logger("steward.slack_sdk.outbox"),
-        )
-        return cls(engine, client, shared_channels)
+        return cls(engine, _client(token, base_url), shared_channels)
 
     async def send_one(self, message: outbox.Message, now: datetime, report: SendReport) -> None:
         """Check who would read it, then post it (slack_sdk's blocking client, in a thread)."""
         self._now = now.timestamp()
         try:
+            if self.installs is not None:
+                await asyncio.to_thread(self._use_workspace, message.channel)
             channel = await self._destination(message.channel)
             posted_in, ts, found = await asyncio.to_thread(self._post, message, channel)
         except (SlackApiError, Undeliverable) as exc:
@@ -122,6 +136,34 @@ class SlackOutbox(OutboxSender):
             return
         report.sent += 1
         log.info("sent %s %s to %s (ts %s)", message.kind, message.key, posted_in, ts)
+        if message.kind == "alert" and message.account_id:
+            await self._refresh_homes(message.account_id, now)
+
+    async def _refresh_homes(self, account_id: str, now: datetime) -> None:
+        """Publish again the App Home of those whose alerts just changed: the account's CSM
+        and AE, and whoever follows it (members of the workspace only)."""
+        people = await asyncio.to_thread(self._watchers, account_id)
+        for handle in people:
+            try:
+                user_id = await asyncio.to_thread(self._user_id, handle)
+                view = await compose_home(
+                    self.engine, self.facts, user_id, now.date(), self.user_groups
+                )
+                await asyncio.to_thread(self.client.views_publish, user_id=user_id, view=view)
+            except (SlackApiError, Undeliverable) as exc:
+                log.info("home of %s not refreshed: %s", handle, _error_of(exc)[0])
+
+    def _watchers(self, account_id: str) -> list[str]:
+        with read_connection(self.engine) as conn:
+            account = repository.get_account(conn, account_id) or {}
+            subs = list_subscriptions(conn, platform=PLATFORM, kind="alerts")
+        owners = [str(account[role]) for role in ("csm", "ae") if account.get(role)]
+        followers = [
+            s.channel.removeprefix("user:")
+            for s in subs
+            if s.channel.startswith("user:") and account_id in s.account_ids
+        ]
+        return list(dict.fromkeys([*owners, *followers]))
 
     def _post(self, message: outbox.Message, channel: str) -> tuple[str, str, bool]:
         """Post (or find a post an earlier sender made); where, its ts, and whether found."""
@@ -163,6 +205,53 @@ class SlackOutbox(OutboxSender):
             self._dms[handle] = str(opened["channel"]["id"])
         return self._dms[handle]
 
+    def _use_workspace(self, channel: str) -> None:
+        """Speak with the token of the workspace the message's reader is in.
+
+        A conversation's workspace is the one its commands came from (signed by Slack); a
+        person's is where they used Steward, or the first installed workspace that knows
+        their email.
+
+        Raises:
+            Undeliverable: no installed workspace is known for the reader.
+        """
+        assert self.installs is not None
+        handle = channel.removeprefix("user:")
+        with read_connection(self.engine) as conn:
+            team = slack_installs.team_of(conn, handle)
+        candidates = [team] if team else []
+        if team is None and "@" in handle:
+            candidates = self.installs.installed_teams()
+        for candidate in candidates:
+            if not self._switch(candidate):
+                continue
+            if team is not None:
+                return
+            try:  # an email: the first workspace that knows it
+                self.client.users_lookupByEmail(email=handle)
+                return
+            except SlackApiError:
+                continue
+        raise Undeliverable(
+            f"not_installed: no installed workspace is known for {channel} (a conversation is "
+            "known once someone used Steward there; a person by their email)"
+        )
+
+    def _switch(self, team_id: str) -> bool:
+        """Use this workspace's token; False when Steward is not installed there."""
+        assert self.installs is not None
+        bot = self.installs.fresh_bot(team_id)
+        if bot is None:
+            return False
+        known = self._workspaces.get(team_id)
+        if known is None or known[0] != bot.bot_token:
+            client = _client(bot.bot_token, self.client.base_url)
+            facts = SlackFacts(client, clock=lambda: self._now)
+            known = (bot.bot_token, client, facts, {})
+            self._workspaces[team_id] = known
+        _, self.client, self.facts, self._dms = known
+        return True
+
     def _user_id(self, handle: str) -> str:
         if USER_ID.match(handle):
             return handle
@@ -198,6 +287,20 @@ class SlackOutbox(OutboxSender):
         self.settle(
             message, report, error=error, permanent=permanent, retry_after=retry_after, now=now
         )
+
+
+def _client(token: str | None, base_url: str | None) -> WebClient:
+    return WebClient(
+        token=token,
+        base_url=base_url or WebClient.BASE_URL,
+        timeout=15,
+        retry_handlers=[
+            RateLimitErrorRetryHandler(max_retry_count=2),
+            ServerErrorRetryHandler(max_retry_count=2),
+            ConnectionErrorRetryHandler(max_retry_count=2),
+        ],
+        logger=quiet_logger("steward.slack_sdk.outbox"),
+    )
 
 
 def _allowed(audience: Audience, target: str) -> None:

@@ -10,9 +10,11 @@ from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy.engine import Engine
+from typer.testing import CliRunner
 
 from bot.adapters.teams.connector import Connector
 from bot.adapters.teams.outbox import TeamsOutbox
+from bot.cli import app
 from bot.worker import build_jobs
 from digests.alerts import Evaluation, PassReport, record, route
 from storage import alert_states
@@ -174,7 +176,11 @@ def test_an_alert_for_a_csm_goes_to_their_personal_chat_with_steward(
 
 
 def test_someone_who_never_opened_steward_is_reported_not_guessed(
-    book: Book, db: Engine, database_url: str, fake_teams: FakeBotFramework
+    book: Book,
+    db: Engine,
+    database_url: str,
+    fake_teams: FakeBotFramework,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     acme = book.ids["acme"]
     raise_alert(db, acme, direct=True)
@@ -184,6 +190,29 @@ def test_someone_who_never_opened_steward_is_reported_not_guessed(
     assert row.status == "failed"
     assert "no personal chat with Steward" in (row.error or "")
     assert fake_teams.activities() == []
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    shown = CliRunner().invoke(app, ["outbox"])
+    assert shown.exit_code == 0, shown.output
+    assert (
+        "Must open Steward in Teams once to get their alerts (Apps > Steward > Open): "
+        f"{CASEY['email']}" in shown.output
+    )
+
+
+def test_a_teams_digest_names_the_csms_who_must_open_steward_once(
+    book: Book, db: Engine, database_url: str, fake_teams: FakeBotFramework
+) -> None:
+    remember(db, fake_teams, CHANNEL, name="cs-team")
+    remember(db, fake_teams, PERSONAL, kind="personal", user_email=CASEY["email"])
+    subscribe(db, CHANNEL, "digest", at_time="08:30", timezone="UTC")
+    services = teams_services(db, database_url, fake_teams)
+    services.clock = Clock(datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
+    build_jobs(services).run("digests")
+    [posted] = fake_teams.activities(CHANNEL, kind="send")
+    text = card_text(valid_card(posted.card or {}))
+    assert "Not reachable in Teams yet" in text
+    assert "someone@example.com must open Steward in Teams once" in text
+    assert CASEY["email"] not in text.split("Not reachable in Teams yet")[1]  # Casey has a chat
 
 
 def test_a_channel_that_gained_a_guest_gets_no_account_data(
@@ -245,3 +274,19 @@ def test_two_workers_post_each_teams_digest_exactly_once(
     assert fake_teams.errors == []
     for output, errors in outputs:
         assert fake_teams.app_password not in output + errors
+
+
+def test_a_follow_typed_in_teams_brings_the_accounts_alerts_to_the_personal_chat(
+    book: Book, db: Engine, database_url: str, fake_teams: FakeBotFramework
+) -> None:
+    globex = book.ids["globex"]  # its CSM is someone else: only a follow brings it to Casey
+    with serve_teams(db, database_url, fake_teams) as (_, client):
+        assert client.say("follow quibble").status_code in (200, 201)
+        [answer] = [a for a in fake_teams.activities(PERSONAL) if a.card]
+        assert "Following Quibble Inc" in card_text(answer.card or {})
+    raise_alert(db, globex)  # routed to the subscriptions: Casey's follows among them
+    assert sender(db, fake_teams, database_url).send_due(NOW).sent == 1
+    [posted] = fake_teams.activities(PERSONAL, kind="send")
+    assert "Bill-shock risk" in card_text(valid_card(posted.card or {}))
+    [row] = outbox_rows(db)
+    assert (row.channel, row.account_id) == ("user:aad-casey", globex)

@@ -27,6 +27,7 @@ one re-entrant lock with a condition variable, so tests can block on ``wait_for_
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import json
@@ -48,7 +49,9 @@ EXTERNAL_TEAM_ID = "T0EXTERNAL"
 _EPOCH = 1_700_000_000
 
 # Parameters slack_sdk JSON-encodes into form bodies; recorded decoded.
-_JSON_PARAMS = frozenset({"blocks", "attachments", "metadata", "files", "unfurls", "outputs"})
+_JSON_PARAMS = frozenset(
+    {"blocks", "attachments", "metadata", "files", "unfurls", "outputs", "view"}
+)
 
 Json = dict[str, Any]
 
@@ -126,6 +129,15 @@ class FakeSlack(LoopbackFake):
         self.responses: defaultdict[str, list[Any]] = defaultdict(list)
         self.upload_calls: list[Call] = []
 
+        # OAuth: apps (client id -> secret), codes waiting for oauth.v2.access (code ->
+        # the installation it yields), and every workspace's bot token (token -> team id).
+        self.oauth_apps: dict[str, str] = {}
+        self.oauth_codes: dict[str, Json] = {}
+        self.tokens: dict[str, str] = {bot_token: team_id}
+        self.refresh_tokens: dict[str, str] = {}  # token rotation: refresh token -> team id
+        self.rotations = 0
+        self.views: dict[str, Json] = {}  # user id -> the App Home view published for them
+        self._caller_team = team_id
         self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
         # Slack refuses image blocks whose file it has not finished processing
         # ("invalid_blocks"); tests set how many such posts to refuse.
@@ -147,6 +159,8 @@ class FakeSlack(LoopbackFake):
             "files.getUploadURLExternal": self._files_get_upload_url_external,
             "files.completeUploadExternal": self._files_complete_upload_external,
             "files.info": self._files_info,
+            "oauth.v2.access": self._oauth_v2_access,
+            "views.publish": self._views_publish,
         }
         self.add_user(BOT_USER_ID, name="steward", is_bot=True)
 
@@ -351,11 +365,15 @@ class FakeSlack(LoopbackFake):
                 reply = _failure_reply(failure, api=True)
                 response: Any = _decoded(reply)
             else:
-                if headers.get("authorization") != f"Bearer {self.bot_token}":
+                token = headers.get("authorization", "").removeprefix("Bearer ")
+                if method == "oauth.v2.access":
+                    response = self._oauth_v2_access({**params, "_auth": headers})
+                elif token not in self.tokens:
                     response = {"ok": False, "error": "invalid_auth"}
                 elif parse_error is not None:
                     response = {"ok": False, "error": parse_error}
                 elif (handler := self._methods.get(method)) is not None:
+                    self._caller_team = self.tokens[token]
                     response = handler(params)
                 else:
                     response = {"ok": False, "error": "unknown_method"}
@@ -454,13 +472,103 @@ class FakeSlack(LoopbackFake):
 
     # All run with the lock held.
 
+    def add_oauth_code(
+        self, code: str, *, team_id: str, team_name: str, bot_token: str, **extra: Any
+    ) -> None:
+        """A code Slack would hand the browser after someone in ``team_id`` approved the
+        install; oauth.v2.access exchanges it (once) for ``bot_token``.  ``extra`` adds
+        fields to the answer (``refresh_token``, ``expires_in`` with token rotation)."""
+        with self._lock:
+            self.oauth_codes[code] = {
+                "team_id": team_id,
+                "team_name": team_name,
+                "bot_token": bot_token,
+                **extra,
+            }
+
+    def revoke_team(self, team_id: str) -> None:
+        """The workspace uninstalled Steward: its tokens stop working."""
+        with self._lock:
+            for token in [t for t, team in self.tokens.items() if team == team_id]:
+                del self.tokens[token]
+
+    def _oauth_v2_access(self, params: Json) -> Json:
+        """Slack's answer to a code exchange (client credentials by HTTP basic auth or form)."""
+        auth = str((params.get("_auth") or {}).get("authorization", ""))
+        client_id, secret = params.get("client_id"), params.get("client_secret")
+        if auth.startswith("Basic "):
+            client_id, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
+        if not client_id or self.oauth_apps.get(str(client_id)) != secret:
+            return {"ok": False, "error": "invalid_client_id"}
+        if params.get("grant_type") == "refresh_token":
+            return self._refresh(str(params.get("refresh_token") or ""))
+        grant = self.oauth_codes.pop(str(params.get("code") or ""), None)
+        if grant is None:
+            return {"ok": False, "error": "invalid_code"}
+        self.tokens[grant["bot_token"]] = grant["team_id"]
+        answer: Json = {
+            "ok": True,
+            "app_id": APP_ID,
+            "authed_user": {"id": grant.get("installer", "U0INSTALLER")},
+            "scope": grant.get("scope", "commands,chat:write"),
+            "token_type": "bot",
+            "access_token": grant["bot_token"],
+            "bot_user_id": BOT_USER_ID,
+            "team": {"id": grant["team_id"], "name": grant["team_name"]},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
+        for key in ("refresh_token", "expires_in"):
+            if key in grant:
+                answer[key] = grant[key]
+        if "refresh_token" in grant:
+            self.refresh_tokens[grant["refresh_token"]] = grant["team_id"]
+        return answer
+
+    def _refresh(self, refresh_token: str) -> Json:
+        """Token rotation: a refresh token (used once) buys a new token for 12 hours."""
+        team = self.refresh_tokens.pop(refresh_token, None)
+        if team is None:
+            return {"ok": False, "error": "invalid_refresh_token"}
+        self.rotations += 1
+        token = f"xoxe.xoxb-{team.lower()}-rotated-{self.rotations}"
+        renewed = f"xoxe-1-{team.lower()}-refresh-{self.rotations}"
+        self.tokens[token] = team
+        self.refresh_tokens[renewed] = team
+        return {
+            "ok": True,
+            "app_id": APP_ID,
+            "token_type": "bot",
+            "access_token": token,
+            "refresh_token": renewed,
+            "expires_in": 43200,
+            "bot_user_id": BOT_USER_ID,
+            "team": {"id": team},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
+
+    def _views_publish(self, params: Json) -> Json:
+        view = params.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        user = str(params.get("user_id") or "")
+        if user not in self.users:
+            return {"ok": False, "error": "user_not_found"}
+        if not isinstance(view, dict) or view.get("type") != "home":
+            return {"ok": False, "error": "invalid_arguments"}
+        if len(view.get("blocks") or []) > 100:
+            return {"ok": False, "error": "invalid_blocks"}
+        self.views[user] = view
+        return {"ok": True, "view": {"id": f"V{user}", "type": "home", **view}}
+
     def _auth_test(self, params: Json) -> Json:
         return {
             "ok": True,
             "url": f"https://{self.team_domain}.slack.com/",
             "team": self.team_name,
             "user": "steward",
-            "team_id": self.team_id,
+            "team_id": self._caller_team,
             "user_id": BOT_USER_ID,
             "bot_id": BOT_ID,
             "is_enterprise_install": False,
