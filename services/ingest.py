@@ -20,6 +20,7 @@ from core.settings import IngestLimits
 from handlers.api.errors import RejectedPayload
 from handlers.api.payloads import parse_payload, validate
 from handlers.api.schemas import AccountIn, ContractIn, EventIn, Kind, TicketIn
+from services import usage
 from storage import alert_states, repository
 from storage.bulk import EventRow
 from storage.db import TransientConflict, write_transaction
@@ -90,6 +91,8 @@ def _store(
 
 
 def _write(conn: Connection, kind: Kind, models: Sequence[Any], *, now: datetime) -> dict[str, Any]:
+    if kind == "usage":
+        return usage.write(conn, models, now=now)
     if kind == "events":
         rows = event_rows(models)
         new = repository.insert_events(conn, rows, now=now)

@@ -7,6 +7,7 @@ apply the same rules; storing what passed is :mod:`services.ingest`'s job.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from core.settings import IngestLimits
 from handlers.api.errors import ItemError, RejectedPayload
-from handlers.api.schemas import MODELS, EventIn, Kind, TicketIn
+from handlers.api.schemas import MODELS, EventIn, Kind, TicketIn, UsageIn
 
 _ADAPTERS = {kind: TypeAdapter(list[model]) for kind, model in MODELS.items()}  # type: ignore[valid-type]
 
@@ -94,10 +95,16 @@ def _partial(kind: Kind, raw_items: Sequence[Any], exc: ValidationError) -> Vali
     return Validated(items=list(zip(good, models, strict=True)), errors=errors)
 
 
+_NAMED_FIELD = re.compile(r"^([a-z_]+): (.+)$", re.DOTALL)
+
+
 def _item_error(err: Mapping[str, Any]) -> ItemError:
     loc = err["loc"]
     path = ".".join(str(part) for part in loc[1:]) or None
     reason = str(err["msg"]).removeprefix("Value error, ")
+    named = _NAMED_FIELD.match(reason) if path is None else None
+    if named is not None:  # a check across fields that names the field it is about
+        path, reason = named.group(1), named.group(2)
     if err["type"] == "model_type":
         reason = "must be a JSON object"
     return ItemError(index=int(loc[0]), field=path, reason=reason)
@@ -113,7 +120,9 @@ def _check_clock(result: Validated, *, now: datetime, limits: IngestLimits) -> N
             kept.append((index, model))
             continue
         ahead = int((moment - now).total_seconds())
-        name = "timestamp" if isinstance(model, EventIn) else "opened_at/solved_at"
+        name = _TIME_FIELD.get(type(model), "opened_at/solved_at")
+        if isinstance(model, UsageIn) and model.hour is None:
+            name = "day"
         result.errors.append(
             ItemError(
                 index,
@@ -125,9 +134,16 @@ def _check_clock(result: Validated, *, now: datetime, limits: IngestLimits) -> N
     result.items = kept
 
 
+_TIME_FIELD: dict[type, str] = {EventIn: "timestamp", UsageIn: "hour"}
+
+
 def _latest_time(model: Any) -> datetime:
     if isinstance(model, EventIn):
         return model.timestamp
+    if isinstance(model, UsageIn):  # a total for a day (or hour) that has not begun yet
+        if model.hour is not None:
+            return model.hour
+        return datetime.combine(model.utc_day, datetime.min.time(), tzinfo=UTC)
     if isinstance(model, TicketIn):
         return max(model.opened_at, model.solved_at or model.opened_at)
     return datetime.min.replace(tzinfo=UTC)

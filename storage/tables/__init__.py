@@ -29,6 +29,7 @@ from storage.tables.delivery import (
     subscriptions,
     teams_conversations,
 )
+from storage.tables.summaries import usage_summaries, usage_summary_totals
 
 metadata = SQLModel.metadata
 
@@ -51,5 +52,7 @@ __all__ = [
     "usage_daily",
     "usage_daily_breakdown",
     "usage_events",
+    "usage_summaries",
+    "usage_summary_totals",
     "webhook_deliveries",
 ]
