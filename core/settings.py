@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    AliasPath,
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -150,6 +158,9 @@ class Settings(BaseSettings):
     )  # a two-sentence summary at the top of digests
     ingest: IngestLimits = Field(default_factory=IngestLimits)
     scoring: dict[str, Any] = Field(default_factory=dict)  # [scoring]: see signals/config.py
+    import_map: dict[str, dict[str, str]] = Field(  # [import.map.<kind>]: field = "column"
+        default_factory=dict, validation_alias=AliasChoices(AliasPath("import", "map"))
+    )
 
     @field_validator("scoring")
     @classmethod

@@ -88,11 +88,33 @@ def validate(
 
 
 def _partial(kind: Kind, raw_items: Sequence[Any], exc: ValidationError) -> Validated:
-    errors = [_item_error(err) for err in exc.errors(include_url=False, include_input=False)]
+    errors = [_item_error(err) for err in exc.errors(include_url=False)]
     bad = {e.index for e in errors}
     good = [i for i in range(len(raw_items)) if i not in bad]
     models = _ADAPTERS[kind].validate_python([raw_items[i] for i in good])
     return Validated(items=list(zip(good, models, strict=True)), errors=errors)
+
+
+_DAY_HINT = "{value} is not a valid date: use YYYY-MM-DD or ISO 8601 (e.g. 2026-12-05)"
+_TIME_HINT = (
+    "{value} is not a valid date and time: use ISO 8601 with a UTC offset "
+    "(e.g. 2026-12-05T14:30:00Z or 2026-12-05T15:30:00+01:00)"
+)
+_DATE_ERRORS = {
+    "date_parsing": _DAY_HINT,
+    "date_from_datetime_parsing": _DAY_HINT,
+    "date_from_datetime_inexact": _DAY_HINT,
+    "datetime_parsing": _TIME_HINT,
+    "datetime_from_date_parsing": _TIME_HINT,
+    "timezone_aware": "{value} has no UTC offset: add one, as in 2026-12-05T14:30:00Z",
+}
+_SHOWN_CHARS = 40
+
+
+def _shown(value: Any) -> str:
+    """A sender's value, quoted and cut short, to say which one could not be read."""
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
 
 
 _NAMED_FIELD = re.compile(r"^([a-z_]+): (.+)$", re.DOTALL)
@@ -102,6 +124,8 @@ def _item_error(err: Mapping[str, Any]) -> ItemError:
     loc = err["loc"]
     path = ".".join(str(part) for part in loc[1:]) or None
     reason = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] in _DATE_ERRORS:
+        reason = _DATE_ERRORS[err["type"]].format(value=_shown(err.get("input")))
     named = _NAMED_FIELD.match(reason) if path is None else None
     if named is not None:  # a check across fields that names the field it is about
         path, reason = named.group(1), named.group(2)
