@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,14 @@ from handlers.api.schemas import MODELS, Kind
 from services import ingest
 from services.import_files import Parsed, detect_format, open_table
 
-__all__ = ["ImportSummary", "Rejected", "detect_format", "import_file", "parse_map"]
+__all__ = [
+    "ImportSummary",
+    "Rejected",
+    "cell_value",
+    "detect_format",
+    "import_file",
+    "parse_map",
+]
 
 CHUNK_ROWS = 2000
 FLOAT_COLUMNS = {"quantity", "arr", "committed_amount", "monthly_budget"}
@@ -137,7 +145,7 @@ def _prepare(line: int, item: Any, mapping: Mapping[str, str], typed: bool) -> _
     errors = []
     for column, value in mapped.items():
         try:
-            converted = _cell(column, value)
+            converted = cell_value(column, value)
         except ValueError as exc:
             errors.append(Rejected(line, column, str(exc)))
             continue
@@ -195,10 +203,19 @@ def _import_chunk(
     summary.duplicates += result["duplicates"]
 
 
-def _cell(column: str, value: Any) -> Any:
-    """A CSV/TSV text cell or an XLSX cell as the JSON type its field expects; None if empty."""
+def cell_value(column: str, value: Any) -> Any:
+    """A CSV/TSV text cell, an XLSX cell or a database value as the JSON type its field
+    expects; None if empty.
+
+    Raises:
+        ValueError: the value cannot be read as its field's type (the message says why).
+    """
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    if isinstance(value, dict | list):  # a JSON column read from a database
+        return value
+    if isinstance(value, Decimal):
+        value = float(value)
     if isinstance(value, datetime | date):
         return _moment(column, value)
     if isinstance(value, bool):

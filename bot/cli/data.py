@@ -31,7 +31,7 @@ def migrate() -> None:
     except DatabaseUnavailable as exc:
         raise unreachable(exc) from None
     if waiting:
-        out.print(f"Applied {len(waiting)} migration(s): {', '.join(waiting)}.")
+        out.print(f"Applied {len(waiting)} migration(s): {', '.join(waiting)}.", soft_wrap=True)
     else:
         out.print("Database schema is up to date.")
 

@@ -30,6 +30,7 @@ from storage.tables.delivery import (
     teams_conversations,
 )
 from storage.tables.summaries import usage_summaries, usage_summary_totals
+from storage.tables.sync import sync_state
 
 metadata = SQLModel.metadata
 
@@ -48,6 +49,7 @@ __all__ = [
     "pending_replies",
     "subscriptions",
     "support_tickets",
+    "sync_state",
     "teams_conversations",
     "usage_daily",
     "usage_daily_breakdown",

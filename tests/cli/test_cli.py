@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
@@ -22,7 +23,10 @@ def served(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
         yield up
 
 
-REVISIONS = sorted(p.name[:4] for p in MIGRATIONS.glob("versions/0*.py"))
+REVISIONS = sorted(  # each migration's revision id, as Alembic reports it
+    re.search(r'^revision: str = "([^"]+)"', p.read_text(), re.M).group(1)  # type: ignore[union-attr]
+    for p in MIGRATIONS.glob("versions/0*.py")
+)
 
 
 def test_serve_migrates_sqlite_and_reports_features(served: tuple[str, list[str]]) -> None:

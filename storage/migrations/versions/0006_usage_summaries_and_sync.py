@@ -1,6 +1,6 @@
-"""usage summaries: totals per day or hour, and which daily rollups hold one
+"""usage summaries (totals per day or hour, which daily rollups hold one) and sync state
 
-Revision ID: 0006_usage_summaries
+Revision ID: 0006_usage_summaries_and_sync
 Revises: 0005
 Create Date: 2026-12-05 12:00:00.000000
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision: str = "0006_usage_summaries"
+revision: str = "0006_usage_summaries_and_sync"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -47,6 +47,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("account_id", "metric", "day", "slot"),
         sqlite_with_rowid=False,
     )
+    op.create_table(
+        "sync_state",
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("watermark", sa.JSON(), nullable=True),
+        sa.Column("last_run_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_summary", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+        sa.PrimaryKeyConstraint("name"),
+    )
     op.add_column(
         "usage_daily",
         sa.Column("summarized", sa.Boolean(), server_default=sa.false(), nullable=False),
@@ -55,5 +63,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_column("usage_daily", "summarized")
+    op.drop_table("sync_state")
     op.drop_table("usage_summary_totals")
     op.drop_table("usage_summaries")
