@@ -75,18 +75,15 @@ def store_summaries(
 
 def _insert_new(conn: Connection, rows: Sequence[SummaryRow], *, now: datetime) -> set[str]:
     """Record each row not seen before (a concurrent insert of the same id waits, then skips)."""
-    fresh: set[str] = set()
-    ordered = sorted(rows)
-    for start in range(0, len(ordered), _CHUNK):
-        chunk = [{**r._asdict(), "received_at": now} for r in ordered[start : start + _CHUNK]]
-        stmt = (
-            upsert_statement(conn, usage_summaries)
-            .values(chunk)
-            .on_conflict_do_nothing(index_elements=["id"])
-            .returning(usage_summaries.c.id)
-        )
-        fresh.update(conn.execute(stmt).scalars())
-    return fresh
+    if not rows:
+        return set()
+    stmt = (
+        upsert_statement(conn, usage_summaries)
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(usage_summaries.c.id)
+    )
+    values = [{**r._asdict(), "received_at": now} for r in sorted(rows)]
+    return set(conn.execute(stmt, values).scalars())  # one cached statement, batched
 
 
 def _changes(rows: Sequence[SummaryRow]) -> dict[DayKey, _DayChange]:
@@ -129,15 +126,17 @@ def _set_totals(conn: Connection, changes: dict[DayKey, _DayChange], *, now: dat
         }
         for r in sorted(rows, key=lambda r: (r.account_id, r.metric, r.day, r.slot))
     ]
-    for start in range(0, len(values), _CHUNK):
-        stmt = upsert_statement(conn, usage_summary_totals).values(values[start : start + _CHUNK])
-        replaced = {c: stmt.excluded[c] for c in ("quantity", "events", "users", "summary_id")}
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["account_id", "metric", "day", "slot"],
-                set_={**replaced, "updated_at": stmt.excluded.updated_at},
-            )
-        )
+    if not values:
+        return
+    stmt = upsert_statement(conn, usage_summary_totals)
+    replaced = {c: stmt.excluded[c] for c in ("quantity", "events", "users", "summary_id")}
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["account_id", "metric", "day", "slot"],
+            set_={**replaced, "updated_at": stmt.excluded.updated_at},
+        ),
+        values,
+    )
 
 
 def _roll_up(conn: Connection, keys: Sequence[DayKey]) -> None:
