@@ -54,7 +54,7 @@ SLACK_STAMP_DIGITS = 12  # Unix seconds, for the next 30,000 years
 PLATFORM_MAX_BODY = 1024 * 1024  # Slack and Teams send a few KB; read no more before checks
 DEFAULT_USAGE_DAYS = 90
 MAX_USAGE_DAYS = 3 * 366
-KINDS: tuple[Kind, ...] = ("events", "accounts", "contracts", "tickets")
+KINDS: tuple[Kind, ...] = ("events", "accounts", "contracts", "tickets", "usage")
 
 
 def error(status: int, code: str, message: str, **extra: Any) -> ORJSONResponse:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from pydantic import (
     AliasChoices,
+    AliasPath,
     BaseModel,
     ConfigDict,
     Field,
@@ -105,6 +106,43 @@ class SourceMappings(BaseModel):
     segment: SegmentMapping = Field(default_factory=SegmentMapping)
     cloudevents: CloudEventsMapping = Field(default_factory=CloudEventsMapping)
     stripe: StripeMapping = Field(default_factory=StripeMapping)
+
+
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> int:
+    """Seconds in a duration such as ``90s``, ``15m``, ``1h`` or ``1d``."""
+    text = text.strip().lower()
+    unit = DURATION_UNITS.get(text[-1:])
+    if unit is None or not text[:-1].isdigit() or int(text[:-1]) == 0:
+        raise ValueError(f"{text!r} is not a duration: use a number and s, m, h or d (e.g. 1h)")
+    return int(text[:-1]) * unit
+
+
+class SyncConfig(BaseModel):
+    """One warehouse sync (`[sync.<name>]` in steward.toml), run by the worker's `sync` job."""
+
+    url: SecretStr | None = None  # the warehouse's SQLAlchemy URL, or:
+    url_env: str | None = None  # the environment variable that holds it
+    query: Path  # a SQL file; its columns are named as the kind's fields
+    kind: str = Field("events", pattern="^(events|usage)$")
+    watermark: str | None = None  # default: updated_at, else the event time (timestamp/day)
+    every: str = "1h"
+
+    @field_validator("every")
+    @classmethod
+    def _check_every(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    def warehouse_url(self) -> str:
+        """The URL to read from (the environment variable's value when url_env is set)."""
+        if self.url is not None:
+            return self.url.get_secret_value()
+        if self.url_env and os.environ.get(self.url_env):
+            return os.environ[self.url_env]
+        raise ValueError(f"set url or url_env (now {self.url_env or 'unset'}) for this sync")
 
 
 class Settings(BaseSettings):
@@ -216,6 +254,12 @@ class Settings(BaseSettings):
     )  # the endpoint's signing secret (whsec_...) from Stripe's dashboard
     sources: SourceMappings = Field(default_factory=SourceMappings)
     scoring: dict[str, Any] = Field(default_factory=dict)  # [scoring]: see signals/config.py
+    import_map: dict[str, dict[str, str]] = Field(  # [import.map.<kind>]: field = "column"
+        default_factory=dict, validation_alias=AliasChoices(AliasPath("import", "map"))
+    )
+    syncs: dict[str, SyncConfig] = Field(  # [sync.<name>]: warehouse syncs for the worker
+        default_factory=dict, validation_alias=AliasChoices("sync")
+    )
 
     @field_validator("scoring")
     @classmethod

@@ -20,6 +20,7 @@ from core.settings import IngestLimits
 from handlers.api.errors import ItemError, RejectedPayload
 from handlers.api.payloads import parse_payload, validate
 from handlers.api.schemas import AccountIn, ContractIn, EventIn, Kind, TicketIn
+from services import usage
 from sources.base import Mapped, Record
 from storage import alert_states, repository, segment_groups
 from storage.bulk import EventRow
@@ -91,6 +92,8 @@ def _store(
 
 
 def _write(conn: Connection, kind: Kind, models: Sequence[Any], *, now: datetime) -> dict[str, Any]:
+    if kind == "usage":
+        return usage.write(conn, models, now=now)
     if kind == "events":
         rows = event_rows(models)
         new = repository.insert_events(conn, rows, now=now)

@@ -9,7 +9,8 @@
 - ``digests`` / ``manager``: post each subscribed channel's daily (or manager) digest
   once its local time has come;
 - ``send``: post what the outbox holds that is due (quiet hours over, retries);
-- ``prune``: forget sent messages after a month.
+- ``prune``: forget sent messages after a month;
+- ``sync``: run the warehouse syncs of ``[sync.<name>]`` whose interval has passed.
 
 Every job only writes to the outbox and then sends; exactly-once lives in the outbox
 keys and the alert state, so two workers may run the same jobs at the same time.
@@ -33,6 +34,7 @@ from digests.compose import SECTIONS, compose_digest, ranked
 from digests.manager import manager_digest
 from digests.schedule import due_period, zone
 from handlers.chat.narrative import summarise_digest
+from services import sync as warehouse
 from services.container import Services
 from services.delivery import Sender
 from services.digest_book import Book, read_book, scope_words
@@ -295,6 +297,13 @@ class Jobs:
             parts.append(f"{platform}: {report.words()}")
         return ("; " + "; ".join(parts)) if parts else ""
 
+    def sync(self, now: datetime) -> str:
+        """Run the configured warehouse syncs that are due."""
+        settings = self.services.settings
+        return warehouse.run_due(
+            self.engine, settings.syncs, limits=settings.ingest, now=self.services.clock
+        )
+
     def prune(self, now: datetime) -> str:
         """Forget sent messages (and the clicks on them) after KEEP_SENT."""
         with write_transaction(self.engine) as conn:
@@ -403,6 +412,12 @@ REGISTRY = (
         Jobs.prune,
         Daily(hours_after=1),
         "forget sent messages older than 30 days (daily)",
+    ),
+    Job(
+        "sync",
+        Jobs.sync,
+        Every(),
+        "read new rows from the warehouses of [sync.<name>] whose interval has passed",
     ),
 )
 JOBS = {job.name: job for job in REGISTRY}  # what the worker, `steward run-job` and the demo run

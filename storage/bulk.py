@@ -3,7 +3,8 @@
 Rows reach the driver as plain tuples (SQLAlchemy Core spends more time preparing a
 row than the database spends storing it), and the daily rollups are summed by the
 database itself, from exactly the rows this transaction inserted, so that a rollup
-always equals the raw events behind it:
+always equals the raw events behind it (except on a day that holds a usage summary,
+whose total is the summary's; see :mod:`storage.summaries`):
 
 - SQLite: the transaction holds the write lock (BEGIN IMMEDIATE); ids already stored
   are looked up, the new rows go in with one ``executemany``, and the rollups are
@@ -62,6 +63,8 @@ _ADD_COUNTERS = (
     "quantity = {t}.quantity + excluded.quantity, events = {t}.events + excluded.events, "
     "successes = {t}.successes + excluded.successes, failures = {t}.failures + excluded.failures"
 )
+# A day holding a usage summary keeps the summary's total (storage/summaries.py).
+_ADD_TO_DAILY = _ADD_COUNTERS.format(t="usage_daily") + " WHERE NOT usage_daily.summarized"
 _DAILY_KEY = "account_id, metric, day"
 _BREAKDOWN_KEY = "account_id, metric, day, dimension, value"
 
@@ -149,7 +152,7 @@ SELECT account_id, metric, substr(ts, 1, 10), sum(quantity), count(*),
        count(CASE WHEN success THEN 1 END), count(CASE WHEN NOT success THEN 1 END)
 FROM ({_SQLITE_NEW}) WHERE true
 GROUP BY account_id, metric, substr(ts, 1, 10) ORDER BY 1, 2, 3
-ON CONFLICT ({_DAILY_KEY}) DO UPDATE SET {_ADD_COUNTERS.format(t="usage_daily")}
+ON CONFLICT ({_DAILY_KEY}) DO UPDATE SET {_ADD_TO_DAILY}
 """  # noqa: S608 - constants only
 _SQLITE_BREAKDOWN = f"""
 INSERT INTO usage_daily_breakdown ({_BREAKDOWN_KEY}, {_COUNTERS})
@@ -197,7 +200,7 @@ WITH new AS (
     INSERT INTO usage_daily ({_DAILY_KEY}, {_COUNTERS})
     SELECT account_id, metric, {_PG_DAY}, sum(quantity), count(*), {_PG_SUCCESSES}
     FROM new GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-    ON CONFLICT ({_DAILY_KEY}) DO UPDATE SET {_ADD_COUNTERS.format(t="usage_daily")}
+    ON CONFLICT ({_DAILY_KEY}) DO UPDATE SET {_ADD_TO_DAILY}
 ), breakdown AS (
     INSERT INTO usage_daily_breakdown ({_BREAKDOWN_KEY}, {_COUNTERS})
     SELECT account_id, metric, {_PG_DAY}, d.dimension, d.value, sum(quantity), count(*),

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli import data, demo, jobs, manifests, processes, scores
+from bot.cli import data, demo, jobs, manifests, processes, scores, sync
 
 app = typer.Typer(
     help="Steward: customer-success signals from usage data, delivered to Slack and Teams.",
@@ -19,7 +19,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,  # locals may hold secrets
     rich_markup_mode=None,  # plain help: click's metavars (INTEGER, TEXT), no <bool> placeholders
 )
-for group in (scores, jobs, processes, data, demo, manifests):
+for group in (scores, jobs, processes, data, demo, manifests, sync):
     group.register(app)
 
 

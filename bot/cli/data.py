@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import secrets
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
@@ -15,7 +15,10 @@ from services.container import build_services
 from storage import migrate as migrations
 from storage.db import DatabaseUnavailable
 
-KINDS = ("events", "accounts", "contracts", "tickets")
+if TYPE_CHECKING:
+    from services.importer import ImportSummary
+
+KINDS = ("events", "accounts", "contracts", "tickets", "usage")
 REJECTIONS_SHOWN = 50
 
 
@@ -28,39 +31,52 @@ def migrate() -> None:
     except DatabaseUnavailable as exc:
         raise unreachable(exc) from None
     if waiting:
-        out.print(f"Applied {len(waiting)} migration(s): {', '.join(waiting)}.")
+        out.print(f"Applied {len(waiting)} migration(s): {', '.join(waiting)}.", soft_wrap=True)
     else:
         out.print("Database schema is up to date.")
 
 
 def import_(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
-    kind: Annotated[str, typer.Option("--kind", help="events, accounts, contracts or tickets")],
+    kind: Annotated[
+        str, typer.Option("--kind", help="events, accounts, contracts, tickets or usage")
+    ],
     file_format: Annotated[
-        str | None, typer.Option("--format", help="jsonl or csv (default: from the extension)")
+        str | None,
+        typer.Option("--format", help="jsonl, csv, tsv or xlsx (default: from the extension)"),
     ] = None,
+    column_map: Annotated[
+        str | None,
+        typer.Option(
+            "--map",
+            help="field=column pairs, e.g. account=customer_id,metric=event "
+            "(on top of [import.map.<kind>] in steward.toml)",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="validate and report every error; write nothing")
+    ] = False,
 ) -> None:
-    """Backfill a JSON Lines or CSV file; a re-run of the same file adds nothing."""
-    from services.importer import detect_format, import_file
+    """Backfill a JSON Lines, CSV, TSV or XLSX file; a re-run of the same file adds nothing."""
+    from services.importer import MappingError, detect_format, import_file, parse_map
 
     if kind not in KINDS:
         err.print(f"[red]--kind must be one of {', '.join(KINDS)}[/red]")
         raise typer.Exit(2)
+    config = settings()
     try:
         fmt = detect_format(file, file_format)
+        mapping = parse_map(column_map, config.import_map.get(kind))
     except ValueError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-    services = build_services(settings())
-    ensure_schema(services)
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=err) as progress:
-        task = progress.add_task(f"importing {kind}", total=file.stat().st_size)
+    services = build_services(config)
+    if not dry_run:
+        ensure_schema(services)
+    size = max(file.stat().st_size, 1)
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
+    with Progress(*columns, TimeRemainingColumn(), console=err) as progress:
+        task = progress.add_task(f"importing {kind}", total=size)
         try:
             summary = import_file(
                 services.engine,
@@ -69,22 +85,37 @@ def import_(
                 file_format=fmt,
                 limits=services.settings.ingest,
                 now=services.clock,
-                progress=lambda done: progress.update(task, completed=done),
+                mapping=mapping,
+                dry_run=dry_run,
+                progress=lambda done: progress.update(task, completed=done * size),
             )
+        except MappingError as exc:
+            err.print(f"[red]--map: {exc}[/red]")
+            raise typer.Exit(2) from None
         except DatabaseUnavailable as exc:
             err.print(
                 f"[red]Database unavailable: {exc}. Re-run the import: it adds nothing twice.[/red]"
             )
             raise typer.Exit(1) from None
-    out.print(
-        f"{summary.rows} rows read: {summary.accepted} accepted, "
-        f"{summary.duplicates} duplicates, {len(summary.rejected)} rejected"
-    )
+    _report(summary, dry_run=dry_run)
+
+
+def _report(summary: ImportSummary, *, dry_run: bool) -> None:
+    if dry_run:
+        out.print(
+            f"Dry run, nothing written: {summary.rows} rows read, {summary.accepted} valid, "
+            f"{summary.rejected_rows} rejected"
+        )
+    else:
+        out.print(
+            f"{summary.rows} rows read: {summary.accepted} accepted, "
+            f"{summary.duplicates} duplicates, {summary.rejected_rows} rejected"
+        )
     for rejected in summary.rejected[:REJECTIONS_SHOWN]:
         where = f" {rejected.field}:" if rejected.field else ""
-        out.print(f"  line {rejected.line}:{where} {rejected.reason}")
+        out.print(f"  line {rejected.line}:{where} {rejected.reason}", soft_wrap=True)
     if len(summary.rejected) > REJECTIONS_SHOWN:
-        out.print(f"  ... and {len(summary.rejected) - REJECTIONS_SHOWN} more rejected rows")
+        out.print(f"  ... and {len(summary.rejected) - REJECTIONS_SHOWN} more errors")
     if summary.rejected:
         raise typer.Exit(1)
 

@@ -7,6 +7,7 @@ apply the same rules; storing what passed is :mod:`services.ingest`'s job.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from core.settings import IngestLimits
 from handlers.api.errors import ItemError, RejectedPayload
-from handlers.api.schemas import MODELS, EventIn, Kind, TicketIn
+from handlers.api.schemas import MODELS, EventIn, Kind, TicketIn, UsageIn
 
 _ADAPTERS = {kind: TypeAdapter(list[model]) for kind, model in MODELS.items()}  # type: ignore[valid-type]
 
@@ -87,17 +88,47 @@ def validate(
 
 
 def _partial(kind: Kind, raw_items: Sequence[Any], exc: ValidationError) -> Validated:
-    errors = [_item_error(err) for err in exc.errors(include_url=False, include_input=False)]
+    errors = [_item_error(err) for err in exc.errors(include_url=False)]
     bad = {e.index for e in errors}
     good = [i for i in range(len(raw_items)) if i not in bad]
     models = _ADAPTERS[kind].validate_python([raw_items[i] for i in good])
     return Validated(items=list(zip(good, models, strict=True)), errors=errors)
 
 
+_DAY_HINT = "{value} is not a valid date: use YYYY-MM-DD or ISO 8601 (e.g. 2026-12-05)"
+_TIME_HINT = (
+    "{value} is not a valid date and time: use ISO 8601 with a UTC offset "
+    "(e.g. 2026-12-05T14:30:00Z or 2026-12-05T15:30:00+01:00)"
+)
+_DATE_ERRORS = {
+    "date_parsing": _DAY_HINT,
+    "date_from_datetime_parsing": _DAY_HINT,
+    "date_from_datetime_inexact": _DAY_HINT,
+    "datetime_parsing": _TIME_HINT,
+    "datetime_from_date_parsing": _TIME_HINT,
+    "timezone_aware": "{value} has no UTC offset: add one, as in 2026-12-05T14:30:00Z",
+}
+_SHOWN_CHARS = 40
+
+
+def _shown(value: Any) -> str:
+    """A sender's value, quoted and cut short, to say which one could not be read."""
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
+
+
+_NAMED_FIELD = re.compile(r"^([a-z_]+): (.+)$", re.DOTALL)
+
+
 def _item_error(err: Mapping[str, Any]) -> ItemError:
     loc = err["loc"]
     path = ".".join(str(part) for part in loc[1:]) or None
     reason = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] in _DATE_ERRORS:
+        reason = _DATE_ERRORS[err["type"]].format(value=_shown(err.get("input")))
+    named = _NAMED_FIELD.match(reason) if path is None else None
+    if named is not None:  # a check across fields that names the field it is about
+        path, reason = named.group(1), named.group(2)
     if err["type"] == "model_type":
         reason = "must be a JSON object"
     return ItemError(index=int(loc[0]), field=path, reason=reason)
@@ -113,7 +144,9 @@ def _check_clock(result: Validated, *, now: datetime, limits: IngestLimits) -> N
             kept.append((index, model))
             continue
         ahead = int((moment - now).total_seconds())
-        name = "timestamp" if isinstance(model, EventIn) else "opened_at/solved_at"
+        name = _TIME_FIELD.get(type(model), "opened_at/solved_at")
+        if isinstance(model, UsageIn) and model.hour is None:
+            name = "day"
         result.errors.append(
             ItemError(
                 index,
@@ -125,9 +158,16 @@ def _check_clock(result: Validated, *, now: datetime, limits: IngestLimits) -> N
     result.items = kept
 
 
+_TIME_FIELD: dict[type, str] = {EventIn: "timestamp", UsageIn: "hour"}
+
+
 def _latest_time(model: Any) -> datetime:
     if isinstance(model, EventIn):
         return model.timestamp
+    if isinstance(model, UsageIn):  # a total for a day (or hour) that has not begun yet
+        if model.hour is not None:
+            return model.hour
+        return datetime.combine(model.utc_day, datetime.min.time(), tzinfo=UTC)
     if isinstance(model, TicketIn):
         return max(model.opened_at, model.solved_at or model.opened_at)
     return datetime.min.replace(tzinfo=UTC)

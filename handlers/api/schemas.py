@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -186,10 +186,57 @@ class TicketIn(_Input):
         return self
 
 
-Kind = Literal["events", "accounts", "contracts", "tickets"]
+MAX_COUNT = 10**12  # events or users in one summary row
+
+
+class UsageIn(_Input):
+    """A usage total for one account, metric and UTC day (or one hour of it).
+
+    A later total for the same account, metric and day (or hour) replaces the earlier
+    one; ``hour`` (the start of a UTC hour) folds into its day. Errors raised as
+    ``"field: reason"`` are reported on that field.
+    """
+
+    id: Id
+    account: Id
+    metric: MetricName
+    day: Day | None = None
+    hour: Timestamp | None = None
+    quantity: Amount
+    events: Annotated[StrictInt, Field(ge=0, le=MAX_COUNT)] | None = None
+    users: Annotated[StrictInt, Field(ge=0, le=MAX_COUNT)] | None = None
+
+    @model_validator(mode="after")
+    def _day_or_hour(self) -> UsageIn:
+        if self.hour is None:
+            if self.day is None:
+                raise ValueError("day: is required (YYYY-MM-DD), unless hour is given")
+            if self.day.year < MIN_TIMESTAMP_YEAR:
+                raise ValueError(f"day: must be in or after {MIN_TIMESTAMP_YEAR}")
+            return self
+        hour = self.hour.astimezone(UTC)
+        if (hour.minute, hour.second, hour.microsecond) != (0, 0, 0):
+            raise ValueError("hour: must be the start of an hour (minutes and seconds 0)")
+        if self.day is not None and self.day != hour.date():
+            raise ValueError(f"day: must be the UTC date of hour ({hour.date().isoformat()})")
+        return self
+
+    @property
+    def utc_day(self) -> date:
+        """The UTC day the total counts for."""
+        return self.hour.astimezone(UTC).date() if self.hour is not None else self.day  # type: ignore[return-value]
+
+    @property
+    def slot(self) -> int:
+        """The UTC hour (0-23) of an hourly total; -1 for a total of the whole day."""
+        return self.hour.astimezone(UTC).hour if self.hour is not None else -1
+
+
+Kind = Literal["events", "accounts", "contracts", "tickets", "usage"]
 MODELS: dict[str, type[_Input]] = {
     "events": EventIn,
     "accounts": AccountIn,
     "contracts": ContractIn,
     "tickets": TicketIn,
+    "usage": UsageIn,
 }

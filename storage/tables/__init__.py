@@ -31,6 +31,8 @@ from storage.tables.delivery import (
     teams_conversations,
 )
 from storage.tables.slack import slack_directory, slack_installations, slack_oauth_states
+from storage.tables.summaries import usage_summaries, usage_summary_totals
+from storage.tables.sync import sync_state
 
 metadata = SQLModel.metadata
 
@@ -53,9 +55,12 @@ __all__ = [
     "slack_oauth_states",
     "subscriptions",
     "support_tickets",
+    "sync_state",
     "teams_conversations",
     "usage_daily",
     "usage_daily_breakdown",
     "usage_events",
+    "usage_summaries",
+    "usage_summary_totals",
     "webhook_deliveries",
 ]

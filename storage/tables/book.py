@@ -72,7 +72,11 @@ class UsageEvent(SQLModel, table=True):
 
 
 class UsageDaily(SQLModel, table=True):
-    """Per account, metric and UTC day: the sum of quantities and the count of events."""
+    """Per account, metric and UTC day: the sum of quantities and the count of events.
+
+    A day with a usage summary (``summarized``) holds the summary's total; raw events
+    for that day are kept but no longer added to it.
+    """
 
     __tablename__ = "usage_daily"
     # One B-tree on SQLite (clustered on the key) instead of a table plus its key index.
@@ -87,6 +91,7 @@ class UsageDaily(SQLModel, table=True):
     events: int = 0
     successes: int = 0
     failures: int = 0
+    summarized: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class UsageDailyBreakdown(SQLModel, table=True):

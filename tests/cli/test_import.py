@@ -110,4 +110,4 @@ def test_import_refuses_unknown_kind_and_format(database_url: str, tmp_path: Pat
     assert bad_kind.returncode == 2
     assert "--kind must be one of" in bad_kind.stderr
     assert bad_format.returncode == 2
-    assert "use --format jsonl or --format csv" in bad_format.stderr
+    assert "use --format jsonl, csv, tsv or xlsx" in bad_format.stderr

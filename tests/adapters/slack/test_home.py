@@ -75,7 +75,7 @@ def seen(view: dict[str, Any]) -> str:
 
 def buttons(view: dict[str, Any]) -> list[str]:
     """Every button's label, those in a "More" menu included."""
-    out = []
+    out: list[str] = []
     for b in view["blocks"]:
         for e in b["elements"] if b["type"] == "actions" else []:
             if e["type"] == "overflow":
