@@ -238,7 +238,7 @@ BAD_ITEMS = {
     "negative quantity": ({"quantity": -1}, "quantity", "greater than or equal to 0"),
     "boolean quantity": ({"quantity": True}, "quantity", "valid number"),
     "account as number": ({"account": 42}, "account", "valid string"),
-    "naive timestamp": ({"timestamp": "2026-11-20T10:00:00"}, "timestamp", "timezone"),
+    "naive timestamp": ({"timestamp": "2026-11-20T10:00:00"}, "timestamp", "UTC offset"),
     "epoch timestamp": ({"timestamp": 1763600000}, "timestamp", "string"),
     "timestamp in the future": (
         {"timestamp": (NOW + timedelta(hours=2)).isoformat()},
