@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -54,14 +54,24 @@ def store(
     A delivery seen before with the same body gets its first answer again (with
     ``duplicate_delivery``) and changes nothing; with another body it is refused (409).
     """
+    return _retried(
+        engine, kind, lambda conn: _store(conn, kind, models, now=now, delivery=delivery)
+    )
+
+
+def _retried(
+    engine: Engine, what: str, store: Callable[[Connection], dict[str, Any]]
+) -> dict[str, Any]:
+    """Run ``store`` in a write transaction, again (up to STORE_ATTEMPTS) on a write
+    conflict another writer caused; each attempt sees the committed state afresh."""
     for attempt in range(1, STORE_ATTEMPTS + 1):
         try:
             with write_transaction(engine) as conn:
-                return _store(conn, kind, models, now=now, delivery=delivery)
+                return store(conn)
         except TransientConflict:
             if attempt == STORE_ATTEMPTS:
                 raise
-            log.warning("write conflict storing %s (attempt %d); retrying", kind, attempt)
+            log.warning("write conflict storing %s (attempt %d); retrying", what, attempt)
     raise AssertionError("unreachable")
 
 
@@ -204,19 +214,15 @@ def ingest_source(
     delivery = None
     if delivery_id is not None:
         delivery = Delivery(delivery_id, hashlib.sha256(body).hexdigest())
-    for attempt in range(1, STORE_ATTEMPTS + 1):
-        try:
-            with write_transaction(engine) as conn:
-                result = _store_source(
-                    conn, endpoint, mapped, now=now, limits=limits, delivery=delivery
-                )
-            log.debug("ingested %s: %s", endpoint, result)
-            return result
-        except TransientConflict:
-            if attempt == STORE_ATTEMPTS:
-                raise
-            log.warning("write conflict storing %s (attempt %d); retrying", endpoint, attempt)
-    raise AssertionError("unreachable")
+    result = _retried(
+        engine,
+        endpoint,
+        lambda conn: _store_source(
+            conn, endpoint, mapped, now=now, limits=limits, delivery=delivery
+        ),
+    )
+    log.debug("ingested %s: %s", endpoint, result)
+    return result
 
 
 def _store_source(
