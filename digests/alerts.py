@@ -14,13 +14,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.engine import Connection
 
 from core.messages import Button, ButtonValue, Card, Section, Tone, card_to_dict
 from digests.schedule import quiet_until
-from signals.alerts import KINDS, AlertKey, follows_up, kind_of
+from signals.alerts import KINDS, AlertKey, cleared_title, follows_up, kind_of
 from signals.evaluate import AccountSignals
 from storage import alert_states, outbox
 from storage.alert_states import State
@@ -45,6 +45,7 @@ class Evaluation:
     flags: Mapping[str, str]  # key -> evidence
     events: Mapping[str, str] = field(default_factory=dict)  # key -> evidence
     conditions: bool = True  # False: announce the events only, leave conditions as they are
+    as_of: date | None = None  # the day scored (a month's bill shock expires with the month)
 
     @classmethod
     def of(cls, s: AccountSignals, *, with_tier_change: bool = False) -> Evaluation:
@@ -63,6 +64,7 @@ class Evaluation:
             tier=s.tier.state.tier,
             flags=dict(s.flags),
             events=events,
+            as_of=s.features.as_of,
         )
 
 
@@ -188,10 +190,10 @@ def _apply(
         if not alert_states.resolve_alert(conn, account_id=ev.account_id, key=key, now=now):
             continue
         report.resolved += 1
-        if state.notified_at is not None and not quiet and follows_up(key, ev.flags):
-            changes.append(
-                Change(key, state.kind, "info", f"Resolved: {state.title}", state.evidence, True)
-            )
+        as_of = ev.as_of or now.date()
+        if state.notified_at is not None and not quiet and follows_up(key, ev.flags, as_of):
+            title = cleared_title(state.kind) if state.kind in KINDS else f"{state.title} cleared"
+            changes.append(Change(key, state.kind, "info", title, state.evidence, True))
         else:
             report.silent += 1
     return changes
@@ -336,9 +338,7 @@ def alert_card(notice: Notice) -> Card:
     titles = ", ".join(c.title for c in changes)
     worst = opened[0].severity if opened else "info"
     sections = tuple(
-        Section(
-            title=c.title, text=c.evidence if not c.resolved else f"Cleared. It was: {c.evidence}"
-        )
+        Section(title=c.title, text=c.evidence if not c.resolved else f"Before: {c.evidence}")
         for c in changes
     )
     owners = " · ".join(f"{role} {who}" for role, who in (("CSM", ev.csm), ("AE", ev.ae)) if who)

@@ -298,6 +298,10 @@ def _wins(snapshot: Snapshot) -> bool:
 
 def _win_text(snapshot: Snapshot) -> str:
     cleared = _alert_titles(snapshot, lambda a: bool(a.get("resolved")))
-    words = [t.removeprefix("Resolved: ") for t in cleared]
+    # snapshots scored before cleared conditions had names of their own say "Resolved: X"
+    words = [
+        f"{t[len('Resolved: ') :]} cleared" if t.startswith("Resolved: ") else t for t in cleared
+    ]
     words = [w[:1].lower() + w[1:] for w in dict.fromkeys(words)]
-    return "no longer flagged: " + listing(words)
+    text = listing(words)
+    return text[:1].upper() + text[1:]

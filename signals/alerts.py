@@ -22,6 +22,16 @@ OPPORTUNITY_KINDS = frozenset({"commit_early", "commit_overage", "new_use_case"}
 NO_FOLLOW_UP = OPPORTUNITY_KINDS
 # A condition that grew into another is not "resolved": early -> overage is the same news.
 SUCCESSORS: dict[str, frozenset[str]] = {"commit_early": frozenset({"commit_overage"})}
+# What a cleared condition is called: the good news in words, not "Resolved: <problem>".
+CLEARED: dict[str, str] = {
+    "health_drop": "Health recovered",
+    "usage_drop": "Usage recovered",
+    "inactive": "Meaningful usage is back",
+    "bill_shock": "Bill-shock risk cleared",
+    "commit_under_use": "Commit back on pace",
+    "ttv_missed": "First value reached",
+    "renewal_risk": "Renewal no longer at risk",
+}
 
 KINDS: dict[str, tuple[str, str, str]] = {
     # kind: (severity, owner role, title)
@@ -169,7 +179,8 @@ def flags(
     if days is not None and days >= rules.inactive_days:
         out["inactive"] = f"No meaningful usage for {days} days (last {c.last_usage})."
     if f.spend is not None and f.spend.bill_shock:
-        out["bill_shock"] = f.spend.explain()
+        # keyed by its month: when the month ends the warning expires, nothing "resolves"
+        out[str(AlertKey("bill_shock", f"{f.spend.month:%Y-%m}"))] = f.spend.explain()
     state = f.commit.state if f.commit is not None else ""
     early = state == "runs_out_early" or ("commit_early" in held and _still_early(f, rules))
     if f.commit is not None and early and "usage_drop" not in out:
@@ -204,13 +215,36 @@ def _still_early(f: AccountFeatures, rules: AlertRules) -> bool:
     return fc.days_early >= rules.early_exhaustion_days / 2
 
 
-def follows_up(key: str, now: Iterable[str]) -> bool:
-    """Whether a condition that cleared gets a "resolved" word: not news, not grown into another."""
-    kind = kind_of(key)
+def follows_up(key: str, now: Iterable[str], as_of: date | None = None) -> bool:
+    """Whether a condition that cleared gets a "cleared" word.
+
+    Not for news, not for a condition grown into another, and not for one whose period
+    simply ended: a month's bill-shock warning when the month is over (the invoice is
+    what it is), a renewal at risk once its day has come (it renewed or it did not).
+    """
+    parsed = AlertKey.parse(key)
+    kind = parsed.kind
     if kind in NO_FOLLOW_UP:
         return False
+    if kind == "bill_shock" and (
+        parsed.detail is None  # a key from before months were kept: its month is unknown
+        or as_of is None
+        or parsed.detail != f"{as_of:%Y-%m}"
+    ):
+        return False
+    if kind == "renewal_risk" and as_of is not None and parsed.detail is not None:
+        try:
+            if date.fromisoformat(parsed.detail) <= as_of:
+                return False
+        except ValueError:
+            pass
     grown = SUCCESSORS.get(kind, frozenset())
     return not any(kind_of(k) in grown for k in now)
+
+
+def cleared_title(kind: str) -> str:
+    """The title of a cleared condition: "Usage recovered", "Bill-shock risk cleared"."""
+    return CLEARED.get(kind) or f"{KINDS[kind][2]} cleared"
 
 
 def _growth(f: AccountFeatures) -> str:
@@ -233,7 +267,7 @@ def transitions(
     out += [
         _alert(f, key, "The condition has cleared.", resolved=True)
         for key in sorted(previous - set(now))
-        if before is not None and follows_up(key, now)
+        if before is not None and follows_up(key, now, f.as_of)
     ]
     if tier_change:
         out.append(_alert(f, "tier_change", tier_change))
@@ -252,7 +286,7 @@ def _alert(f: AccountFeatures, key: str, evidence: str, *, resolved: bool = Fals
         severity="info" if resolved else severity,
         owner=owner,
         owner_role="ae" if role == "ae" and f.account.ae else "csm",
-        title=("Resolved: " if resolved else "") + title,
+        title=cleared_title(kind) if resolved else title,
         evidence=evidence,
         resolved=resolved,
     )

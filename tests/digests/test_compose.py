@@ -141,10 +141,22 @@ def test_a_renewal_is_listed_once_not_again_under_needs_attention() -> None:
 
 
 def test_wins_read_as_a_sentence() -> None:
-    resolved = {"title": "Resolved: Bill-shock risk", "resolved": True}
+    cleared = [
+        {"title": "Usage recovered", "resolved": True},
+        {"title": "Bill-shock risk cleared", "resolved": True},
+    ]
     card = compose_digest(
-        DAY, [snap("apex", detail={"alerts": [resolved]})], {"apex": "Apex"}, title="Digest"
+        DAY, [snap("apex", detail={"alerts": cleared})], {"apex": "Apex"}, title="Digest"
     )
     [line] = lines(card, "Wins")
-    assert line.startswith("Apex (80): no longer flagged: bill-shock risk.")
+    assert line.startswith("Apex (80): Usage recovered and bill-shock risk cleared.")
+
+
+def test_wins_scored_before_cleared_titles_still_read_as_a_sentence() -> None:
+    legacy = {"title": "Resolved: Bill-shock risk", "resolved": True}
+    card = compose_digest(
+        DAY, [snap("apex", detail={"alerts": [legacy]})], {"apex": "Apex"}, title="Digest"
+    )
+    [line] = lines(card, "Wins")
+    assert line.startswith("Apex (80): Bill-shock risk cleared.")
     assert "Resolved" not in line

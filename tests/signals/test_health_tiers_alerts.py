@@ -389,7 +389,7 @@ def test_an_alert_fires_once_when_its_flag_appears_and_resolves_when_it_clears()
     day3 = score(resumed, AS_OF + timedelta(days=2), previous=to_snapshot(day2))
     assert "inactive" not in day3.flags
     assert [(a.key, a.title, a.severity, a.resolved) for a in day3.alerts] == [
-        ("inactive", "Resolved: No meaningful usage", "info", True)
+        ("inactive", "Meaningful usage is back", "info", True)
     ]
 
 
@@ -627,3 +627,38 @@ def test_usage_back_to_usual_after_a_runaway_job_is_not_a_drop() -> None:
     g = extract(account(metrics=[falling]), AS_OF, CONFIG)
     assert "usage_drop" in flags(g, 70.0, None, AlertRules())
     assert "health_drop" in flags(g, 60.0, 80.0, AlertRules())
+
+
+def _spiking(spike: tuple[date, date]) -> AccountData:
+    """100 tokens a day since January at $1 each (a usual month: $3,000), 400 a day
+    during ``spike``; a $3,200 budget a month."""
+    first, last = spike
+    rate = lambda day: 400.0 if first <= day <= last else 100.0  # noqa: E731
+    terms = contract(d("2026-01-01"), d("2026-12-31"), 200_000, {"tokens": 1.0}, budget=3_200)
+    return account(
+        metrics=[series("tokens", usage(rate, d("2026-01-01"), d("2026-07-31")))], contracts=[terms]
+    )
+
+
+def test_a_bill_shock_cleared_within_its_month_is_a_win_but_one_that_ended_with_it_is_not() -> None:
+    # June 1-3 at 400/day: on 3 June the month heads for 1,200 + 27 x 400 = 12,000.
+    calmed = _spiking((d("2026-06-01"), d("2026-06-03")))
+    warned = score(calmed, d("2026-06-03"))
+    assert [(a.kind, a.title) for a in warned.alerts if a.kind == "bill_shock"] == [
+        ("bill_shock", "Bill-shock risk")
+    ]
+    # By 14 June a week and more at 100/day: 2,300 + 16 x 100 = 3,900, under 1.5 x a
+    # usual 3,000: the warning clears inside June, which is news.
+    later = score(calmed, d("2026-06-14"), previous=to_snapshot(warned))
+    assert [(a.title, a.resolved) for a in later.alerts] == [("Bill-shock risk cleared", True)]
+
+    # 10-24 June at 400/day: June spends 7,500, more than the usual month and the budget
+    # for certain, so the warning stands to the month's end; on 2 July June is over (its
+    # invoice is what it is) and July is calm: nothing "cleared", no win.
+    to_the_end = _spiking((d("2026-06-10"), d("2026-06-24")))
+    june = score(to_the_end, d("2026-06-30"))
+    assert any(a.kind == "bill_shock" for a in june.alerts)
+    assert "bill_shock:2026-06" in june.flags
+    july = score(to_the_end, d("2026-07-02"), previous=to_snapshot(june))
+    assert not any(k.startswith("bill_shock") for k in july.flags)
+    assert not any(a.kind == "bill_shock" for a in july.alerts)

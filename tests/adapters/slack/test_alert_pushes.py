@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -120,8 +121,23 @@ def test_a_cleared_condition_gets_a_resolved_follow_up(db: Engine, fake_slack: F
     assert report.resolved == 1
     send(db, fake_slack, cleared)
     follow_up = posts(fake_slack, "C123")[-1]
-    assert titles(follow_up) == "Acme Corp: Resolved: Usage dropped"
+    assert titles(follow_up) == "Acme Corp: Usage recovered"
     assert "Acknowledge" not in str(follow_up["blocks"])  # nothing left to act on
+
+
+def test_a_months_bill_shock_expires_with_the_month_without_a_follow_up(
+    db: Engine, fake_slack: FakeSlack
+) -> None:
+    subscribe(db, "C123", "alerts", NOW)
+    apply(db, [acme()], NOW, baseline=True)
+    month = f"bill_shock:{NOW:%Y-%m}"
+    apply(db, [acme(**{month: "Spend heads for 3x a usual month."})], NOW + timedelta(minutes=1))
+    next_month = (NOW.replace(day=1) + timedelta(days=32)).replace(day=2)
+    _notices, report = apply(db, [replace(acme(), as_of=next_month.date())], next_month)
+    assert report.resolved == 1  # the warning is closed...
+    send(db, fake_slack, next_month)
+    titles_sent = [titles(m) for m in posts(fake_slack, "C123")]
+    assert titles_sent == ["Acme Corp: Bill-shock risk"]  # ...but nothing "cleared" is announced
 
 
 def test_a_condition_back_within_the_cooldown_stays_quiet_then_speaks_after_it(
@@ -141,7 +157,7 @@ def test_a_condition_back_within_the_cooldown_stays_quiet_then_speaks_after_it(
     kinds = [(r.kind, r.card["title"]) for r in reversed(outbox_rows(db))]
     assert kinds == [
         ("alert", "Acme Corp: Usage dropped"),
-        ("alert", "Acme Corp: Resolved: Usage dropped"),
+        ("alert", "Acme Corp: Usage recovered"),
         ("alert", "Acme Corp: Usage dropped"),
     ]
 
