@@ -33,12 +33,25 @@ class Fact:
 
 @dataclass(frozen=True, slots=True)
 class Section:
-    """A block of the card: an optional heading, prose, facts and bullet items."""
+    """A block of the card: an optional heading, prose, facts and bullet items.
+
+    ``links`` (parallel to ``items``, or empty) is what each line opens when clicked,
+    ``None`` for a line that opens nothing: Slack puts the button beside the line,
+    Teams makes the whole line clickable, the console has nothing to click.
+    ``folded`` marks detail a reader opens on demand (how figures were computed): Teams
+    keeps it behind a button of the section's title; Slack and the console show it.
+    """
 
     title: str | None = None
     text: str = ""
     facts: tuple[Fact, ...] = ()
     items: tuple[str, ...] = ()
+    links: tuple[Button | None, ...] = ()
+    folded: bool = False
+
+    def link(self, index: int) -> Button | None:
+        """What the item at ``index`` opens, if anything."""
+        return self.links[index] if index < len(self.links) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +212,8 @@ def card_from_dict(data: Mapping[str, Any]) -> Card:
                 text=s.get("text", ""),
                 facts=tuple(Fact(**f) for f in s.get("facts", ())),
                 items=tuple(s.get("items", ())),
+                links=tuple(Button(**b) if b else None for b in s.get("links", ())),
+                folded=bool(s.get("folded", False)),
             )
             for s in data.get("sections", ())
         ),

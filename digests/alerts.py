@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy.engine import Connection
 
 from core.messages import Button, ButtonValue, Card, Section, Tone, card_to_dict
+from digests.compose import details_button
 from digests.schedule import quiet_until
 from signals.alerts import KINDS, AlertKey, cleared_title, follows_up, kind_of
 from signals.evaluate import AccountSignals
@@ -362,8 +363,3 @@ def alert_buttons(account_id: str) -> tuple[Button, ...]:
         Button("Snooze 1 day", "snooze", ButtonValue("health", account_id, "1").encode()),
         Button("Snooze 7 days", "snooze", ButtonValue("health", account_id, "7").encode()),
     )
-
-
-def details_button(account_id: str, label: str = "Details") -> Button:
-    """Open the account's /health details (privately, for whoever clicks)."""
-    return Button(label, "details", ButtonValue("health", account_id).encode())

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from core.messages import Card, Fact, Section
+from core.messages import Button, ButtonValue, Card, Fact, Section
 from signals.alerts import kind_of
 from signals.model import Snapshot
 from signals.words import listing, percent
@@ -21,6 +21,22 @@ from signals.words import listing, percent
 PER_SECTION = 5
 EXPANSION_LINE = 0.5  # expansion likelihood that makes an account "ready to expand"
 RENEWAL_URGENT_DAYS = 30  # a renewal this close counts in full; later ones less
+
+
+CLICKABLE = frozenset({"slack", "teams"})  # platforms whose digest lines open the account
+
+
+def details_button(account_id: str, label: str = "Details") -> Button:
+    """Open the account's /health details (privately, for whoever clicks)."""
+    return Button(label, "details", ButtonValue("health", account_id).encode())
+
+
+def account_line(text: str, account_id: str, name: str, platform: str) -> tuple[str, Button | None]:
+    """A digest line about one account and what clicking it opens: on Slack and Teams the
+    line itself opens the account; elsewhere it ends with the command to type."""
+    if platform in CLICKABLE:
+        return text, details_button(account_id)
+    return f"{text} → {command(platform, '/health')} {name}", None
 
 
 def command(platform: str, words: str) -> str:
@@ -261,7 +277,8 @@ def _section(
     notes: Mapping[str, str],
     platform: str,
 ) -> Section:
-    items = []
+    items: list[str] = []
+    links: list[Button | None] = []
     shown = chosen[:PER_SECTION]
     steps = [spec.next_step(s) for s in shown]
     # The same next step for every line is said once, above them, not five times.
@@ -271,15 +288,22 @@ def _section(
         note = f" [{notes[s.account_id]}]" if s.account_id in notes else ""
         why = spec.why(s).rstrip(".")
         step = f" Next: {step}." if step and not shared else ""
-        items.append(
-            f"{name} ({s.score:.0f}): {why}.{step}{note} → {command(platform, '/health')} {name}"
+        line, link = account_line(
+            f"{name} ({s.score:.0f}): {why}.{step}{note}", s.account_id, name, platform
         )
+        items.append(line)
+        links.append(link)
     left = len(chosen) - PER_SECTION
     if left > 0:
         where = f" → {command(platform, spec.more)}" if spec.more else ""
         items.append(f"…and {left} more ({len(chosen)} in all){where}")
     text = f"Next, for each: {shared}." if shared else ""
-    return Section(title=f"{spec.title} ({len(chosen)})", text=text, items=tuple(items))
+    return Section(
+        title=f"{spec.title} ({len(chosen)})",
+        text=text,
+        items=tuple(items),
+        links=tuple(links) if any(links) else (),
+    )
 
 
 def _tier_reason(snapshot: Snapshot) -> str:

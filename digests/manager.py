@@ -8,8 +8,8 @@ from datetime import date, timedelta
 
 from sqlalchemy.engine import Connection, Engine
 
-from core.messages import Card, Fact, Section
-from digests.compose import command, compose_digest
+from core.messages import Button, Card, Fact, Section
+from digests.compose import account_line, command, compose_digest
 from signals import portfolio as kpis
 from signals.config import ScoringConfig
 from signals.features import LOOKBACK_DAYS
@@ -196,7 +196,7 @@ def _how_section(headline: Sequence[Kpi]) -> Section:
         if k.explanation not in seen:  # KPIs without data share their reason
             seen.add(k.explanation)
             lines.append(f"{k.name}: {k.explanation}")
-    return Section(title="How these were computed", items=tuple(lines))
+    return Section(title="How these were computed", items=tuple(lines), folded=True)
 
 
 def _cohort_section(churn: CohortChurn) -> Section:
@@ -215,16 +215,24 @@ def _count_section(title: str, counts: Mapping[str, int]) -> Section:
 
 def _movers_section(movers: WeekMovers, names: Mapping[str, str], platform: str) -> Section:
     # Five lines at most: the falls first need a human, then the largest rises.
-    up = [f"Up: {_move_line(m, names, platform)}" for m in movers.up[:MOVERS_UP]]
-    down = [f"Down: {_move_line(m, names, platform)}" for m in movers.down[:MOVERS_DOWN]]
+    lines = [
+        *(_move_line("Down", m, names, platform) for m in movers.down[:MOVERS_DOWN]),
+        *(_move_line("Up", m, names, platform) for m in movers.up[:MOVERS_UP]),
+    ]
     text = movers.explanation if movers.available else f"No movers: {movers.explanation}"
-    return Section(title="Movers this week", text=text, items=(*down, *up))
+    links = tuple(link for _, link in lines)
+    return Section(
+        title="Movers this week",
+        text=text,
+        items=tuple(line for line, _ in lines),
+        links=links if any(links) else (),
+    )
 
 
-def _move_line(move: Move, names: Mapping[str, str], platform: str) -> str:
+def _move_line(
+    way: str, move: Move, names: Mapping[str, str], platform: str
+) -> tuple[str, Button | None]:
     name = names.get(move.account_id, move.account_id)
     why = f"; {move.why}" if move.why else ""
-    return (
-        f"{name}: {move.change:+.1f} (from {move.before:.1f} to {move.after:.1f}){why} "
-        f"→ {command(platform, '/health')} {name}"
-    )
+    text = f"{way}: {name}: {move.change:+.1f} (from {move.before:.1f} to {move.after:.1f}){why}"
+    return account_line(text, move.account_id, name, platform)

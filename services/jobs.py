@@ -29,8 +29,8 @@ from sqlalchemy.engine import Connection
 
 from core.messages import Card, Section, card_to_dict
 from digests import alerts as alerting
-from digests.alerts import Evaluation, PassReport, details_button
-from digests.compose import SECTIONS, compose_digest, ranked
+from digests.alerts import Evaluation, PassReport
+from digests.compose import compose_digest
 from digests.manager import manager_digest
 from digests.schedule import due_period, zone
 from handlers.chat.narrative import summarise_digest
@@ -54,7 +54,6 @@ T = TypeVar("T")
 CHUNK = 500  # accounts per alert transaction
 MAX_CHANGED = 5000  # accounts per alert pass; the rest wait for the next minute
 KEEP_SENT = timedelta(days=30)
-DIGEST_BUTTONS = 5
 MUST_OPEN_SHOWN = 8  # CSMs named in a Teams digest as not reachable yet
 
 
@@ -239,13 +238,6 @@ class Jobs:
         card = compose_digest(
             book.day, chosen, book.names, title=title, notes=book.notes, platform=sub.platform
         )
-        attention = [s for spec in SECTIONS[:2] for s in ranked(chosen, spec)]  # as listed
-        buttons = tuple(
-            details_button(
-                s.account_id, f"Details: {book.names.get(s.account_id, s.account_id)}"[:70]
-            )
-            for s in attention[:DIGEST_BUTTONS]
-        )
         if not chosen:
             card = Card(
                 title=title,
@@ -259,7 +251,6 @@ class Jobs:
             title=card.title,
             summary=card.summary,
             sections=sections,
-            buttons=buttons,
             footer=card.footer,
             tone=card.tone,
         )

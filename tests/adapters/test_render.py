@@ -296,3 +296,43 @@ def test_stacked_bar_chart_at_a_custom_size() -> None:
 def test_empty_chart_says_no_data() -> None:
     empty = Chart(title="Nothing yet", alt_text="No usage recorded", days=(), series=())
     assert _png_size(render_png(empty, width_px=400, height_px=200)) == (400, 200)
+
+
+def test_a_line_that_opens_an_account_gets_its_own_button_beside_it() -> None:
+    open_a = Button("Details", "details", '{"c":"health","a":"a","p":null}')
+    open_b = Button("Details", "details", '{"c":"health","a":"b","p":null}')
+    card = Card(
+        title="Digest",
+        summary="Digest",
+        sections=(
+            Section(
+                title="Renewals at risk (3)",
+                text="Next, for each: call the sponsor.",
+                items=("Apex (20): renews in 8 days.", "Beta (30): in 9 days.", "…and 1 more"),
+                links=(open_a, open_b, None),
+            ),
+        ),
+    )
+    message = to_message(card)
+    _assert_valid(message)
+    lines = [b for b in message["blocks"] if "accessory" in b]
+    assert [b["text"]["text"] for b in lines] == [
+        "• Apex (20): renews in 8 days.",
+        "• Beta (30): in 9 days.",
+    ]
+    assert [action_of(b["accessory"]["action_id"]) for b in lines] == ["details", "details"]
+    assert [b["accessory"]["value"] for b in lines] == [open_a.value, open_b.value]
+    assert "• …and 1 more" in _texts(message["blocks"])
+
+
+def test_too_many_clickable_lines_for_one_message_fall_back_to_plain_lines() -> None:
+    link = Button("Details", "details", '{"c":"health","a":"a","p":null}')
+    sections = tuple(
+        Section(title=f"List {i}", items=tuple(f"line {j}" for j in range(6)), links=(link,) * 6)
+        for i in range(10)
+    )
+    message = to_message(Card(title="Digest", summary="Digest", sections=sections))
+    _assert_valid(message)
+    texts = "\n".join(_texts(message["blocks"]))
+    assert all(f"List {i}" in texts for i in range(10))  # every list still shown
+    assert not any("accessory" in b for b in message["blocks"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from core.messages import Card
+from core.messages import ButtonValue, Card
 from digests.compose import compose_digest
 from signals.model import Snapshot
 
@@ -110,8 +110,19 @@ def test_each_section_leads_with_the_highest_expected_impact_and_caps_at_five() 
     assert len(items) == 6  # five accounts and where the rest are
     assert items[-1] == "…and 4 more (9 in all) → /steward risks"
     assert " Next: " in items[1]  # each line has its own next step here
-    for line in items[:-1]:
-        assert "→ /health " in line
+    (section,) = [s for s in card.sections if (s.title or "").startswith("Renewals at risk")]
+    opened = [ButtonValue.decode(link.value).account_id for link in section.links if link]
+    named = [line.split(" (")[0].replace("River Energy GmbH", "river") for line in items[:-1]]
+    assert opened == named  # each line opens the account it is about
+    assert section.link(5) is None  # "…and 4 more" opens nothing
+
+
+def test_on_the_console_each_line_says_what_to_type() -> None:
+    book = [renewal(f"r{i}", 10_000 + i, 60, 0.6, 35) for i in range(2)]
+    card = compose_digest(DAY, book, {"r0": "Acme"}, title="Digest", platform="console")
+    items = lines(card, "Renewals at risk")
+    assert sorted(line.rsplit(" → ", 1)[1] for line in items) == ["/health Acme", "/health r1"]
+    assert all(line.startswith(("Acme (", "r1 (")) for line in items)
 
 
 def test_a_next_step_shared_by_every_line_is_said_once() -> None:
@@ -128,7 +139,7 @@ def test_on_teams_the_lines_name_the_teams_commands() -> None:
     card = compose_digest(DAY, book, {}, title="Digest", platform="teams")
     items = lines(card, "Renewals at risk")
     assert items[-1] == "…and 2 more (7 in all) → @Steward risks"
-    assert items[0].endswith("→ @Steward health r0")
+    assert "/health" not in " ".join(items)  # no Slack command on Teams
     assert "/steward" not in everything(card)
     assert card.footer is not None
     assert "@Steward health <account>" in card.footer

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from bot.adapters.slack.render import to_message
-from core.messages import Card, Section
+from core.messages import ButtonValue, Card, Section
 from digests.manager import manager_digest
 from signals.commit import contract_in_force
 from signals.config import ScoringConfig
@@ -142,14 +142,16 @@ def test_movers_are_the_largest_weekly_changes_in_order(book: Book, db: Engine) 
     assert rises
     assert falls
 
-    items = section(card, "Movers this week").items
+    movers = section(card, "Movers this week")
+    items = movers.items
     up = [line for line in items if line.startswith("Up: ")]
     down = [line for line in items if line.startswith("Down: ")]
     assert [line.split(": ")[1] for line in up] == [named[a] for a in rises]
     assert [line.split(": ")[1] for line in down] == [named[a] for a in falls]
     assert items == (*down, *up)
+    opened = [ButtonValue.decode(b.value).account_id for b in movers.links if b]
+    assert opened == [*falls, *rises]  # on Slack each line opens its account
     for account, line in zip([*rises, *falls], [*up, *down], strict=True):
-        assert line.endswith(f"→ /health {named[account]}")
         reason = today[account].explained("movers")
         if reason:
             assert reason[0] in line
@@ -163,6 +165,7 @@ def test_the_account_lists_of_the_daily_digest_follow_the_kpis(book: Book, db: E
     # what needs a human before the portfolio figures; the method last
     assert max(lists) < titles.index("Movers this week")
     assert titles[-1] == "How these were computed"
+    assert card.sections[-1].folded  # Teams keeps the method behind a button
     for section in card.sections:
         accounts = [i for i in section.items if "→ /health" in i]
         assert len(accounts) <= 5, section.title

@@ -99,7 +99,10 @@ def to_blocks(
     budget = MAX_BLOCKS - len(head) - len(tail)
     if budget < 1:
         raise ValueError(f"{len(card.buttons)} buttons leave no room for the card in one message")
-    sections = [blocks for blocks in map(_section_blocks, _shown_sections(card)) if blocks]
+    shown = _shown_sections(card)
+    sections = [blocks for blocks in (_section_blocks(s) for s in shown) if blocks]
+    if sum(map(len, sections)) > budget:  # a button beside each line costs a block a line
+        sections = [b for b in (_section_blocks(s, linked=False) for s in shown) if b]
     return [*head, *_fit(sections, budget), *tail]
 
 
@@ -142,9 +145,11 @@ def _header(title: str) -> list[Block]:
     return [{"type": "header", "text": _plain(title, HEADER_MAX)}]
 
 
-def _section_blocks(section: Section) -> list[Block]:
+def _section_blocks(section: Section, *, linked: bool = True) -> list[Block]:
     lead = _lead_lines(section)
     items = [f"• {escape(item)}" for item in section.items]
+    if linked and any(section.links):
+        return _linked_blocks(section, lead, items)
     if not section.facts:
         return [_text_section(chunk) for chunk in _chunks([*lead, *items])]
     chunks = _chunks(lead)
@@ -159,6 +164,26 @@ def _section_blocks(section: Section) -> list[Block]:
     blocks.append(first)
     blocks.extend({"type": "section", "fields": group} for group in groups[1:])
     blocks.extend(_text_section(chunk) for chunk in _chunks(items))
+    return blocks
+
+
+def _linked_blocks(section: Section, lead: list[str], items: list[str]) -> list[Block]:
+    """Prose and facts as usual, then each line that opens something as a section of its
+    own with its button beside it (lines that open nothing are grouped as text)."""
+    blocks = _section_blocks(Section(title=section.title, text=section.text, facts=section.facts))
+    plain: list[str] = []
+    for i, line in enumerate(items):
+        link = section.link(i)
+        if link is None:
+            plain.append(line)
+            continue
+        blocks.extend(_text_section(chunk) for chunk in _chunks(plain))
+        plain = []
+        [action_id] = _action_ids((link,))
+        block = _text_section(_cut_escaped(line, TEXT_MAX))
+        block["accessory"] = _button(link, action_id)
+        blocks.append(block)
+    blocks.extend(_text_section(chunk) for chunk in _chunks(plain))
     return blocks
 
 

@@ -34,8 +34,8 @@ action and whose ``data`` carries the action and its value, marked as Steward's;
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -302,8 +302,8 @@ def _parts(card: Card, url: str | None, context: str | None, cap: int | None) ->
     shown = card.sections
     if not shown and card.summary.strip():  # a title and a summary: the summary is the message
         shown = (Section(text=card.summary),)
-    sections = [items for items in (_section(s, cap) for s in shown) if items]
-    tail = [*_chart(card.chart, url, cap), *_action_sets(card.buttons, cap)]
+    sections = [items for items in (_section(s, cap) for s in shown if not s.folded) if items]
+    tail = [*_chart(card.chart, url, cap), *_folded(shown, cap), *_action_sets(card.buttons, cap)]
     tail.extend(_footer(card.footer, context, cap))
     fallback = escape(_cut(fallback_text(card), cap))
     return _Parts(head, sections, tail, fallback)
@@ -333,9 +333,36 @@ def _section(section: Section, cap: int | None) -> list[Element]:
             for fact in section.facts
         ]
         items.append({"type": "FactSet", "facts": facts})
-    for item in section.items:
-        items.append({**_text(f"• {escape(_cut(item, cap))}"), "spacing": "none"})
+    for i, item in enumerate(section.items):
+        bullet = _text(f"• {escape(_cut(item, cap))}")
+        link = section.link(i)
+        if link is None:
+            items.append({**bullet, "spacing": "none"})
+            continue
+        # the whole line opens the account (a Container's selectAction: no button to cut)
+        items.append(
+            {
+                "type": "Container",
+                "items": [{**bullet, "color": "accent"}],
+                "selectAction": _action(link, cap),
+                "spacing": "none",
+            }
+        )
     return items
+
+
+def _folded(sections: Sequence[Section], cap: int | None) -> list[Element]:
+    """Sections a reader opens on demand, each behind a show-card titled like it."""
+    actions = [
+        {
+            "type": "Action.ShowCard",
+            "title": _cut(s.title or "Details", cap),
+            "card": {"type": "AdaptiveCard", "body": _section(replace(s, title=None), cap)},
+        }
+        for s in sections
+        if s.folded
+    ]
+    return [{"type": "ActionSet", "actions": actions}] if actions else []
 
 
 def _chart(chart: Chart | None, url: str | None, cap: int | None) -> list[Element]:

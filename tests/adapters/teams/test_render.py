@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -563,3 +564,40 @@ def test_fallback_text_is_plain_and_never_empty() -> None:
     assert fallback_text(Card(title="", summary="")) == "Steward"
     assert fallback_text(Card(title="t", summary="Acme **(72)**")) == "Acme **(72)**"
     assert len(fallback_text(Card(title="t", summary="s" * 5000))) <= 1000
+
+
+def test_a_digest_line_opens_its_account_when_clicked() -> None:
+    snapshots = [_snapshot(i, f"reason {i}") for i in range(3)]
+    card = compose_digest(DAY, snapshots, {}, title="Digest", platform="teams")
+    rendered = to_card(card)
+    _assert_valid(rendered)
+    clickable = [e for e in _walk(rendered["body"]) if "selectAction" in e]
+    assert clickable, "account lines are clickable"
+    for element in clickable:
+        action = element["selectAction"]
+        assert action["type"] == "Action.Execute"
+        assert action_of(action["data"]) is not None
+        verb, value = action_of(action["data"]) or ("", "")
+        assert verb == "details"
+        [line] = [e["text"] for e in element["items"]]
+        assert json.loads(value)["a"] in line  # the line names the account it opens
+    assert "/health" not in json.dumps(rendered)
+
+
+def test_how_figures_were_computed_waits_behind_a_button_of_its_own() -> None:
+    method = Section(title="How these were computed", items=("NRR: revenue now over then.",))
+    card = Card(
+        title="Manager digest",
+        summary="Manager digest",
+        sections=(
+            Section(title="Renewals at risk (1)", items=("Apex",)),
+            replace(method, folded=True),
+        ),
+    )
+    rendered = to_card(card)
+    _assert_valid(rendered)
+    assert "How these were computed" not in _headings(rendered)
+    [show] = [a for a in _visible(rendered) if a["type"] == "Action.ShowCard"]
+    assert show["title"] == "How these were computed"
+    assert "NRR: revenue now over then." in json.dumps(show["card"])
+    assert "Renewals at risk (1)" in _headings(rendered)
