@@ -11,10 +11,11 @@ claimed before by a process that may have died after posting: its next claimer s
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import random
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -52,6 +53,13 @@ class Message:
     message_channel: str | None = None
     message_id: str | None = None
     error: str | None = None
+    deferrals: int = 0  # tries put off by a rate limit or an outage: not failures
+    stale_at: datetime | None = None
+
+    @property
+    def deadline(self) -> datetime:
+        """After this the message is not worth sending any more."""
+        return self.stale_at or self.created_at + stale_after(self.kind)
 
 
 _COLUMNS = tuple(outbox.c[name] for name in Message.__dataclass_fields__)
@@ -69,8 +77,12 @@ def enqueue(
     now: datetime,
     not_before: datetime | None = None,
 ) -> int | None:
-    """Add a message unless its key is already there; return its id when this call added it."""
+    """Add a message unless its key is already there; return its id when this call added it.
+
+    It goes stale :func:`stale_after` its first due time (quiet hours do not eat into it).
+    """
     key = outbox_key(platform, channel, kind, account_id, period)
+    due = not_before or now
     stmt = (
         upsert_statement(conn, outbox)
         .values(
@@ -83,8 +95,9 @@ def enqueue(
             card=dict(card),
             status="pending",
             attempts=0,
-            not_before=not_before or now,
+            not_before=due,
             created_at=now,
+            stale_at=due + stale_after(kind),
         )
         .on_conflict_do_nothing(index_elements=["key"])
         .returning(outbox.c.id)
@@ -160,15 +173,6 @@ def mark_sent(
     )
 
 
-def retry_later(conn: Connection, message_id: int, *, at: datetime, error: str) -> None:
-    """Give a message back to the queue, due again at ``at``, with what went wrong."""
-    conn.execute(
-        outbox.update()
-        .where(outbox.c.id == message_id)
-        .values(not_before=at, lease_until=None, error=error[:ERROR_LENGTH])
-    )
-
-
 def mark_failed(conn: Connection, message_id: int, *, error: str) -> None:
     """Stop trying a message; it stays, with its error, for `steward outbox`."""
     conn.execute(
@@ -178,8 +182,33 @@ def mark_failed(conn: Connection, message_id: int, *, error: str) -> None:
     )
 
 
-MAX_ATTEMPTS = 6  # a message still refused after this many tries is kept as failed
+MAX_ATTEMPTS = 6  # a message refused this many times (for reasons not transient) fails
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
+# Rate limits and outages are not failures: retried until the message goes stale.
+DIGEST_STALE_AFTER = timedelta(hours=24)  # a digest is news for its day
+ALERT_STALE_AFTER = timedelta(hours=6)  # an alert hours late is no alert
+DEFER_FIRST = timedelta(seconds=5)  # after a server error or a lost connection, doubling...
+DEFER_CAP = timedelta(minutes=5)  # ...up to this (a platform back in a minute is used then)
+RATE_LIMIT_WAIT = timedelta(seconds=30)  # a 429 without Retry-After
+JITTER = 0.2  # waits are spread by up to 20% so that senders do not retry in step
+
+Cause = Literal["permanent", "rate_limited", "unavailable", "error"]
+
+
+def stale_after(kind: str) -> timedelta:
+    """How long after it is due a message of this kind is still worth sending."""
+    return ALERT_STALE_AFTER if kind == "alert" else DIGEST_STALE_AFTER
+
+
+def deferral_wait(cause: Cause, deferrals: int, retry_after: timedelta | None) -> timedelta:
+    """The wait before the next try after a transient refusal (before jitter): Slack's or
+    Teams' Retry-After when given, else doubling from DEFER_FIRST, capped at DEFER_CAP."""
+    if retry_after is not None:
+        return retry_after
+    if cause == "rate_limited":
+        return RATE_LIMIT_WAIT
+    doubled: timedelta = DEFER_FIRST * 2 ** min(deferrals, 16)
+    return min(doubled, DEFER_CAP)
 
 
 def settle_failure(
@@ -187,22 +216,47 @@ def settle_failure(
     message: Message,
     *,
     error: str,
-    permanent: bool,
+    cause: Cause,
     retry_after: timedelta | None,
     now: datetime,
+    jitter: Callable[[], float] = random.random,
 ) -> timedelta | None:
     """After a refused send: fail for good (return None) or queue again (return the wait);
     either way, say so in the log.
 
-    Errors retrying cannot fix, and messages tried MAX_ATTEMPTS times, are kept as
-    failed; the rest wait for the platform's Retry-After, else the next BACKOFF step.
+    - ``permanent`` (a channel that is gone, a token revoked, a refused audience) fails
+      at once;
+    - ``rate_limited`` and ``unavailable`` (5xx, a lost connection) are not failures:
+      the message waits (Retry-After, else a doubling wait capped at DEFER_CAP, with up to
+      20% jitter) and is tried again until its deadline, then kept as failed "stale";
+    - any other ``error`` is retried on the BACKOFF steps, MAX_ATTEMPTS times in all.
     """
-    if permanent or message.attempts >= MAX_ATTEMPTS:
-        mark_failed(conn, message.id, error=error)
-        log.warning("outbox %s to %s failed for good: %s", message.key, message.channel, error)
+    if cause == "permanent":
+        _fail(conn, message, error)
         return None
-    wait = retry_after or BACKOFF[min(message.attempts, len(BACKOFF)) - 1]
-    retry_later(conn, message.id, at=now + wait, error=error)
+    transient = cause in ("rate_limited", "unavailable")
+    counted = message.attempts - message.deferrals  # tries refused for other reasons
+    if transient:
+        wait = deferral_wait(cause, message.deferrals, retry_after) * (1 + JITTER * jitter())
+    elif counted >= MAX_ATTEMPTS:
+        _fail(conn, message, error)
+        return None
+    else:
+        wait = retry_after or BACKOFF[min(max(counted, 1), len(BACKOFF)) - 1]
+    if now + wait > message.deadline:
+        late = f"stale: not sent by {message.deadline:%Y-%m-%d %H:%M} UTC; last error: {error}"
+        _fail(conn, message, late)
+        return None
+    conn.execute(
+        outbox.update()
+        .where(outbox.c.id == message.id)
+        .values(
+            not_before=now + wait,
+            lease_until=None,
+            error=_waiting(error, cause, now + wait)[:ERROR_LENGTH],
+            deferrals=outbox.c.deferrals + (1 if transient else 0),
+        )
+    )
     log.warning(
         "outbox %s to %s: %s; trying again in %ds",
         message.key,
@@ -211,6 +265,22 @@ def settle_failure(
         wait.total_seconds(),
     )
     return wait
+
+
+def _waiting(error: str, cause: Cause, at: datetime) -> str:
+    """Why a message waits, in `steward outbox`'s words."""
+    why = {
+        "rate_limited": "rate limited",
+        "unavailable": "platform unavailable",
+        "error": "refused",
+    }.get(cause, cause)
+    return f"{why} ({error}); next try {at:%H:%M:%S} UTC"
+
+
+def _fail(conn: Connection, message: Message, error: str) -> None:
+    mark_failed(conn, message.id, error=error)
+    log.warning("outbox %s to %s failed for good: %s", message.key, message.channel, error)
+    return
 
 
 def requeue(conn: Connection, message_ids: Sequence[int], *, now: datetime) -> list[int]:
@@ -226,7 +296,14 @@ def requeue(conn: Connection, message_ids: Sequence[int], *, now: datetime) -> l
         conn.execute(
             outbox.update()
             .where(o.id.in_(failed))
-            .values(status="pending", not_before=now, attempts=0, lease_until=None)
+            .values(
+                status="pending",
+                not_before=now,
+                attempts=0,
+                deferrals=0,
+                lease_until=None,
+                stale_at=now + DIGEST_STALE_AFTER,  # asked for by hand: worth a day more
+            )
         )
     return sorted(failed)
 

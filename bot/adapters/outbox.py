@@ -72,14 +72,15 @@ class OutboxSender(ABC):
         report: SendReport,
         *,
         error: str,
-        permanent: bool,
+        cause: outbox.Cause,
         retry_after: timedelta | None,
         now: datetime,
     ) -> None:
-        """Queue the message again (after ``retry_after`` or a backoff) or fail it for good."""
+        """Queue the message again (after ``retry_after`` or a backoff) or fail it for good
+        (storage.outbox.settle_failure says which, by ``cause``)."""
         with write_transaction(self.engine) as conn:
             wait = outbox.settle_failure(
-                conn, message, error=error, permanent=permanent, retry_after=retry_after, now=now
+                conn, message, error=error, cause=cause, retry_after=retry_after, now=now
             )
         if wait is None:
             report.failed += 1

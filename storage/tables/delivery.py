@@ -84,6 +84,11 @@ class OutboxMessage(SQLModel, table=True):
     card: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)  # core.messages.Card
     status: str = Field(max_length=16)  # pending, sent, failed
     attempts: int = 0
+    # tries put off by a rate limit, a server error or a lost connection: not failures
+    deferrals: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # past this a message is no longer worth sending (a digest after its day, an alert
+    # after some hours): kept as failed "stale" instead of retried
+    stale_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     not_before: datetime = Field(sa_type=UTCDateTime)  # quiet hours, Retry-After
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)

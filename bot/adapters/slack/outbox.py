@@ -24,6 +24,7 @@ import asyncio
 import logging
 import re
 from datetime import datetime, timedelta
+from http.client import HTTPException
 from typing import Any
 
 from slack_sdk import WebClient
@@ -71,6 +72,8 @@ PERMANENT = frozenset(
         "external_person",
     }
 )
+# Slack's own words for "not now" (answered with HTTP 200 and ok: false)
+TRANSIENT = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable"})
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 
@@ -126,7 +129,8 @@ class SlackOutbox(OutboxSender):
                 await asyncio.to_thread(self._use_workspace, message.channel)
             channel = await self._destination(message.channel)
             posted_in, ts, found = await asyncio.to_thread(self._post, message, channel)
-        except (SlackApiError, Undeliverable) as exc:
+        except (SlackApiError, Undeliverable, OSError, HTTPException) as exc:
+            # OSError, HTTPException: Slack unreachable or the connection lost mid-answer
             await asyncio.to_thread(self._failed, message, exc, now, report)
             return
         await asyncio.to_thread(self.mark_sent, message, posted_in, ts, now)
@@ -282,11 +286,8 @@ class SlackOutbox(OutboxSender):
     def _failed(
         self, message: outbox.Message, exc: Exception, now: datetime, report: SendReport
     ) -> None:
-        error, retry_after = _error_of(exc)
-        permanent = error.split(":", 1)[0] in PERMANENT
-        self.settle(
-            message, report, error=error, permanent=permanent, retry_after=retry_after, now=now
-        )
+        error, cause, retry_after = _error_of(exc)
+        self.settle(message, report, error=error, cause=cause, retry_after=retry_after, now=now)
 
 
 def _client(token: str | None, base_url: str | None) -> WebClient:
@@ -323,17 +324,31 @@ def _allowed(audience: Audience, target: str) -> None:
     )
 
 
-def _error_of(exc: Exception) -> tuple[str, timedelta | None]:
+def _error_of(exc: Exception) -> tuple[str, outbox.Cause, timedelta | None]:
+    """What went wrong, whether retrying can help (and when), from Slack's answer."""
     if isinstance(exc, Undeliverable):
-        return str(exc), None
-    assert isinstance(exc, SlackApiError)
+        error = str(exc)
+        return error, _by_code(error.split(":", 1)[0]), None
+    if not isinstance(exc, SlackApiError):  # no answer: Slack unreachable, connection lost
+        return f"connection error: {type(exc).__name__}: {exc}"[:300], "unavailable", None
     response = exc.response
     error = str(response.get("error") or f"HTTP {response.status_code}")
-    retry_after = None
     if response.status_code == 429:
-        seconds = (response.headers or {}).get("retry-after") or (response.headers or {}).get(
-            "Retry-After"
-        )
-        retry_after = timedelta(seconds=int(seconds or 30))
-        error = "ratelimited"
-    return error, retry_after
+        headers = response.headers or {}
+        seconds = headers.get("retry-after") or headers.get("Retry-After")
+        try:
+            retry_after = timedelta(seconds=max(0, int(seconds))) if seconds else None
+        except ValueError:
+            retry_after = None
+        return "ratelimited", "rate_limited", retry_after
+    if response.status_code >= 500:
+        return f"{error} (HTTP {response.status_code})", "unavailable", None
+    return error, _by_code(error), None
+
+
+def _by_code(code: str) -> outbox.Cause:
+    if code in PERMANENT:
+        return "permanent"
+    if code in TRANSIENT:
+        return "unavailable"
+    return "error"

@@ -127,13 +127,14 @@ class TeamsOutbox(OutboxSender):
         self, message: outbox.Message, exc: Exception, now: datetime, report: SendReport
     ) -> None:
         retry_after = None
+        cause: outbox.Cause = "permanent"
+        error = str(exc)
         if isinstance(exc, ConnectorError):
-            permanent = exc.status in PERMANENT_STATUSES
-            error = "throttled (429)" if exc.status == 429 else str(exc)
             if exc.status == 429:
-                retry_after = timedelta(seconds=exc.retry_after if exc.retry_after else 30)
-        else:
-            permanent, error = True, str(exc)
-        self.settle(
-            message, report, error=error, permanent=permanent, retry_after=retry_after, now=now
-        )
+                cause, error = "rate_limited", "throttled (429)"
+                retry_after = timedelta(seconds=exc.retry_after) if exc.retry_after else None
+            elif exc.status == 0 or exc.status >= 500:  # unreachable, or Teams' own trouble
+                cause = "unavailable"
+            elif exc.status not in PERMANENT_STATUSES:
+                cause = "error"
+        self.settle(message, report, error=error, cause=cause, retry_after=retry_after, now=now)

@@ -162,28 +162,109 @@ def test_a_rate_limit_that_persists_puts_the_message_back_until_retry_after(
     report = sender(db, fake_slack).send_due(NOW)
     assert (report.sent, report.retried) == (0, 1)
     [row] = outbox_rows(db)
-    assert (row.status, row.error) == ("pending", "ratelimited")
-    assert row.not_before == NOW + timedelta(seconds=1)
+    assert row.status == "pending"
+    assert (row.error or "").startswith("rate limited (ratelimited); next try")
+    # Retry-After honoured, spread by at most 20% so that senders do not retry in step
+    assert NOW + timedelta(seconds=1) <= row.not_before <= NOW + timedelta(seconds=1.2)
     assert sender(db, fake_slack).send_due(NOW + timedelta(seconds=2)).sent == 1
     assert len(posts(fake_slack)) == 1
 
 
-def test_server_errors_back_off_and_then_fail_for_good_with_the_error(
+def _plain(db: Engine, fake: FakeSlack) -> SlackOutbox:
+    """A sender without slack_sdk's own quick retries: the outbox's retries over time."""
+    return SlackOutbox(db, WebClient(token=BOT_TOKEN, base_url=fake.base_url))
+
+
+def _drain_until_settled(
+    sender: SlackOutbox, db: Engine, start: datetime, until: datetime
+) -> list[timedelta]:
+    """Send at each moment the message is due again; the waits the outbox chose."""
+    waits = []
+    now = start
+    while now < until:
+        sender.send_due(now)
+        [row] = outbox_rows(db)
+        if row.status != "pending":
+            break
+        waits.append(row.not_before - now)
+        now = row.not_before
+    return waits
+
+
+def test_rate_limits_for_minutes_are_not_failures_the_digest_goes_out_after(
     db: Engine, fake_slack: FakeSlack
 ) -> None:
+    # Two minutes of 429s used to fail a digest for good after six tries.
     queue(db)
-    fake_slack.fail_next("chat.postMessage", status=503, times=100)
-    # without slack_sdk's own quick retries: this is about the outbox's retries over hours
-    plain = SlackOutbox(db, WebClient(token=BOT_TOKEN, base_url=fake_slack.base_url))
-    now = NOW
-    for _ in range(10):
-        plain.send_due(now)
-        now += timedelta(hours=2)
+    fake_slack.fail_next("chat.postMessage", status=429, retry_after=10, times=12)
+    waits = _drain_until_settled(_plain(db, fake_slack), db, NOW, NOW + timedelta(hours=1))
+    [row] = outbox_rows(db)
+    assert row.status == "sent"
+    assert len(waits) == 12  # every 429 waited for Retry-After, none counted as a failure
+    assert all(timedelta(seconds=10) <= w <= timedelta(seconds=12) for w in waits)
+    assert len(posts(fake_slack)) == 1
+
+
+def test_after_429_429_500_the_message_goes_out_soon_after_slack_recovers(
+    db: Engine, fake_slack: FakeSlack
+) -> None:
+    # Backoff used to follow the attempt count: 429, 429, 500 meant a 15-minute wait.
+    queue(db)
+    fake_slack.fail_next("chat.postMessage", status=429, retry_after=15, times=2)
+    fake_slack.fail_next("chat.postMessage", status=500, times=1)
+    waits = _drain_until_settled(_plain(db, fake_slack), db, NOW, NOW + timedelta(hours=1))
+    [row] = outbox_rows(db)
+    assert row.status == "sent"
+    assert len(waits) == 3
+    assert waits[2] <= timedelta(seconds=24)  # seconds, not the 15 minutes of old
+    assert row.sent_at is not None
+    assert row.sent_at - NOW < timedelta(minutes=1)
+
+
+def test_server_errors_back_off_capped_then_the_message_goes_stale_at_its_deadline(
+    db: Engine, fake_slack: FakeSlack
+) -> None:
+    queue(db, kind="alert", account_id="acme")  # an alert: stale six hours after it was due
+    fake_slack.fail_next("chat.postMessage", status=503, times=10_000)
+    waits = _drain_until_settled(_plain(db, fake_slack), db, NOW, NOW + timedelta(days=1))
     [row] = outbox_rows(db)
     assert row.status == "failed"
-    assert row.attempts == 6
-    assert row.error
+    assert (row.error or "").startswith("stale: not sent by 2026-11-23 14:30 UTC")
+    assert "503" in (row.error or "")
+    assert waits[0] <= timedelta(seconds=6)  # doubling from 5 s...
+    assert max(waits) <= timedelta(minutes=6)  # ...capped at 5 minutes (+20% jitter)
+    assert waits[5] > waits[4] > waits[3]
+    assert len(waits) > 60  # tried all the while, never given up early
     assert posts(fake_slack) == []
+
+
+def test_slack_unreachable_does_not_stop_the_send_pass(db: Engine, fake_slack: FakeSlack) -> None:
+    import socket
+
+    with socket.socket() as closed:  # a loopback port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    queue(db, channel="C1")
+    queue(db, channel="C2")
+    gone = SlackOutbox(db, WebClient(token=BOT_TOKEN, base_url=f"http://127.0.0.1:{port}/api/"))
+    report = gone.send_due(NOW)
+    assert (report.sent, report.retried, report.failed) == (0, 2, 0)
+    rows = outbox_rows(db)
+    assert {r.status for r in rows} == {"pending"}
+    assert all("platform unavailable (connection error" in (r.error or "") for r in rows)
+    assert _plain(db, fake_slack).send_due(NOW + timedelta(seconds=10)).sent == 2
+
+
+def test_steward_outbox_says_why_a_message_waits(
+    db: Engine, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    queue(db)
+    fake_slack.fail_next("chat.postMessage", status=429, retry_after=30, times=1)
+    _plain(db, fake_slack).send_due(NOW)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    shown = CliRunner().invoke(app, ["outbox"])
+    assert shown.exit_code == 0, shown.output
+    assert "rate limited (ratelimited); next try 08:30:" in shown.output
 
 
 def test_a_channel_slack_does_not_know_fails_at_once_and_steward_outbox_shows_it(

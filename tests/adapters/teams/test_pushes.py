@@ -242,11 +242,33 @@ def test_throttled_posts_wait_for_retry_after_and_go_out_once(
     first = teams.send_due(NOW)
     assert (first.sent, first.retried) == (0, 1)
     assert teams.send_due(NOW + timedelta(seconds=60)).sent == 0  # Retry-After not over
-    assert teams.send_due(NOW + timedelta(seconds=121)).sent == 1
+    [waiting] = outbox_rows(db)  # Retry-After, spread by at most 20%
+    assert NOW + timedelta(seconds=120) <= waiting.not_before <= NOW + timedelta(seconds=144)
+    assert teams.send_due(waiting.not_before).sent == 1
     assert len(fake_teams.attempts("send", CHANNEL)) == 2
     assert len(fake_teams.activities(CHANNEL)) == 1
     [row] = outbox_rows(db)
     assert row.status == "sent"
+
+
+def test_a_teams_outage_is_waited_out_not_counted_as_failures(
+    book: Book, db: Engine, database_url: str, fake_teams: FakeBotFramework
+) -> None:
+    remember(db, fake_teams, CHANNEL)
+    subscribe(db, CHANNEL, "alerts")
+    raise_alert(db, book.ids["acme"])
+    fake_teams.fail_next("send", status=502, times=8)  # more tries than MAX_ATTEMPTS
+    teams = sender(db, fake_teams, database_url)
+    now = NOW
+    for _ in range(9):
+        teams.send_due(now)
+        [row] = outbox_rows(db)
+        if row.status != "pending":
+            break
+        assert row.not_before - now <= timedelta(minutes=6)  # capped, with jitter
+        now = row.not_before
+    assert row.status == "sent"
+    assert len(fake_teams.activities(CHANNEL)) == 1
 
 
 def test_two_workers_post_each_teams_digest_exactly_once(
