@@ -279,10 +279,18 @@ def _register_errors(app: FastAPI) -> None:
         )
         return error(400, "bad_request", problems)
 
-    async def on_unavailable(_: Request, exc: Exception) -> ORJSONResponse:
+    async def on_unavailable(request: Request, exc: Exception) -> ORJSONResponse:
         log.error("database unavailable: %s", exc)
+        if request.method in ("GET", "HEAD"):
+            return error(503, "unavailable", "the database is unavailable; retry later")
+        # The connection may have gone after the commit: Steward cannot say whether the
+        # batch was stored. A retry with the same delivery id is safe either way.
         return error(
-            503, "unavailable", "the database is unavailable; nothing was stored, retry later"
+            503,
+            "unavailable",
+            "the database is unavailable; not confirmed: retry with the same delivery id "
+            "(a batch stored before the outage is then answered duplicate_delivery, never "
+            "counted twice)",
         )
 
     async def on_bug(_: Request, exc: Exception) -> ORJSONResponse:

@@ -54,6 +54,9 @@ T = TypeVar("T")
 CHUNK = 500  # accounts per alert transaction
 MAX_CHANGED = 5000  # accounts per alert pass; the rest wait for the next minute
 KEEP_SENT = timedelta(days=30)
+# a sender retrying one webhook-id / Idempotency-Key gets its first answer again for a
+# week (Standard Webhooks senders give up within days); the events' own ids dedupe for ever
+DELIVERY_REPLAY_WINDOW = timedelta(days=7)
 MUST_OPEN_SHOWN = 8  # CSMs named in a Teams digest as not reachable yet
 
 
@@ -296,10 +299,22 @@ class Jobs:
         )
 
     def prune(self, now: datetime) -> str:
-        """Forget sent messages (and the clicks on them) after KEEP_SENT."""
+        """Forget sent messages (and the clicks on them) after KEEP_SENT, and webhook
+        deliveries past their replay window (in batches, each its own transaction)."""
         with write_transaction(self.engine) as conn:
             gone = outbox.prune_sent(conn, before=now - KEEP_SENT)
-        return f"{gone} sent messages older than {KEEP_SENT.days} days forgotten"
+        forgotten = 0
+        while True:
+            with write_transaction(self.engine) as conn:
+                batch = repository.prune_deliveries(conn, before=now - DELIVERY_REPLAY_WINDOW)
+            forgotten += batch
+            if batch == 0:
+                break
+        return (
+            f"{gone} sent messages older than {KEEP_SENT.days} days forgotten; "
+            f"{forgotten} webhook deliveries older than {DELIVERY_REPLAY_WINDOW.days} days "
+            "forgotten"
+        )
 
 
 def _local_date(sub: Sub, now: datetime) -> str:
@@ -402,7 +417,7 @@ REGISTRY = (
         "prune",
         Jobs.prune,
         Daily(hours_after=1),
-        "forget sent messages older than 30 days (daily)",
+        "forget sent messages older than 30 days, webhook deliveries older than 7 (daily)",
     ),
     Job(
         "sync",

@@ -302,7 +302,10 @@ def requeue(conn: Connection, message_ids: Sequence[int], *, now: datetime) -> l
                 attempts=0,
                 deferrals=0,
                 lease_until=None,
-                stale_at=now + DIGEST_STALE_AFTER,  # asked for by hand: worth a day more
+                # asked for by hand: due now, and stale as long after as a new message
+                stale_at=sa.case(
+                    (o.kind == "alert", now + ALERT_STALE_AFTER), else_=now + DIGEST_STALE_AFTER
+                ),
             )
         )
     return sorted(failed)

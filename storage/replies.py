@@ -85,6 +85,22 @@ def claim_stale(
     return claimed
 
 
+def defer_reply(conn: Connection, reply_id: str, *, until: datetime, error: str) -> None:
+    """Keep a reply owed: the platform could not take it just now. The sweep claims it
+    again after ``until``; this try does not count towards the attempts (which count
+    processes that died answering it)."""
+    r = pending_replies.c
+    conn.execute(
+        pending_replies.update()
+        .where(r.id == reply_id, r.status == "pending")
+        .values(
+            lease_until=until,
+            attempts=sa.case((r.attempts > 0, r.attempts - 1), else_=0),
+            error=error[:ERROR_LENGTH],
+        )
+    )
+
+
 def finish_reply(
     conn: Connection,
     reply_id: str,

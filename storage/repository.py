@@ -75,6 +75,26 @@ def finish_delivery(
     )
 
 
+def prune_deliveries(conn: Connection, *, before: datetime, batch: int = 5_000) -> int:
+    """Forget up to ``batch`` deliveries received before ``before`` (oldest first); return
+    how many. Events keep their own ids for ever, so a delivery re-sent after this is
+    answered as new and its events are still duplicates."""
+    d = webhook_deliveries.c
+    oldest = (
+        sa.select(d.endpoint, d.id)
+        .where(d.received_at < before)
+        .order_by(d.received_at)
+        .limit(batch)
+        .subquery()
+    )
+    gone = conn.execute(
+        webhook_deliveries.delete().where(
+            sa.tuple_(d.endpoint, d.id).in_(sa.select(oldest.c.endpoint, oldest.c.id))
+        )
+    )
+    return int(gone.rowcount)
+
+
 def ensure_accounts(conn: Connection, account_ids: Iterable[str], *, now: datetime) -> None:
     """Create a placeholder account (named by its id) for every id not yet known."""
     bulk.ensure_accounts(conn, list(account_ids), now=now)

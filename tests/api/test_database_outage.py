@@ -9,6 +9,7 @@ import psycopg
 import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 
 from bot.web import create_app
 from core.settings import Settings
@@ -56,7 +57,7 @@ def test_database_lost_mid_request_gives_503_and_no_partial_write(
     assert lose_database_at_rollups, "the failure was not injected"
     assert response.status_code == 503
     assert response.headers["retry-after"].isdigit()
-    assert "nothing was stored" in response.json()["message"]
+    assert "not confirmed: retry with the same delivery id" in response.json()["message"]
     stored = counts(db)
     assert (stored["events"], stored["accounts"], stored["deliveries"]) == (0, 0, 0)
 
@@ -65,6 +66,44 @@ def test_database_lost_mid_request_gives_503_and_no_partial_write(
     assert retry.status_code == 200
     assert retry.json() == {"received": 25, "accepted": 25, "duplicates": 0}
     assert counts(db)["daily_events"] == 25
+
+
+@pytest.fixture
+def lose_database_after_commit(db: Engine, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The connection goes right after the database committed the first time (the answer
+    to COMMIT is lost, as when the server stops at that instant): stored, not confirmed."""
+    fired: list[str] = []
+    commit = db.dialect.do_commit
+
+    def commit_then_lose(dbapi_connection: Any) -> None:
+        commit(dbapi_connection)
+        if not fired:
+            fired.append("commit")
+            raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(db.dialect, "do_commit", commit_then_lose)
+    return fired
+
+
+def test_a_batch_stored_just_before_the_database_went_is_not_confirmed_nor_doubled(
+    sender: Sender, db: Engine, lose_database_after_commit: list[str]
+) -> None:
+    payload = batch(25)
+
+    response = sender.signed("/v1/events", payload, msg_id="msg_commit_lost")
+
+    assert lose_database_after_commit, "the failure was not injected"
+    assert response.status_code == 503
+    message = response.json()["message"]
+    assert "not confirmed: retry with the same delivery id" in message
+    assert "nothing was stored" not in message  # it was: saying so would be wrong
+    assert counts(db)["events"] == 25
+
+    retry = sender.signed("/v1/events", payload, msg_id="msg_commit_lost")
+
+    assert retry.status_code == 200
+    assert retry.json()["duplicate_delivery"] is True
+    assert counts(db)["daily_events"] == 25  # counted once
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import re
 import time
 import uuid
@@ -18,6 +19,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy.exc
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.logger.messages import (
@@ -34,8 +36,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.oauth.token_rotation import TokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.adapters.slack.deliver import Delivery
+from bot.adapters.slack.deliver import WEBHOOK_LOG, Delivery
 from bot.adapters.slack.home import compose_home
 from bot.adapters.slack.installs import SlackInstalls, SlackStates
 from bot.adapters.slack.manifest import COMMANDS, OAUTH_REDIRECT_PATH, bot_scopes
@@ -43,16 +46,21 @@ from bot.adapters.slack.render import action_of, chosen
 from core.sealing import Sealer
 from services.container import Services
 from storage import replies, slack_installs
-from storage.db import write_transaction
+from storage.db import DatabaseUnavailable, write_transaction
 
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
 RESPONSE_URL_LIFETIME = timedelta(minutes=29)  # Slack accepts answers for 30 minutes
-MAX_ATTEMPTS = 3
+MAX_ATTEMPTS = 3  # processes that died answering one reply before it is given up
+REPLY_RETRY_FIRST = timedelta(seconds=5)  # Slack could not take an answer: again after 5 s,
+REPLY_RETRY_CAP = timedelta(minutes=2)  # doubling up to 2 minutes, until the URL expires
 KEEP_FINISHED = timedelta(days=7)  # answered replies are kept a week, for support questions
 SWEEP_SECONDS = 30.0
 ACTION_ID = re.compile(r"^steward:")
+CATCHING_UP = "Steward is catching up: try again in a minute."
+# the database cannot be reached (stopped, restarting, out of connections)
+DATABASE_DOWN = (DatabaseUnavailable, sqlalchemy.exc.DBAPIError, sqlalchemy.exc.TimeoutError)
 ALERT_ACTIONS = frozenset({"ack", "snooze", "assign"})  # clicks that change someone's alerts
 
 
@@ -131,6 +139,17 @@ def retry_handlers() -> list[Any]:
     ]
 
 
+def answer_retry_handlers() -> list[Any]:
+    """For answers to a response_url: one quick retry each; past it the answer waits in
+    pending_replies and the sweep posts it again while the URL lives (without holding
+    the request that brought the command)."""
+    return [
+        AsyncRateLimitErrorRetryHandler(max_retry_count=1),
+        AsyncServerErrorRetryHandler(max_retry_count=1),
+        AsyncConnectionErrorRetryHandler(max_retry_count=1),
+    ]
+
+
 class SlackAdapter:
     """Bolt app, Web API client and the durable answering of commands and clicks."""
 
@@ -157,7 +176,7 @@ class SlackAdapter:
         else:
             assert settings.slack_bot_token is not None
             self.client = self.web_client(settings.slack_bot_token.get_secret_value())
-            self.delivery = Delivery(services, self.client, retry_handlers)
+            self.delivery = Delivery(services, self.client, answer_retry_handlers)
             self.bolt = AsyncApp(
                 client=self.client,
                 signing_secret=settings.slack_signing_secret.get_secret_value(),
@@ -187,7 +206,7 @@ class SlackAdapter:
         known = self._deliveries.get(team_id)
         if known is not None and known[0] == bot.bot_token:
             return known[1]
-        delivery = Delivery(self.services, self.web_client(bot.bot_token), retry_handlers)
+        delivery = Delivery(self.services, self.web_client(bot.bot_token), answer_retry_handlers)
         self._deliveries[team_id] = (bot.bot_token, delivery)
         return delivery
 
@@ -238,7 +257,10 @@ class SlackAdapter:
         error: str | None = "not_installed: Steward is not installed in this workspace"
         if delivery is not None:
             status, error = await delivery.deliver(reply)
-        await asyncio.to_thread(self._finish, reply.id, status, error)
+        if status == "retry":
+            status = await asyncio.to_thread(self._defer, reply, error or "")
+        else:
+            await asyncio.to_thread(self._finish, reply.id, status, error)
         p = reply.payload
         if status == "done" and action_of(str(p.get("action") or "")) in ALERT_ACTIONS:
             await self.publish_home(str(p.get("team_id") or ""), str(p.get("user_id") or ""))
@@ -252,6 +274,20 @@ class SlackAdapter:
             (time.perf_counter() - started) * 1000,
             reply.attempts,
         )
+
+    def _defer(self, reply: replies.Reply, error: str) -> str:
+        """Keep an answer Slack could not take for the sweep to post again, while the
+        response_url lives; return the status it is left in."""
+        now = self.services.clock()
+        # as long again as it has waited so far (so the waits double), 5 s to 2 minutes
+        wait = min(max(REPLY_RETRY_FIRST, now - reply.received_at), REPLY_RETRY_CAP)
+        until = now + wait * (1 + 0.2 * random.random())
+        if until - reply.received_at > RESPONSE_URL_LIFETIME:
+            self._finish(reply.id, "failed", f"{error}; response_url expired before Slack took it")
+            return "failed"
+        with write_transaction(self.services.engine) as conn:
+            replies.defer_reply(conn, reply.id, until=until, error=error)
+        return "waiting"
 
     def _finish(self, reply_id: str, status: str, error: str | None) -> None:
         with write_transaction(self.services.engine) as conn:
@@ -294,16 +330,38 @@ class SlackAdapter:
             await asyncio.sleep(interval)
 
 
+async def catching_up(response_url: str) -> None:
+    """Tell whoever clicked that Steward cannot take it now (only to them)."""
+    if not response_url:
+        return
+    body = {"response_type": "ephemeral", "replace_original": False, "text": CATCHING_UP}
+    try:
+        await AsyncWebhookClient(response_url, timeout=5, logger=WEBHOOK_LOG).send_dict(body)
+    except Exception as exc:  # Slack is not answering either: nothing more to say
+        log.warning("could not say 'catching up' to a click: %s", type(exc).__name__)
+
+
 def register(app: AsyncApp, adapter: SlackAdapter) -> None:
     """Register Steward's listeners: commands, button clicks, mentions."""
 
     async def on_command(ack: AsyncAck, body: dict[str, Any]) -> None:
-        reply = await adapter.receive("command", command_payload(body))
+        try:
+            reply = await adapter.receive("command", command_payload(body))
+        except DATABASE_DOWN as exc:  # not written down: say so, never an error page
+            log.warning("slack command not taken, database unavailable: %s", type(exc).__name__)
+            await ack(text=CATCHING_UP)
+            return
         await ack()
         await adapter.answer(reply)
 
     async def on_action(ack: AsyncAck, body: dict[str, Any]) -> None:
-        reply = await adapter.receive("action", action_payload(body))
+        try:
+            reply = await adapter.receive("action", action_payload(body))
+        except DATABASE_DOWN as exc:
+            log.warning("slack click not taken, database unavailable: %s", type(exc).__name__)
+            await ack()
+            await catching_up(str(body.get("response_url") or ""))
+            return
         await ack()
         await adapter.answer(reply)
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
@@ -35,6 +36,11 @@ MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
 class ResponseFailed(Exception):
     """Slack refused what was posted to a response_url."""
+
+
+class NotDeliveredYet(ResponseFailed):
+    """Slack could not take the answer just now (429, 5xx, no connection): nothing was
+    shown, and the same answer can be posted again while the response_url lives."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +73,14 @@ class Delivery:
         )
 
     async def deliver(self, reply: Reply) -> tuple[str, str | None]:
-        """Answer; return the status to record ("done" or "failed") and the error, if any."""
+        """Answer; return the status to record ("done", "failed", or "retry" when Slack
+        could not take the answer just now) and the error, if any."""
         url = str(reply.payload.get("response_url") or "")
         try:
             outgoing = await self._compose(reply)
             await self._send(url, outgoing, reply)
+        except NotDeliveredYet as exc:
+            return "retry", str(exc)
         except ResponseFailed as exc:
             return "failed", str(exc)
         except Exception as exc:
@@ -142,7 +151,10 @@ class Delivery:
             return
         await self._post(url, out)
         if chart is not None:
-            await self._add_chart(url, out, chart, reply)
+            try:  # the answer is shown: trouble with its chart must not post it again
+                await self._add_chart(url, out, chart, reply)
+            except ResponseFailed as exc:
+                log.warning("chart for %s not shown: %s", reply.id, exc)
 
     async def _add_chart(self, url: str, out: Outgoing, chart: Chart, reply: Reply) -> None:
         """Upload the chart to the asker's DM with Steward and show it in the answer."""
@@ -208,7 +220,12 @@ class Delivery:
             timeout=10,
             logger=WEBHOOK_LOG,
         )
-        response = await webhook.send_dict(body)
+        try:
+            response = await webhook.send_dict(body)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise NotDeliveredYet(f"response_url unreachable: {type(exc).__name__}") from exc
+        if response.status_code == 429 or response.status_code >= 500:
+            raise NotDeliveredYet(f"response_url answered {response.status_code}")
         if response.status_code != 200:
             raise ResponseFailed(
                 f"response_url answered {response.status_code}: {response.body[:200]}"

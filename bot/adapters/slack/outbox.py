@@ -51,7 +51,9 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
 EVENT_TYPE = "steward_outbox"
-HISTORY_PAGES = 2  # a post lost between sending and marking is among the newest messages
+HISTORY_PAGE = 200  # messages per conversations.history page when looking for a lost post
+HISTORY_PAGES = 100  # at most this many pages (20,000 messages since the message was due)
+CLOCK_SKEW = timedelta(minutes=5)  # Slack's clock against ours, when searching by time
 PERMANENT = frozenset(
     {
         "channel_not_found",
@@ -172,7 +174,8 @@ class SlackOutbox(OutboxSender):
     def _post(self, message: outbox.Message, channel: str) -> tuple[str, str, bool]:
         """Post (or find a post an earlier sender made); where, its ts, and whether found."""
         if message.attempts > 1:
-            found = self._find(channel, message.key)
+            due = message.deadline - outbox.stale_after(message.kind)
+            found = self._find(channel, message.key, since=due)
             if found is not None:
                 return channel, found, True
         body = to_message(card_from_dict(message.card))
@@ -266,12 +269,18 @@ class SlackOutbox(OutboxSender):
             "(set the account's csm/ae to one of them)"
         )
 
-    def _find(self, channel: str, key: str) -> str | None:
-        """The ts of a message Steward posted with this key, among the channel's newest."""
+    def _find(self, channel: str, key: str, *, since: datetime) -> str | None:
+        """The ts of a message Steward posted with this key: the channel's history is read
+        back to ``since`` (when the message was first queued), however busy the channel."""
         cursor = None
+        oldest = f"{(since - CLOCK_SKEW).timestamp():.6f}"
         for _ in range(HISTORY_PAGES):
             page = self.client.conversations_history(
-                channel=channel, limit=100, include_all_metadata=True, cursor=cursor
+                channel=channel,
+                limit=HISTORY_PAGE,
+                oldest=oldest,
+                include_all_metadata=True,
+                cursor=cursor,
             )
             for item in page.get("messages") or []:
                 meta = item.get("metadata") or {}
@@ -281,6 +290,7 @@ class SlackOutbox(OutboxSender):
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
                 return None
+        log.warning("outbox %s: %s too busy to search to the end; posting", key, channel)
         return None
 
     def _failed(

@@ -35,9 +35,11 @@ class Killed(BaseException):
 
 @pytest.fixture(autouse=True)
 def channels(fake_slack: FakeSlack) -> None:
-    """The channels these tests post to, as Slack knows them (C123 is always there)."""
+    """The channels these tests post to, as Slack knows them (C123 is always there), and
+    Slack's clock at the tests' NOW (its messages' ts)."""
     for channel in ["C1", "C2"]:
         fake_slack.add_channel(channel)
+    fake_slack.clock = NOW.timestamp()
 
 
 def queue(engine: Engine, channel: str = "C1", period: str = "2026-11-23", **kw: Any) -> int:
@@ -142,6 +144,35 @@ def test_a_sender_killed_between_send_and_mark_is_not_posted_again(
     rows = {r.channel: r for r in outbox_rows(db)}
     assert rows["C1"].status == rows["C2"].status == "sent"
     assert (rows["C1"].message_channel, rows["C1"].message_id) in fake_slack.messages
+
+
+def test_a_post_lost_before_marking_is_found_however_busy_the_channel_since(
+    db: Engine, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The reclaim used to read only the newest 200 messages: an alert pass puts ~290
+    # into one channel in seconds, so a kill between post and mark posted twice.
+    queue(db)
+    dying = sender(db, fake_slack)
+
+    def die(*_: Any, **__: Any) -> None:
+        raise Killed
+
+    monkeypatch.setattr(dying, "mark_sent", die)
+    with pytest.raises(Killed):
+        dying.send_due(NOW)
+    others = WebClient(token=BOT_TOKEN, base_url=fake_slack.base_url)
+    for i in range(450):  # the channel gets busy before the lease runs out
+        others.chat_postMessage(channel="C1", text=f"alert {i}")
+    report = sender(db, fake_slack).send_due(NOW + LEASE + timedelta(seconds=1))
+    assert (report.found, report.sent) == (1, 0)
+    mine = [ts for (c, ts), m in fake_slack.messages.items() if c == "C1" and m.get("metadata")]
+    assert len(mine) == 1  # posted once
+    [row] = outbox_rows(db)
+    assert (row.status, row.message_id) == ("sent", mine[0])
+    # it read back only as far as the message's own time, page by page
+    searches = fake_slack.calls_to("conversations.history")
+    assert len(searches) >= 3
+    assert all(float(c.params["oldest"]) <= NOW.timestamp() for c in searches)
 
 
 def test_429_is_retried_after_retry_after(db: Engine, fake_slack: FakeSlack) -> None:

@@ -143,6 +143,7 @@ class FakeSlack(LoopbackFake):
         # ("invalid_blocks"); tests set how many such posts to refuse.
         self.refuse_slack_files = 0
         self._ts_counter = 0
+        self.clock: float | None = None  # set: new messages' ts count from this Unix time
         self._file_counter = 0
         self._methods: dict[str, Callable[[Json], Json]] = {
             "auth.test": self._auth_test,
@@ -660,20 +661,27 @@ class FakeSlack(LoopbackFake):
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
 
     def _conversations_history(self, params: Json) -> Json:
-        """Newest first; ``metadata`` only with ``include_all_metadata`` (as Slack does)."""
+        """Newest first, after ``oldest``, a page of ``limit`` (at most 999) at a time with a
+        ``cursor``; ``metadata`` only with ``include_all_metadata`` (as Slack does)."""
         channel = str(params.get("channel") or "")
         oldest = float(params.get("oldest") or 0)
-        limit = int(params.get("limit") or 100)
+        limit = min(int(params.get("limit") or 100), 999)
+        start = int(params.get("cursor") or 0)
         with_metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
         found = sorted(
             (m for (c, ts), m in self.messages.items() if c == channel and float(ts) > oldest),
             key=lambda m: float(m["ts"]),
             reverse=True,
         )
-        shown = [
-            {k: v for k, v in m.items() if with_metadata or k != "metadata"} for m in found[:limit]
-        ]
-        return {"ok": True, "messages": shown, "has_more": len(found) > limit}
+        page = found[start : start + limit]
+        shown = [{k: v for k, v in m.items() if with_metadata or k != "metadata"} for m in page]
+        more = start + limit < len(found)
+        return {
+            "ok": True,
+            "messages": shown,
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
 
     def _users_lookup_by_email(self, params: Json) -> Json:
         email = str(params.get("email") or "").lower()
@@ -783,6 +791,9 @@ class FakeSlack(LoopbackFake):
     def _next_ts(self) -> str:
         self._ts_counter += 1
         micros = self._ts_counter * 100
+        if self.clock is not None:  # a message posted "now", as a test's clock says
+            micros += int(self.clock * 1_000_000)
+            return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
         return f"{_EPOCH + micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def _channel_object(
