@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,7 @@ from storage.replies import Reply
 log = logging.getLogger(__name__)
 
 CHART_WAITS = (0.0, 1.0, 3.0)  # file processing is asynchronous on Slack's side
+DM_TTL_SECONDS = 24 * 3600.0  # a person's DM channel with Steward, kept a day
 WEBHOOK_LOG = logging.getLogger("steward.slack_sdk.webhook")
 WEBHOOK_LOG.setLevel(logging.WARNING)  # its INFO and DEBUG lines carry the response_url
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
@@ -64,6 +66,7 @@ class Delivery:
         self.client = client
         self.facts = SlackFacts(client)
         self._retry_handlers = retry_handlers
+        self._dms: dict[str, tuple[str, float]] = {}  # user id -> (DM channel, when opened)
         settings = services.settings
         self.config = settings.scoring_config()  # validated at start; parsed once
         self.policy = policy_from(
@@ -176,12 +179,20 @@ class Delivery:
         await self._post(url, with_chart, context=note)
 
     async def _dm(self, user_id: str) -> str | None:
+        """The asker's direct message with Steward: opened once a day per person (Slack
+        rate-limits conversations.open; the channel id does not change)."""
+        known = self._dms.get(user_id)
+        if known is not None and time.monotonic() - known[1] < DM_TTL_SECONDS:
+            return known[0]
         try:
             response = await self.client.conversations_open(users=user_id)
         except SlackApiError as exc:
             log.warning("conversations.open failed: %s", exc.response.get("error"))
             return None
-        return str((response.get("channel") or {}).get("id") or "") or None
+        channel = str((response.get("channel") or {}).get("id") or "") or None
+        if channel is not None:
+            self._dms[user_id] = (channel, time.monotonic())
+        return channel
 
     async def _upload(self, chart: Chart, channel: str) -> tuple[SlackImage | None, str | None]:
         png = await asyncio.to_thread(render_png, chart)

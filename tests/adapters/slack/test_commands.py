@@ -78,6 +78,17 @@ def test_health_is_acknowledged_at_once_then_answered_privately_with_its_chart(
     assert metrics.REGISTRY.get_sample_value(LATENCY, {"platform": "slack"}) == answered + 1
 
 
+def test_a_persons_direct_message_is_opened_once_not_for_every_chart(slack: SlackClient) -> None:
+    # conversations.open is rate-limited (a command a second would hit it): a CSM
+    # asking all morning gets their DM opened once.
+    for n in range(3):
+        slack.command("/health", "zorblax corp", f"dm{n}")
+        slack.fake.wait_for_responses(f"dm{n}", 2)  # the answer, then it with its chart
+    opened = [c.params["users"] for c in slack.fake.calls_to("conversations.open")]
+    assert opened == ["U123"]
+    assert len({u["channel_id"] for u in slack.fake.uploads.values()}) == 1
+
+
 def test_unsigned_forged_and_replayed_requests_are_refused(
     slack: SlackClient, engine: Engine
 ) -> None:
