@@ -139,6 +139,7 @@ class FakeSlack(LoopbackFake):
         self.views: dict[str, Json] = {}  # user id -> the App Home view published for them
         self._caller_team = team_id
         self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
+        self._outage: _Failure | None = None  # every API call and response_url post fails
         # Slack refuses image blocks whose file it has not finished processing
         # ("invalid_blocks"); tests set how many such posts to refuse.
         self.refuse_slack_files = 0
@@ -340,7 +341,17 @@ class FakeSlack(LoopbackFake):
             return self._upload(verb, path, headers, body, at)
         return Reply.text("not found", 404)
 
+    def outage(self, status: int | None, retry_after: int | None = 1) -> None:
+        """Answer every API call and response_url post with ``status`` (429 with
+        Retry-After, or a 5xx) until called again with None: Slack having a bad minute."""
+        with self._lock:
+            self._outage = (
+                None if status is None else _Failure(status, retry_after if status == 429 else None, None)
+            )
+
     def _take_failure(self, keys: Iterable[str]) -> _Failure | None:
+        if self._outage is not None:
+            return self._outage
         for key in keys:
             queue = self._failures.get(key)
             if queue:
