@@ -152,6 +152,13 @@ def register(app: typer.Typer) -> None:
                 markup=False,
                 soft_wrap=True,
             )
+        if any(m.platform == "teams" and m.status != "sent" for m in shown):
+            out.print(
+                "Teams keeps no history Steward can search: a Teams sender killed between "
+                "posting and marking may post that one message once more.",
+                markup=False,
+                soft_wrap=True,
+            )
         for run in runs:
             out.print(
                 f"job {run.name}: {run.status} at {run.started_at:%Y-%m-%d %H:%M:%S} UTC "

@@ -346,7 +346,9 @@ class FakeSlack(LoopbackFake):
         Retry-After, or a 5xx) until called again with None: Slack having a bad minute."""
         with self._lock:
             self._outage = (
-                None if status is None else _Failure(status, retry_after if status == 429 else None, None)
+                None
+                if status is None
+                else _Failure(status, retry_after if status == 429 else None, None)
             )
 
     def _take_failure(self, keys: Iterable[str]) -> _Failure | None:
