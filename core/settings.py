@@ -98,6 +98,15 @@ class StripeMapping(BaseModel):
     account_metadata: str = "steward_account"  # on customers and subscriptions
 
 
+class ZendeskMapping(BaseModel):
+    """`[sources.zendesk]`: which Steward account a Zendesk organization is, when its
+    id (or external id) is not already the Steward account id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    organizations: dict[str, str] = Field(default_factory=dict)  # organization -> account
+
+
 class SourceMappings(BaseModel):
     """`[sources.<name>]` in steward.toml: one mapping per vendor source."""
 
@@ -106,6 +115,7 @@ class SourceMappings(BaseModel):
     segment: SegmentMapping = Field(default_factory=SegmentMapping)
     cloudevents: CloudEventsMapping = Field(default_factory=CloudEventsMapping)
     stripe: StripeMapping = Field(default_factory=StripeMapping)
+    zendesk: ZendeskMapping = Field(default_factory=ZendeskMapping)
 
 
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -252,6 +262,9 @@ class Settings(BaseSettings):
     stripe_webhook_secret: SecretStr | None = Field(
         None, validation_alias=_env("STEWARD_STRIPE_WEBHOOK_SECRET", "stripe_webhook_secret")
     )  # the endpoint's signing secret (whsec_...) from Stripe's dashboard
+    zendesk_secret: SecretStr | None = Field(
+        None, validation_alias=_env("STEWARD_ZENDESK_SECRET", "zendesk_secret")
+    )  # the webhook's signing secret, from Admin Center > Apps and integrations > Webhooks
     sources: SourceMappings = Field(default_factory=SourceMappings)
     scoring: dict[str, Any] = Field(default_factory=dict)  # [scoring]: see signals/config.py
     import_map: dict[str, dict[str, str]] = Field(  # [import.map.<kind>]: field = "column"
@@ -452,6 +465,7 @@ class Settings(BaseSettings):
                 self.openai_api_key,
                 self.segment_secret,
                 self.stripe_webhook_secret,
+                self.zendesk_secret,
             )
             if s is not None
         ]

@@ -8,11 +8,12 @@ atomic rules as ``/v1/*``.
 
 from __future__ import annotations
 
-from sources import cloudevents, segment, stripe
+from sources import cloudevents, segment, stripe, zendesk
 from sources.base import Source
 
 SOURCES: dict[str, Source] = {
-    source.name: source for source in (segment.SOURCE, cloudevents.SOURCE, stripe.SOURCE)
+    source.name: source
+    for source in (segment.SOURCE, cloudevents.SOURCE, stripe.SOURCE, zendesk.SOURCE)
 }
 
 __all__ = ["SOURCES", "Source"]

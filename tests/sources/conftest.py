@@ -14,6 +14,7 @@ from tests.support.server import ROTATED_SECRET, TEST_SECRET, TEST_TOKEN, LiveSe
 
 SEGMENT_SECRET = "segment-shared-secret-4f1c9a"
 STRIPE_SECRET = "whsec_stripe0test0endpoint0secret0a1b2c3"
+ZENDESK_SECRET = "dGhpcyBpcyBhIHplbmRlc2sgc2lnbmluZyBzZWNyZXQ="  # as Zendesk shows one
 
 
 @pytest.fixture
@@ -24,6 +25,7 @@ def settings(database_url: str) -> Settings:
         api_tokens=[TEST_TOKEN],
         segment_secret=SEGMENT_SECRET,
         stripe_webhook_secret=STRIPE_SECRET,
+        zendesk_secret=ZENDESK_SECRET,
         ingest=IngestLimits(),
     )
 

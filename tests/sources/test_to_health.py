@@ -12,13 +12,15 @@ from handlers.chat.commands import handle
 from handlers.chat.context import CommandRequest, Context, Person
 from services.container import utc_now
 from signals.config import ScoringConfig
-from tests.sources.conftest import SEGMENT_SECRET, STRIPE_SECRET
+from tests.sources.conftest import SEGMENT_SECRET, STRIPE_SECRET, ZENDESK_SECRET
 from tests.sources.test_cloudevents import cloudevent, post
 from tests.support.events import NOW
 from tests.support.segment import group, post_signed, track
 from tests.support.sender import Sender
 from tests.support.stripe_events import customer, event, subscription
 from tests.support.stripe_events import post as stripe_post
+from tests.support.zendesk_events import post as zendesk_post
+from tests.support.zendesk_events import ticket_event
 
 CASEY = Person("U123", email="casey@example.com", name="Casey")
 
@@ -63,3 +65,17 @@ def test_segment_cloudevents_and_stripe_deliveries_show_up_in_health(
     assert "of the $12,000 commit used" in forecast  # the Stripe subscription
     assert hooli.startswith("hooli: health")  # the subject, a placeholder named by its id
     assert "request per day for hooli: 30 in the last 4 weeks" in hooli
+
+
+def test_a_zendesk_ticket_shows_up_in_health(sender: Sender, db: Engine) -> None:
+    calls = [group("initech-1", user="u1", arr=120000)]
+    calls += [track(n, user="u1", hours_ago=24 * (n % 20) + 1) for n in range(20)]
+    assert post_signed(sender.http, {"batch": calls}, SEGMENT_SECRET).status_code == 200
+    urgent = ticket_event(organization_id="initech-1", priority="URGENT")
+    assert zendesk_post(sender.http, urgent, ZENDESK_SECRET).status_code == 200
+
+    initech = health(db, "initech")
+
+    assert "Support load: 1 tickets opened in the last 28 days, 1 open (1 high or urgent)" in (
+        initech
+    )
