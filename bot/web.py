@@ -357,6 +357,16 @@ def _ingest_endpoint(kind: Kind) -> Any:
     return endpoint
 
 
+def _public_url(request: Request) -> str:
+    """The URL the sender called: STEWARD_PUBLIC_URL's origin (behind a proxy) with this
+    path and query, else the URL as this server saw it."""
+    public = services_of(request).settings.public_url
+    if not public:
+        return str(request.url)
+    query = f"?{request.url.query}" if request.url.query else ""
+    return public.rstrip("/") + request.url.path + query
+
+
 async def ingest_source(request: Request, name: str) -> ORJSONResponse:
     """Store a vendor's webhook (Segment, CloudEvents): verified its way, mapped, stored once."""
     source = SOURCES.get(name)
@@ -367,7 +377,8 @@ async def ingest_source(request: Request, name: str) -> ORJSONResponse:
     try:
         body = await read_body(request, services.settings.ingest.max_body_bytes)
         _require_utf8(body)
-        caller = source.verify(request.headers, body, Context(services.settings, services.auth))
+        ctx = Context(services.settings, services.auth, request.method, _public_url(request))
+        caller = source.verify(request.headers, body, ctx)
         mapping = getattr(services.settings.sources, name)
         mapped = source.map(load_json(body), mapping, request.headers)
         result = await run_in_threadpool(

@@ -107,6 +107,25 @@ class ZendeskMapping(BaseModel):
     organizations: dict[str, str] = Field(default_factory=dict)  # organization -> account
 
 
+class HubSpotMapping(BaseModel):
+    """`[sources.hubspot]`: which Steward account a HubSpot company is, who its owners are,
+    and which company properties feed which account fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    companies: dict[str, str] = Field(default_factory=dict)  # company id -> account id
+    owners: dict[str, str] = Field(default_factory=dict)  # owner id -> email or Slack id
+    properties: dict[str, str] = Field(  # HubSpot property -> Steward account field
+        default_factory=lambda: {
+            "name": "name",
+            "domain": "domain",
+            "hubspot_owner_id": "csm",
+            "arr": "arr",
+            "renewal_date": "renewal_date",
+        }
+    )
+
+
 class SourceMappings(BaseModel):
     """`[sources.<name>]` in steward.toml: one mapping per vendor source."""
 
@@ -116,6 +135,7 @@ class SourceMappings(BaseModel):
     cloudevents: CloudEventsMapping = Field(default_factory=CloudEventsMapping)
     stripe: StripeMapping = Field(default_factory=StripeMapping)
     zendesk: ZendeskMapping = Field(default_factory=ZendeskMapping)
+    hubspot: HubSpotMapping = Field(default_factory=HubSpotMapping)
 
 
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -265,6 +285,9 @@ class Settings(BaseSettings):
     zendesk_secret: SecretStr | None = Field(
         None, validation_alias=_env("STEWARD_ZENDESK_SECRET", "zendesk_secret")
     )  # the webhook's signing secret, from Admin Center > Apps and integrations > Webhooks
+    hubspot_client_secret: SecretStr | None = Field(
+        None, validation_alias=_env("STEWARD_HUBSPOT_CLIENT_SECRET", "hubspot_client_secret")
+    )  # the HubSpot app's client secret (Auth tab), which signs its webhooks
     sources: SourceMappings = Field(default_factory=SourceMappings)
     scoring: dict[str, Any] = Field(default_factory=dict)  # [scoring]: see signals/config.py
     import_map: dict[str, dict[str, str]] = Field(  # [import.map.<kind>]: field = "column"
@@ -466,6 +489,7 @@ class Settings(BaseSettings):
                 self.segment_secret,
                 self.stripe_webhook_secret,
                 self.zendesk_secret,
+                self.hubspot_client_secret,
             )
             if s is not None
         ]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.engine import Connection, Engine
 
 from core.settings import IngestLimits
@@ -252,12 +253,17 @@ def _store_source(
             return {**prior.result, "duplicate_delivery": True}
     records = _resolve_accounts(conn, mapped)
     by_kind = _validate_records(records, now=now, limits=limits)
-    if mapped.placeholders:
-        repository.ensure_accounts(conn, sorted(mapped.placeholders), now=now)
+    changed = _validate_account_fields(mapped)
+    if mapped.placeholders or changed:
+        repository.ensure_accounts(conn, sorted({*mapped.placeholders, *changed}), now=now)
     result: dict[str, Any] = {"received": mapped.received, "ignored": mapped.ignored}
     for kind in KINDS_IN_ORDER:
         if by_kind.get(kind):
             result[kind] = _write(conn, kind, by_kind[kind], now=now)
+    for account, fields in sorted(changed.items()):
+        repository.set_account_fields(conn, account, fields, now=now)
+    if changed:
+        result["account_fields"] = sum(len(f) for f in changed.values())
     if mapped.groups:
         repository.ensure_accounts(conn, sorted(set(mapped.groups.values())), now=now)
         segment_groups.remember(conn, mapped.groups, now=now)
@@ -266,6 +272,29 @@ def _store_source(
     if delivery is not None:
         repository.finish_delivery(conn, endpoint=endpoint, delivery_id=delivery.id, result=result)
     return result
+
+
+def _validate_account_fields(mapped: Mapped) -> dict[str, dict[str, Any]]:
+    """Single account fields a source changed, checked as /v1/accounts checks them (422
+    naming the vendor's path when one is wrong)."""
+    out: dict[str, dict[str, Any]] = {}
+    errors: list[ItemError] = []
+    for account, fields in mapped.account_fields.items():
+        raw = {name: value for name, (value, _) in fields.items()}
+        try:
+            valid = AccountIn.model_validate({"id": account, "name": account, **raw})
+        except ValidationError as exc:
+            for problem in exc.errors():
+                name = str(problem["loc"][0]) if problem["loc"] else "id"
+                path = fields[name][1] if name in fields else name
+                errors.append(ItemError(0, path, problem["msg"]))
+            continue
+        out[account] = valid.model_dump(include=set(raw))
+    if errors:
+        raise RejectedPayload(
+            422, f"{len(errors)} account field(s) invalid; nothing was stored", errors
+        )
+    return out
 
 
 def _resolve_accounts(conn: Connection, mapped: Mapped) -> list[Record]:

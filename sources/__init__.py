@@ -8,12 +8,18 @@ atomic rules as ``/v1/*``.
 
 from __future__ import annotations
 
-from sources import cloudevents, segment, stripe, zendesk
+from sources import cloudevents, hubspot, segment, stripe, zendesk
 from sources.base import Source
 
 SOURCES: dict[str, Source] = {
     source.name: source
-    for source in (segment.SOURCE, cloudevents.SOURCE, stripe.SOURCE, zendesk.SOURCE)
+    for source in (
+        segment.SOURCE,
+        cloudevents.SOURCE,
+        stripe.SOURCE,
+        zendesk.SOURCE,
+        hubspot.SOURCE,
+    )
 }
 
 __all__ = ["SOURCES", "Source"]

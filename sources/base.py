@@ -22,10 +22,13 @@ _NOT_IN_METRIC = re.compile(r"[^a-z0-9_.:/-]+")
 
 @dataclass(frozen=True)
 class Context:
-    """What a source may check a request against: the settings and the /v1/* authenticator."""
+    """What a source may check a request against: the settings, the /v1/* authenticator,
+    and the request's method and URL as the sender addressed it (HubSpot signs them)."""
 
     settings: Settings
     auth: Authenticator
+    method: str = "POST"
+    url: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,9 @@ class Mapped:
     lookups: list[Lookup] = field(default_factory=list)
     placeholders: set[str] = field(default_factory=set)  # accounts named only by an id
     ended: dict[str, date] = field(default_factory=dict)  # account -> a contract ended that day
+    # account -> {field: (value, the vendor's path)}: single CRM fields changed (a HubSpot
+    # property change), validated as /v1/accounts fields and set without touching the rest
+    account_fields: dict[str, dict[str, tuple[Any, str]]] = field(default_factory=dict)
     received: int = 0
     ignored: int = 0  # items of a kind Steward has no use for (e.g. Segment's alias)
 

@@ -75,6 +75,16 @@ def finish_delivery(
     )
 
 
+def set_account_fields(
+    conn: Connection, account_id: str, fields: Mapping[str, Any], *, now: datetime
+) -> None:
+    """Set some CRM fields of an account (which exists), leaving the others as they are."""
+    if fields:
+        conn.execute(
+            sa.update(accounts).where(accounts.c.id == account_id).values(**fields, updated_at=now)
+        )
+
+
 def prune_deliveries(conn: Connection, *, before: datetime, batch: int = 5_000) -> int:
     """Forget up to ``batch`` deliveries received before ``before`` (oldest first); return
     how many. Events keep their own ids for ever, so a delivery re-sent after this is

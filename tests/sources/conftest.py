@@ -15,6 +15,7 @@ from tests.support.server import ROTATED_SECRET, TEST_SECRET, TEST_TOKEN, LiveSe
 SEGMENT_SECRET = "segment-shared-secret-4f1c9a"
 STRIPE_SECRET = "whsec_stripe0test0endpoint0secret0a1b2c3"
 ZENDESK_SECRET = "dGhpcyBpcyBhIHplbmRlc2sgc2lnbmluZyBzZWNyZXQ="  # as Zendesk shows one
+HUBSPOT_SECRET = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"  # an app's client secret (a UUID)
 
 
 @pytest.fixture
@@ -26,6 +27,7 @@ def settings(database_url: str) -> Settings:
         segment_secret=SEGMENT_SECRET,
         stripe_webhook_secret=STRIPE_SECRET,
         zendesk_secret=ZENDESK_SECRET,
+        hubspot_client_secret=HUBSPOT_SECRET,
         ingest=IngestLimits(),
     )
 

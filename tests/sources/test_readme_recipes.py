@@ -30,6 +30,9 @@ def test_the_mapping_example_is_valid_configuration() -> None:
     assert settings.sources.segment.account == "properties.account_id"
     assert settings.sources.cloudevents.user == "data.user_id"
     assert settings.sources.stripe.account_metadata == "steward_account"
+    assert settings.sources.zendesk.organizations == {"360001234567": "acme"}
+    assert settings.sources.hubspot.properties["hs_arr"] == "arr"
+    assert settings.sources.hubspot.owners == {"31337": "casey@example.com"}
 
 
 @pytest.mark.skipif(

@@ -21,9 +21,9 @@ def post_raw(sender: Sender, body: bytes, **headers: str) -> dict[str, object]:
 
 
 def test_an_unknown_source_is_not_found_and_names_the_known_ones(sender: Sender) -> None:
-    response = sender.bearer("/v1/sources/hubspot", {"objectId": 1})
+    response = sender.bearer("/v1/sources/salesforce", {"Id": "001"})
     assert response.status_code == 404
-    assert "cloudevents, segment, stripe" in response.json()["message"]
+    assert "cloudevents, hubspot, segment, stripe, zendesk" in response.json()["message"]
 
 
 def test_a_body_over_the_limit_is_refused_before_it_is_read(sender: Sender, db: Engine) -> None:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
@@ -12,9 +12,11 @@ from handlers.chat.commands import handle
 from handlers.chat.context import CommandRequest, Context, Person
 from services.container import utc_now
 from signals.config import ScoringConfig
-from tests.sources.conftest import SEGMENT_SECRET, STRIPE_SECRET, ZENDESK_SECRET
+from tests.sources.conftest import HUBSPOT_SECRET, SEGMENT_SECRET, STRIPE_SECRET, ZENDESK_SECRET
 from tests.sources.test_cloudevents import cloudevent, post
 from tests.support.events import NOW
+from tests.support.hubspot_events import company_event
+from tests.support.hubspot_events import post as hubspot_post
 from tests.support.segment import group, post_signed, track
 from tests.support.sender import Sender
 from tests.support.stripe_events import customer, event, subscription
@@ -79,3 +81,26 @@ def test_a_zendesk_ticket_shows_up_in_health(sender: Sender, db: Engine) -> None
     assert "Support load: 1 tickets opened in the last 28 days, 1 open (1 high or urgent)" in (
         initech
     )
+
+
+def test_a_hubspot_company_shows_up_in_health(sender: Sender, db: Engine) -> None:
+    renewal = (NOW + timedelta(days=45)).date()
+    midnight_ms = int(datetime(renewal.year, renewal.month, renewal.day, tzinfo=UTC).timestamp())
+    events = [
+        company_event("creation", company=777, n=1),
+        company_event("propertyChange", company=777, n=2, name="name", value="Globex"),
+        company_event("propertyChange", company=777, n=3, name="arr", value="250000"),
+        company_event(
+            "propertyChange", company=777, n=4, name="renewal_date", value=str(midnight_ms * 1000)
+        ),
+    ]
+    assert hubspot_post(sender.http, events, HUBSPOT_SECRET).status_code == 200
+    calls = [group("777", user="u7", name="Globex")]  # the product's usage, by Segment
+    calls += [track(n, user="u7", hours_ago=24 * (n % 20) + 1) for n in range(20)]
+    assert post_signed(sender.http, {"batch": calls}, SEGMENT_SECRET).status_code == 200
+
+    globex = health(db, "globex")
+
+    assert globex.startswith("Globex: health")
+    assert "$250,000" in globex
+    assert f"Renewal: {renewal.isoformat()}" in globex
