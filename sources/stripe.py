@@ -1,9 +1,14 @@
-"""Stripe: customers become accounts, subscriptions become contracts.
+"""Stripe: customers become accounts, subscriptions contracts, invoices spend.
 
 Verified by ``Stripe-Signature`` with STEWARD_STRIPE_WEBHOOK_SECRET, by Stripe's own
 verifier (the ``stripe`` package), within 5 minutes. The Steward account is the
 customer's id, or ``metadata.<account_metadata>`` (default ``steward_account``) on the
 customer and on its subscriptions when it differs.
+
+An invoice paid (``invoice.paid``: what was paid) or finalized (``invoice.finalized``:
+what is due) is a usage event of the metric ``spend``, in the currency's main unit, on
+the day it was paid or finalized; its id is the invoice's, so the second of the two
+events for one invoice is a duplicate and the money is counted once.
 """
 
 from __future__ import annotations
@@ -23,6 +28,15 @@ from sources.base import MISSING, Context, Mapped, Record, get_path, text_at, un
 
 TOLERANCE_SECONDS = 300
 WHAT = "Stripe event"
+# invoice event -> (the amount it counts, the moment it happened)
+INVOICE_AMOUNTS = {
+    "invoice.paid": ("amount_paid", "status_transitions.paid_at"),
+    "invoice.finalized": ("amount_due", "status_transitions.finalized_at"),
+}
+ZERO_DECIMAL = frozenset(  # currencies Stripe counts in whole units (its docs' list)
+    {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd",
+     "vuv", "xaf", "xof", "xpf"}
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -56,6 +70,8 @@ class Stripe:
         mapped = Mapped(received=1)
         if kind in ("customer.created", "customer.updated"):
             _customer(mapped, obj, mapping)
+        elif kind in INVOICE_AMOUNTS:
+            mapped.records.append(_invoice(obj, mapping, kind))
         elif kind.startswith("customer.subscription."):
             record = _subscription(obj, mapping, deleted=kind.endswith(".deleted"))
             mapped.records.append(record)
@@ -111,6 +127,43 @@ def _subscription(sub: dict[str, Any], mapping: StripeMapping, *, deleted: bool)
         "currency": "data.object.currency",
     }
     return Record("contracts", values, 0, paths)
+
+
+def _invoice(invoice: dict[str, Any], mapping: StripeMapping, kind: str) -> Record:
+    invoice_id = text_at(invoice, "id")
+    customer = text_at(invoice, "customer")
+    currency = text_at(invoice, "currency")
+    if invoice_id is None:
+        raise unmappable(0, "data.object.id", "is missing", WHAT)
+    if customer is None:
+        raise unmappable(0, "data.object.customer", "is missing", WHAT)
+    if currency is None:
+        raise unmappable(0, "data.object.currency", "is missing", WHAT)
+    amount_field, when_field = INVOICE_AMOUNTS[kind]
+    cents = get_path(invoice, amount_field)
+    if not isinstance(cents, int) or isinstance(cents, bool) or cents < 0:
+        raise unmappable(0, f"data.object.{amount_field}", "must be a whole number of cents", WHAT)
+    moment = get_path(invoice, when_field)
+    if not isinstance(moment, int) or isinstance(moment, bool):
+        moment, when_field = get_path(invoice, "created"), "created"
+    if not isinstance(moment, int) or isinstance(moment, bool):
+        raise unmappable(0, f"data.object.{when_field}", "is missing (Unix seconds)", WHAT)
+    unit = 1 if currency.lower() in ZERO_DECIMAL else 100
+    values = {
+        "id": f"stripe-{invoice_id}",
+        "account": text_at(invoice, f"metadata.{mapping.account_metadata}") or customer,
+        "metric": "spend",
+        "quantity": cents / unit,
+        "timestamp": datetime.fromtimestamp(moment, UTC).isoformat(),
+        "properties": {"currency": currency.upper(), "invoice": invoice_id},
+    }
+    paths = {
+        "id": "data.object.id",
+        "account": "data.object.customer",
+        "quantity": f"data.object.{amount_field}",
+        "timestamp": f"data.object.{when_field}",
+    }
+    return Record("events", values, 0, paths)
 
 
 def _period(sub: dict[str, Any]) -> tuple[date, date]:

@@ -15,7 +15,7 @@ from tests.sources.conftest import STRIPE_SECRET
 from tests.support.events import NOW
 from tests.support.sender import Sender
 from tests.support.server import counts
-from tests.support.stripe_events import customer, event, post, subscription
+from tests.support.stripe_events import customer, event, invoice, post, subscription
 
 SUB = "sub_1MowQVLkdIwHu7ixeRlqHVzs"
 
@@ -172,3 +172,53 @@ def test_a_cancelled_last_subscription_marks_the_account_churned(
     assert churned_after_both.json()["churned"] == ["cus_NffrFeUfNV2Hib"]
     account = sender.get("/v1/accounts/cus_NffrFeUfNV2Hib").json()
     assert account["churned_date"] == (NOW - timedelta(days=2)).date().isoformat()
+
+
+def spend(db: Engine) -> list[Any]:
+    e = tables.usage_events
+    with db.connect() as conn:
+        return list(
+            conn.execute(
+                sa.select(e.c.id, e.c.account_id, e.c.quantity).where(e.c.metric == "spend")
+            )
+        )
+
+
+def test_an_invoice_is_spend_counted_once_whether_finalized_paid_or_redelivered(
+    sender: Sender, db: Engine
+) -> None:
+    finalized = event("invoice.finalized", invoice(), 1)
+    paid = event("invoice.paid", invoice(paid=True), 2)
+    for payload in (finalized, paid, paid, finalized):  # both events, and Stripe's retries
+        response = post(sender.http, payload, STRIPE_SECRET)
+        assert response.status_code == 200, response.text
+
+    assert spend(db) == [("stripe-in_1MtHbELkdIwHu7ixl4OzzPMv", "cus_NffrFeUfNV2Hib", 1299.0)]
+    usage = sender.get("/v1/accounts/cus_NffrFeUfNV2Hib/usage", metric="spend").json()
+    assert [d["quantity"] for d in usage["metrics"]["spend"]] == [1299.0]
+
+
+def test_an_invoice_in_a_zero_decimal_currency_is_counted_in_whole_units(
+    sender: Sender, db: Engine
+) -> None:
+    yen = invoice(paid=True, id="in_yen", currency="jpy", amount_due=150000)
+    yen["amount_paid"] = 150000
+    assert post(sender.http, event("invoice.paid", yen), STRIPE_SECRET).status_code == 200
+    assert [q for _, _, q in spend(db)] == [150000.0]
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        ({"customer": None}, "data.object.customer"),
+        ({"amount_paid": "12.99"}, "data.object.amount_paid"),
+    ],
+)
+def test_an_unmappable_invoice_is_refused_with_the_path(
+    sender: Sender, db: Engine, change: dict[str, Any], path: str
+) -> None:
+    bad = {k: v for k, v in {**invoice(paid=True), **change}.items() if v is not None}
+    response = post(sender.http, event("invoice.paid", bad), STRIPE_SECRET)
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == [path]
+    assert spend(db) == []

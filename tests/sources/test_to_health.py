@@ -19,7 +19,7 @@ from tests.support.hubspot_events import company_event
 from tests.support.hubspot_events import post as hubspot_post
 from tests.support.segment import group, post_signed, track
 from tests.support.sender import Sender
-from tests.support.stripe_events import customer, event, subscription
+from tests.support.stripe_events import customer, event, invoice, subscription
 from tests.support.stripe_events import post as stripe_post
 from tests.support.zendesk_events import post as zendesk_post
 from tests.support.zendesk_events import ticket_event
@@ -55,6 +55,8 @@ def test_segment_cloudevents_and_stripe_deliveries_show_up_in_health(
     assert stripe_post(sender.http, event("customer.updated", named), STRIPE_SECRET).is_success
     paid = event("customer.subscription.created", sub, 2)
     assert stripe_post(sender.http, paid, STRIPE_SECRET).is_success
+    bill = invoice(paid=True, metadata={"steward_account": "initech-1"})
+    assert stripe_post(sender.http, event("invoice.paid", bill, 3), STRIPE_SECRET).is_success
 
     initech = health(db, "initech")
     forecast = ask(db, "forecast", "initech")
@@ -65,6 +67,7 @@ def test_segment_cloudevents_and_stripe_deliveries_show_up_in_health(
     assert "1 active users" in initech  # userId
     assert "course_clicked per day for Initech: 40 in the last 4 weeks" in initech
     assert "of the $12,000 commit used" in forecast  # the Stripe subscription
+    assert "spend per day for Initech: 1,299 in the last 4 weeks" in initech  # its invoice
     assert hooli.startswith("hooli: health")  # the subject, a placeholder named by its id
     assert "request per day for hooli: 30 in the last 4 weeks" in hooli
 

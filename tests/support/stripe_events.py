@@ -152,3 +152,45 @@ def post(
         "user-agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
     }
     return http.post("/v1/sources/stripe", content=body, headers=headers)
+
+
+INVOICE: dict[str, Any] = {  # docs.stripe.com/api/invoices/object (the fields Steward reads)
+    "id": "in_1MtHbELkdIwHu7ixl4OzzPMv",
+    "object": "invoice",
+    "account_country": "US",
+    "amount_due": 129900,
+    "amount_paid": 0,
+    "amount_remaining": 129900,
+    "billing_reason": "subscription_cycle",
+    "collection_method": "charge_automatically",
+    "created": 1680644467,
+    "currency": "usd",
+    "customer": "cus_NffrFeUfNV2Hib",
+    "customer_email": "jennyrosen@example.com",
+    "livemode": False,
+    "metadata": {},
+    "number": "0759376C-0001",
+    "paid": False,
+    "status": "open",
+    "status_transitions": {
+        "finalized_at": None,
+        "marked_uncollectible_at": None,
+        "paid_at": None,
+        "voided_at": None,
+    },
+    "subtotal": 129900,
+    "total": 129900,
+}
+
+
+def invoice(*, paid: bool = False, days_ago: int = 3, **fields: Any) -> dict[str, Any]:
+    """An invoice finalized ``days_ago`` (and paid an hour later when ``paid``)."""
+    obj = copy.deepcopy(INVOICE)
+    finalized = int((NOW - timedelta(days=days_ago)).timestamp())
+    obj["status_transitions"]["finalized_at"] = finalized
+    obj["created"] = finalized - 3600
+    if paid:
+        obj.update(status="paid", paid=True, amount_paid=obj["amount_due"], amount_remaining=0)
+        obj["status_transitions"]["paid_at"] = finalized + 3600
+    obj.update(fields)
+    return obj
