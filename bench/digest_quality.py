@@ -111,14 +111,16 @@ def events(t: Truth) -> list[tuple[str, date, frozenset[str]]]:
 
 
 def section_lines(card: Card) -> dict[str, int]:
-    """Account lines per titled section (not the "…and N more" line, not the method)."""
-    return {
+    """Account lines per titled section (not the "…and N more" line, not the method): a
+    line that opens its account (Slack, Teams) or ends with the command (the terminal)."""
+    counted = {
         (s.title or "").rsplit(" (", 1)[0]: sum(
-            1 for i in s.items if "→" in i and "more (" not in i
+            1 for i, item in enumerate(s.items) if s.link(i) is not None or _account_line(item)
         )
         for s in card.sections
-        if s.title and s.items and any("→" in i for i in s.items)
+        if s.title and s.items
     }
+    return {title: n for title, n in counted.items() if n}
 
 
 def _account_line(item: str) -> bool:
