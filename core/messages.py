@@ -177,6 +177,8 @@ class Card:
         chart: an optional chart, shown as an image after the sections.
         buttons: actions, shown after everything else.
         footer: a quiet last line (data freshness, where the figures come from).
+        mentions: people named in the footer (an email or a platform user id, as the
+            CRM has them): a platform that can mention them there does (Slack).
         tone: how the news feels; renderers may colour by it.
     """
 
@@ -187,6 +189,7 @@ class Card:
     buttons: tuple[Button, ...] = ()
     footer: str | None = None
     tone: Tone = "info"
+    mentions: tuple[str, ...] = ()
 
 
 def card_to_dict(card: Card) -> dict[str, Any]:
@@ -221,6 +224,7 @@ def card_from_dict(data: Mapping[str, Any]) -> Card:
         buttons=tuple(Button(**b) for b in data.get("buttons", ())),
         footer=data.get("footer"),
         tone=data.get("tone", "info"),
+        mentions=tuple(data.get("mentions", ())),
     )
 
 

@@ -350,6 +350,7 @@ def alert_card(notice: Notice) -> Card:
         buttons=alert_buttons(ev.account_id) if opened else (details_button(ev.account_id),),
         footer=" · ".join(filter(None, (owners, f"Tier {ev.tier}" if ev.tier else None))) or None,
         tone=TONES[worst] if opened else "good",
+        mentions=tuple(who for who in (ev.csm, ev.ae) if who),
     )
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from datetime import datetime, timedelta
 from http.client import HTTPException
 from typing import Any
@@ -76,6 +77,7 @@ PERMANENT = frozenset(
 )
 # Slack's own words for "not now" (answered with HTTP 200 and ok: false)
 TRANSIENT = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable"})
+PEOPLE_TTL_SECONDS = 24 * 3600.0  # an owner's Slack id, looked up again after a day
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 
@@ -95,6 +97,8 @@ class SlackOutbox(OutboxSender):
         super().__init__(engine, shared_channels)  # Slack Connect channels allowed account data
         self.client = client
         self._dms: dict[str, str] = {}
+        # (token, handle) -> (Slack user id or None, when looked up)
+        self._known_people: dict[tuple[str, str], tuple[str | None, float]] = {}
         self._now = 0.0  # the time of the message being sent, for the facts' few-minute cache
         self.facts = SlackFacts(client, clock=lambda: self._now)
         self.installs = installs  # OAuth: each message goes out with its workspace's token
@@ -178,7 +182,8 @@ class SlackOutbox(OutboxSender):
             found = self._find(channel, message.key, since=due)
             if found is not None:
                 return channel, found, True
-        body = to_message(card_from_dict(message.card))
+        card = card_from_dict(message.card)
+        body = to_message(card, people=self._people(card.mentions))
         response = self.client.chat_postMessage(
             channel=channel,
             text=body["text"],
@@ -258,6 +263,23 @@ class SlackOutbox(OutboxSender):
             self._workspaces[team_id] = known
         _, self.client, self.facts, self._dms = known
         return True
+
+    def _people(self, handles: tuple[str, ...]) -> dict[str, str]:
+        """The Slack user id of each person named (looked up once a day per workspace);
+        someone Slack does not know stays their email."""
+        found: dict[str, str] = {}
+        for handle in handles:
+            key = (str(self.client.token), handle)
+            known = self._known_people.get(key)
+            if known is None or time.monotonic() - known[1] > PEOPLE_TTL_SECONDS:
+                try:
+                    known = (self._user_id(handle), time.monotonic())
+                except (SlackApiError, Undeliverable):
+                    known = (None, time.monotonic())
+                self._known_people[key] = known
+            if known[0] is not None:
+                found[handle] = known[0]
+        return found
 
     def _user_id(self, handle: str) -> str:
         if USER_ID.match(handle):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,7 @@ ELLIPSIS = "…"
 
 _PARTIAL_ENTITY = re.compile(r"&[a-z]*$")
 _NUMBERED = re.compile(r":\d+$")
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,24 +80,37 @@ def action_of(action_id: str) -> str | None:
 
 
 def to_message(
-    card: Card, *, image: SlackImage | None = None, context: str | None = None
+    card: Card,
+    *,
+    image: SlackImage | None = None,
+    context: str | None = None,
+    people: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Render a card as a message payload: fallback ``text`` and ``blocks``."""
-    return {"text": fallback_text(card), "blocks": to_blocks(card, image=image, context=context)}
+    blocks = to_blocks(card, image=image, context=context, people=people)
+    return {"text": fallback_text(card), "blocks": blocks}
 
 
 def to_blocks(
-    card: Card, *, image: SlackImage | None = None, context: str | None = None
+    card: Card,
+    *,
+    image: SlackImage | None = None,
+    context: str | None = None,
+    people: Mapping[str, str] | None = None,
 ) -> list[Block]:
     """Render a card as Block Kit blocks within Slack's limits.
 
     The chart becomes an image block only when ``image`` is given; ``context`` (e.g.
-    "Shared by @casey") joins the footer in a context block. Raises ValueError for
+    "Shared by @casey") joins the footer in a context block; ``people`` (a footer's
+    ``mentions`` -> their Slack user ids) become real mentions there. Raises ValueError for
     what a handler got wrong: a button value or URL too long for Slack, an action
     ending in ``:<digits>``, an image for a card without a chart.
     """
     head = _header(card.title)
-    tail = [*_image(card.chart, image), *_actions(card.buttons), *_context(card.footer, context)]
+    footer = _context(card.footer, context)
+    if people and footer:
+        footer = [_with_mentions(footer[0], card.mentions, people)]
+    tail = [*_image(card.chart, image), *_actions(card.buttons), *footer]
     budget = MAX_BLOCKS - len(head) - len(tail)
     if budget < 1:
         raise ValueError(f"{len(card.buttons)} buttons leave no room for the card in one message")
@@ -325,6 +340,19 @@ def _button(button: Button, action_id: str) -> dict[str, Any]:
             raise ValueError(f"button {button.label!r} has a URL longer than {BUTTON_URL_MAX}")
         element["url"] = button.url
     return element
+
+
+def _with_mentions(block: Block, named: tuple[str, ...], people: Mapping[str, str]) -> Block:
+    """The footer with each person Slack knows as a mention (``<@U123>``) instead of their
+    email; the rest stays escaped text."""
+    first = dict(block["elements"][0])
+    text = str(first["text"])
+    for handle in named:
+        user_id = people.get(handle)
+        if user_id and _SLACK_USER.match(user_id):
+            text = text.replace(escape(handle), f"<@{user_id}>")
+    first["text"] = text
+    return {**block, "elements": [first, *block["elements"][1:]]}
 
 
 def _context(footer: str | None, context: str | None) -> list[Block]:

@@ -112,6 +112,21 @@ def test_related_alerts_for_one_account_go_out_as_one_message_with_buttons(
     assert len(outbox_rows(db)) == 1
 
 
+def test_an_alert_mentions_its_owners_slack_knows_and_names_the_others(
+    db: Engine, fake_slack: FakeSlack
+) -> None:
+    # the CSM, casey@example.com, is U123 in Slack; the AE, dana@example.com, is not
+    subscribe(db, "C123", "alerts", NOW)
+    apply(db, [acme()], NOW, baseline=True)
+    apply(db, [acme(usage_drop="Usage down 45%.")], NOW + timedelta(minutes=1))
+    send(db, fake_slack, NOW + timedelta(minutes=1))
+    [message] = posts(fake_slack, "C123")
+    [footer] = [b for b in message["blocks"] if b["type"] == "context"]
+    text = footer["elements"][0]["text"]
+    assert text.startswith("CSM <@U123> · AE dana@example.com")  # a real mention
+    assert "casey@example.com" not in text
+
+
 def test_a_cleared_condition_gets_a_resolved_follow_up(db: Engine, fake_slack: FakeSlack) -> None:
     subscribe(db, "C123", "alerts", NOW)
     apply(db, [acme()], NOW, baseline=True)
