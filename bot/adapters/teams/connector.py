@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -23,7 +23,7 @@ from microsoft_agents.activity import Activity
 
 from bot.adapters.charts import render_png
 from bot.adapters.teams.auth import HTTP_TIMEOUT, ConnectorAuthError, ConnectorTokens
-from bot.adapters.teams.render import fallback_text, to_attachment
+from bot.adapters.teams.render import fallback_text, to_attachment, with_mentions
 from bot.adapters.teams.service_urls import ServiceHosts, connector_url, is_loopback_url
 from core.messages import Card
 from core.settings import Settings
@@ -208,10 +208,15 @@ class Connector:
             references.prune_charts(conn, before=now - CHART_LIFETIME)
             return references.put_chart(conn, png, now=now)
 
-    async def activity(self, card: Card) -> Activity:
-        """A message activity carrying the card (and its chart, when it can be shown)."""
+    async def activity(
+        self, card: Card, people: Mapping[str, tuple[str, str]] | None = None
+    ) -> Activity:
+        """A message activity carrying the card (and its chart, when it can be shown), with
+        ``people`` (handle -> Teams id and name) mentioned where its footer names them."""
         url = await self.chart_url(card)
         attachment = to_attachment(card, chart_url=lambda _chart: url)
+        if people:
+            attachment["content"] = with_mentions(attachment["content"], people)
         summary = fallback_text(card)
         return Activity.model_validate(
             {

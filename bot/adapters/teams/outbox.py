@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.adapters.outbox import OutboxSender, Undeliverable
-from bot.adapters.teams.connector import Connector, ConnectorError
+from bot.adapters.teams.connector import Connector, ConnectorError, Member
 from core.messages import card_from_dict
 from services.delivery import SendReport
 from storage import outbox
@@ -53,8 +53,9 @@ class TeamsOutbox(OutboxSender):
         try:
             target = await asyncio.to_thread(self._target, message.channel)
             self._check_service_url(target)
-            await self._check_members(target)
-            activity = await self.connector.activity(card_from_dict(message.card))
+            members = await self._check_members(target)
+            card = card_from_dict(message.card)
+            activity = await self.connector.activity(card, _people(card.mentions, members))
             activity_id = await self.connector.send(
                 target.service_url, target.conversation_id, activity
             )
@@ -98,7 +99,7 @@ class TeamsOutbox(OutboxSender):
                 "Steward sends it nothing (a message from Teams there refreshes the address)"
             )
 
-    async def _check_members(self, target: references.Conversation) -> None:
+    async def _check_members(self, target: references.Conversation) -> list[Member]:
         """Everyone who would read the post is a full member of a home tenant, or raise.
 
         Read before every post (the roster is kept a few minutes). A personal chat (an
@@ -106,12 +107,12 @@ class TeamsOutbox(OutboxSender):
         or someone of another tenant gets nothing, and no allow-list changes that.
         """
         if not target.personal and target.conversation_id in self.shared:
-            return
+            return []
         members = await self.connector.members(target.service_url, target.conversation_id)
         if members is None or (target.personal and not members):
             raise ConnectorError(0, "roster unavailable: cannot check who would see this")
         if not self.connector.any_external(members):
-            return
+            return members
         if target.personal:
             raise Undeliverable(
                 f"external_person: {target.user_email or target.user_aad_id or target.user_id} "
@@ -138,3 +139,17 @@ class TeamsOutbox(OutboxSender):
             elif exc.status not in PERMANENT_STATUSES:
                 cause = "error"
         self.settle(message, report, error=error, cause=cause, retry_after=retry_after, now=now)
+
+
+def _people(handles: tuple[str, ...], members: list[Member]) -> dict[str, tuple[str, str]]:
+    """Each person named who is in the conversation (by email or Entra object id), with
+    their Teams id and name, for a mention; someone not in it stays their email."""
+    found: dict[str, tuple[str, str]] = {}
+    for handle in handles:
+        wanted = handle.lower()
+        for member in members:
+            ids = {(member.email or "").lower(), (member.aad_object_id or "").lower()}
+            if wanted in ids and member.name:
+                found[handle] = (member.id, member.name)
+                break
+    return found

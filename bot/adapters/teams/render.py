@@ -149,6 +149,27 @@ def message_invoke_response(text: str) -> dict[str, Any]:
     return {"statusCode": 200, "type": MESSAGE_TYPE, "value": text}
 
 
+def with_mentions(content: dict[str, Any], people: Mapping[str, tuple[str, str]]) -> dict[str, Any]:
+    """The rendered card with each person named in its footer (handle -> their Teams id
+    and display name) mentioned there: ``<at>Name</at>`` and the card's mention entity."""
+    entities: list[Element] = []
+    for block in content.get("body", []):
+        if block.get("type") != "TextBlock" or not block.get("isSubtle"):
+            continue  # only the footer names people
+        text = str(block.get("text", ""))
+        for handle, (member_id, name) in people.items():
+            tag = f"<at>{name}</at>"
+            if escape(handle) in text:
+                text = text.replace(escape(handle), tag)
+                entities.append(
+                    {"type": "mention", "text": tag, "mentioned": {"id": member_id, "name": name}}
+                )
+        block["text"] = text
+    if entities:
+        content.setdefault("msteams", {})["entities"] = entities
+    return content
+
+
 def to_card(
     card: Card,
     *,

@@ -232,6 +232,26 @@ def test_a_channel_that_gained_a_guest_gets_no_account_data(
     assert "TEAMS_SHARED_CONVERSATIONS" in (row.error or "")
 
 
+def test_an_alert_mentions_its_owner_who_is_in_the_conversation(
+    book: Book, db: Engine, database_url: str, fake_teams: FakeBotFramework
+) -> None:
+    remember(db, fake_teams, CHANNEL, name="cs-team")
+    subscribe(db, CHANNEL, "alerts")
+    raise_alert(db, book.ids["acme"])
+    assert sender(db, fake_teams, database_url).send_due(NOW).sent == 1
+    [posted] = fake_teams.activities(CHANNEL, kind="send")
+    card = valid_card(posted.card or {})
+    footer = [b["text"] for b in card["body"] if b.get("isSubtle")]
+    assert any(f"<at>{CASEY['name']}</at>" in text for text in footer)  # the CSM, by roster
+    assert card["msteams"]["entities"] == [
+        {
+            "type": "mention",
+            "text": f"<at>{CASEY['name']}</at>",
+            "mentioned": {"id": CASEY["id"], "name": CASEY["name"]},
+        }
+    ]
+
+
 def test_throttled_posts_wait_for_retry_after_and_go_out_once(
     book: Book, db: Engine, database_url: str, fake_teams: FakeBotFramework
 ) -> None:
