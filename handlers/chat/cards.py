@@ -257,6 +257,12 @@ def _anomaly(a: Mapping[str, Any]) -> str:
     )
 
 
+def outcomes_unit(per_money: float) -> int:
+    """The spend to count successful outcomes per ($1, $100, $10,000 or $1M): the first
+    that buys at least one, so the figure never reads "0.0"."""
+    return next((u for u in (1, 100, 10_000, 1_000_000) if per_money * u >= 1), 1_000_000)
+
+
 def value_card(view: AccountView, value: ValueRealized, period: str, period_key: str) -> Card:
     """/value: value realized in business terms, outcomes per spend, success, peers."""
     currency = _currency(view)
@@ -269,8 +275,8 @@ def value_card(view: AccountView, value: ValueRealized, period: str, period_key:
     if value.return_on_spend is not None:
         facts.append(Fact("Return on spend", f"{value.return_on_spend:.1f}x"))
     per = value.outcomes_per_spend
-    if per is not None:  # per $100 when a dollar buys less than a tenth of one
-        unit = 1 if per >= 0.1 else 100
+    if per is not None and per > 0:
+        unit = outcomes_unit(per)
         facts.append(Fact(f"Successful outcomes per {money(unit)}", f"{per * unit:,.1f}"))
     if value.success_rate is not None:
         facts.append(Fact("Success rate", f"{value.success_rate:.0%}"))

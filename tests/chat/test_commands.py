@@ -12,6 +12,7 @@ from bot.adapters.charts import render_png
 from bot.adapters.console.render import to_text
 from bot.adapters.slack.render import to_blocks
 from core.messages import Card
+from handlers.chat.cards import outcomes_unit
 from handlers.chat.commands import handle
 from handlers.chat.context import CommandRequest, Context, Person
 from handlers.chat.matching import match_account
@@ -191,3 +192,15 @@ def test_no_card_tells_a_user_how_to_configure_the_server(engine: Engine, book: 
         )
         assert "OPENAI" not in shown
         assert "API_KEY" not in shown
+
+
+@pytest.mark.parametrize(
+    ("per_dollar", "unit", "shown"),
+    [(3.2, 1, "3.2"), (0.05, 100, "5.0"), (0.0002, 10_000, "2.0"), (0.000021, 1_000_000, "21.0")],
+)
+def test_outcomes_per_spend_are_counted_per_a_sum_that_buys_at_least_one(
+    per_dollar: float, unit: int, shown: str
+) -> None:
+    # 68 successes for $325,050 of spend used to read "per $100: 0.0"
+    assert outcomes_unit(per_dollar) == unit
+    assert f"{per_dollar * unit:,.1f}" == shown
