@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -84,6 +87,13 @@ class Source(Protocol):
     def map(self, payload: Any, mapping: BaseModel, headers: Mapping[str, str]) -> Mapped:
         """Map a parsed payload, or raise RejectedPayload (422) naming the missing path."""
         ...
+
+
+def base64_hmac_sha256_matches(secret: str, signed: bytes, signature: str) -> bool:
+    """Whether ``signature`` is the base64 HMAC-SHA256 of ``signed`` keyed with ``secret``
+    (Zendesk's and HubSpot's scheme), compared in constant time."""
+    digest = hmac.new(secret.encode(), signed, hashlib.sha256).digest()
+    return hmac.compare_digest(base64.b64encode(digest).decode(), signature.strip())
 
 
 def load_json(body: bytes) -> Any:

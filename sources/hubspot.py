@@ -15,9 +15,6 @@ the company id, or ``companies`` maps it. Other events are acknowledged and igno
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,7 +27,7 @@ from pydantic import BaseModel
 from core.settings import HubSpotMapping
 from handlers.api.auth import Caller, Unauthorized
 from handlers.api.errors import RejectedPayload
-from sources.base import Context, Mapped, Record, text_at, unmappable
+from sources.base import Context, Mapped, Record, base64_hmac_sha256_matches, text_at, unmappable
 
 TOLERANCE_MS = 300_000
 WHAT = "HubSpot event"
@@ -64,8 +61,7 @@ class HubSpot:
         if not stamp.isdigit() or abs(time.time() * 1000 - int(stamp)) > TOLERANCE_MS:
             raise Unauthorized("X-HubSpot-Request-Timestamp is more than 5 minutes off")
         text = ctx.method.encode() + signed_url(ctx.url).encode() + body + stamp.encode()
-        digest = hmac.new(secret.get_secret_value().encode(), text, hashlib.sha256).digest()
-        if not hmac.compare_digest(base64.b64encode(digest).decode(), signature.strip()):
+        if not base64_hmac_sha256_matches(secret.get_secret_value(), text, signature):
             raise Unauthorized(
                 "X-HubSpot-Signature-v3 does not match (is STEWARD_PUBLIC_URL the URL HubSpot "
                 "calls?)"

@@ -96,16 +96,19 @@ def _customer(mapped: Mapped, customer: dict[str, Any], mapping: StripeMapping) 
     mapped.records.append(Record("accounts", {"id": account, "name": name}, 0, paths))
 
 
+def _required(obj: dict[str, Any], *names: str) -> list[str]:
+    """The object's text fields, in order, or a 422 naming the first that is missing."""
+    found = []
+    for name in names:
+        value = text_at(obj, name)
+        if value is None:
+            raise unmappable(0, f"data.object.{name}", "is missing", WHAT)
+        found.append(value)
+    return found
+
+
 def _subscription(sub: dict[str, Any], mapping: StripeMapping, *, deleted: bool) -> Record:
-    sub_id = text_at(sub, "id")
-    customer = text_at(sub, "customer")
-    if sub_id is None:
-        raise unmappable(0, "data.object.id", "is missing", WHAT)
-    if customer is None:
-        raise unmappable(0, "data.object.customer", "is missing", WHAT)
-    currency = text_at(sub, "currency")
-    if currency is None:
-        raise unmappable(0, "data.object.currency", "is missing", WHAT)
+    sub_id, customer, currency = _required(sub, "id", "customer", "currency")
     start, end = _period(sub)
     if deleted:  # a deleted subscription ends the contract when it ended
         ended = _day(get_path(sub, "ended_at")) or _day(get_path(sub, "canceled_at"))
@@ -130,15 +133,7 @@ def _subscription(sub: dict[str, Any], mapping: StripeMapping, *, deleted: bool)
 
 
 def _invoice(invoice: dict[str, Any], mapping: StripeMapping, kind: str) -> Record:
-    invoice_id = text_at(invoice, "id")
-    customer = text_at(invoice, "customer")
-    currency = text_at(invoice, "currency")
-    if invoice_id is None:
-        raise unmappable(0, "data.object.id", "is missing", WHAT)
-    if customer is None:
-        raise unmappable(0, "data.object.customer", "is missing", WHAT)
-    if currency is None:
-        raise unmappable(0, "data.object.currency", "is missing", WHAT)
+    invoice_id, customer, currency = _required(invoice, "id", "customer", "currency")
     amount_field, when_field = INVOICE_AMOUNTS[kind]
     cents = get_path(invoice, amount_field)
     if not isinstance(cents, int) or isinstance(cents, bool) or cents < 0:

@@ -21,9 +21,6 @@ no organization names no account: 422 with the path, nothing stored.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,7 +31,16 @@ from pydantic import BaseModel
 from core.settings import ZendeskMapping
 from handlers.api.auth import Caller, Unauthorized
 from handlers.api.errors import RejectedPayload
-from sources.base import MISSING, Context, Mapped, Record, get_path, text_at, unmappable
+from sources.base import (
+    MISSING,
+    Context,
+    Mapped,
+    Record,
+    base64_hmac_sha256_matches,
+    get_path,
+    text_at,
+    unmappable,
+)
 
 TOLERANCE_SECONDS = 300
 WHAT = "Zendesk ticket"
@@ -69,10 +75,8 @@ class Zendesk:
             or abs((datetime.now(UTC) - sent).total_seconds()) > TOLERANCE_SECONDS
         ):
             raise Unauthorized("X-Zendesk-Webhook-Signature-Timestamp is more than 5 minutes off")
-        digest = hmac.new(
-            secret.get_secret_value().encode(), stamp.encode() + body, hashlib.sha256
-        ).digest()
-        if not hmac.compare_digest(base64.b64encode(digest).decode(), signature.strip()):
+        signed = stamp.encode() + body
+        if not base64_hmac_sha256_matches(secret.get_secret_value(), signed, signature):
             raise Unauthorized("X-Zendesk-Webhook-Signature does not match the body")
         return Caller("zendesk-signature", None)
 
