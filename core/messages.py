@@ -117,6 +117,9 @@ class Chart:
         return 1 + max((s.panel for s in self.series), default=0)
 
 
+CHOICE = "pick"  # the action of a "which account?" button: each shown as its own row
+
+
 @dataclass(frozen=True, slots=True)
 class Button:
     """A button: an action Steward handles (with an opaque ``value``), or a link (``url``)."""

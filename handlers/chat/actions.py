@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
-from core.messages import ButtonValue, Card, Section, UnreadableButton, card_from_dict
+from core.messages import CHOICE, ButtonValue, Card, Section, UnreadableButton, card_from_dict
 from handlers.chat import cards
 from handlers.chat.commands import from_button, handle, without_share
 from handlers.chat.context import CommandRequest, Context, Person
@@ -55,7 +55,7 @@ def handle_action(request: ActionRequest, ctx: Context) -> ActionResult:
 
 def _dispatch(request: ActionRequest, ctx: Context) -> ActionResult:
     action = request.action
-    if action == "pick":
+    if action == CHOICE:
         return ActionResult(
             handle(from_button(request.value, request.user), ctx), replace_original=True
         )

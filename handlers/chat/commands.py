@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from core.messages import Button, ButtonValue, Card, Section
+from core.messages import CHOICE, Button, ButtonValue, Card, Section
 from handlers.chat import cards, follows, lists, subscriptions
 from handlers.chat.ask import ask_card
 from handlers.chat.context import CommandRequest, Context, Person, everyone, typed
@@ -171,7 +171,7 @@ def from_button(value: str, user: Person) -> CommandRequest:
 def choice_card(command: str, match: Match, period: str | None) -> Card:
     """An ambiguous name offers its candidates; an unknown one says so and suggests."""
     buttons = tuple(
-        Button(name[:70], "pick", ButtonValue(command, account_id, period).encode())
+        Button(name[:70], CHOICE, ButtonValue(command, account_id, period).encode())
         for account_id, name in match.choices
     )
     if match.total:

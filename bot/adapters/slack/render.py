@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.messages import Button, Card, Chart, Fact, Section
+from core.messages import CHOICE, Button, Card, Chart, Fact, Section
 
 Block = dict[str, Any]
 
@@ -33,7 +33,6 @@ BUTTONS_PER_ACTIONS = 25
 VISIBLE_BUTTONS = 3  # buttons in a row; more: two buttons and a "More" overflow menu
 OVERFLOW_OPTIONS = (2, 5)  # Slack's overflow menu holds 2 to 5 options
 OPTION_VALUE_MAX = 150
-CHOICE = "pick"  # a "which account?" choice: never hidden behind "More"
 OVERFLOW_ACTION = "more"  # the overflow's action; the chosen option carries the real one
 BUTTON_TEXT_MAX = 75
 BUTTON_VALUE_MAX = 2000

@@ -40,13 +40,12 @@ from typing import Any
 
 import orjson
 
-from core.messages import Button, Card, Chart, Section, Tone
+from core.messages import CHOICE, Button, Card, Chart, Section, Tone
 
 Element = dict[str, Any]
 
 CARD_LIMIT = 27_000  # bytes of the card's compact UTF-8 JSON; Teams allows ~28 KB a message
 VISIBLE_BUTTONS = 3  # buttons in view; a card with more shows two and a "More" show-card
-CHOICE = "pick"  # the action of a "which account?" choice: one full-width row each
 FALLBACK_MAX = 1000
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 VERSION = "1.5"
