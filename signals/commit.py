@@ -134,7 +134,10 @@ class CommitForecast:
                 f"Under-use risk: {head}. At {money(self.daily_burn)}/day only "
                 f"{self.projected_utilization:.0%} of it is used by term end."
             )
-        return f"On pace: {head}. {at}, within the term."
+        early = self.days_early or 0
+        if early > 0:  # before the term ends, but not surely early (the slow end is close)
+            return f"On pace: {head}. {at}, {early} days before the term ends at this rate."
+        return f"On pace: {head}. {at}, as the term ends or after."
 
 
 STATE_WORDS: dict[str, str] = {

@@ -206,8 +206,16 @@ def test_a_contract_that_ended(committed: float, status: str, exhaustion: date |
         pytest.param(
             36_500,
             "On pace: 27% of the $36,500 commit used with 27% of the term gone "
-            "(2026-01-01 to 2026-12-31). At $100/day it runs out on 2026-12-31, within the term.",
+            "(2026-01-01 to 2026-12-31). At $100/day it runs out on 2026-12-31, as the term "
+            "ends or after.",
             id="on-pace",
+        ),
+        pytest.param(
+            34_000,  # runs out 25 days early: under the 30 that make it "early"
+            "On pace: 29% of the $34,000 commit used with 27% of the term gone "
+            "(2026-01-01 to 2026-12-31). At $100/day it runs out on 2026-12-06, 25 days "
+            "before the term ends at this rate.",
+            id="on-pace-but-short",
         ),
         pytest.param(
             100_000,
