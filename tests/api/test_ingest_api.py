@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -130,10 +131,15 @@ def test_bearer_token_with_idempotency_key(sender: Sender, db: Engine) -> None:
     assert counts(db)["events"] == 4
 
 
-BAD_AUTH: dict[str, tuple[dict[str, Any], str]] = {
-    "wrong secret": ({"secret": "whsec_" + "A" * 43 + "="}, "no matching signature"),
-    "stale timestamp": ({"timestamp": int(time.time()) - 600}, "more than 5 minutes old"),
-    "future timestamp": ({"timestamp": int(time.time()) + 600}, "in the future"),
+# Each case's signing options, made when the test runs (a timestamp taken when the module
+# was collected is no longer "in the future" ten minutes into a slow suite).
+BAD_AUTH: dict[str, tuple[Callable[[], dict[str, Any]], str]] = {
+    "wrong secret": (lambda: {"secret": "whsec_" + "A" * 43 + "="}, "no matching signature"),
+    "stale timestamp": (
+        lambda: {"timestamp": int(time.time()) - 600},
+        "more than 5 minutes old",
+    ),
+    "future timestamp": (lambda: {"timestamp": int(time.time()) + 600}, "in the future"),
 }
 
 
@@ -142,7 +148,7 @@ def test_bad_signature_is_refused_and_changes_nothing(
     sender: Sender, db: Engine, case: str
 ) -> None:
     options, reason = BAD_AUTH[case]
-    response = sender.signed("/v1/events", batch(3), **options)
+    response = sender.signed("/v1/events", batch(3), **options())
     assert response.status_code == 401
     assert reason in response.json()["message"]
     assert counts(db)["events"] == 0
