@@ -45,7 +45,7 @@ from bot.adapters.slack.manifest import COMMANDS, OAUTH_REDIRECT_PATH, bot_scope
 from bot.adapters.slack.render import action_of, chosen
 from core.sealing import Sealer
 from services.container import Services
-from storage import replies, slack_installs
+from storage import outbox, replies, slack_installs
 from storage.db import DatabaseUnavailable, write_transaction
 
 log = logging.getLogger(__name__)
@@ -281,7 +281,7 @@ class SlackAdapter:
         now = self.services.clock()
         # as long again as it has waited so far (so the waits double), 5 s to 2 minutes
         wait = min(max(REPLY_RETRY_FIRST, now - reply.received_at), REPLY_RETRY_CAP)
-        until = now + wait * (1 + 0.2 * random.random())
+        until = now + wait * (1 + outbox.JITTER * random.random())  # the outbox's spread
         if until - reply.received_at > RESPONSE_URL_LIFETIME:
             self._finish(reply.id, "failed", f"{error}; response_url expired before Slack took it")
             return "failed"
